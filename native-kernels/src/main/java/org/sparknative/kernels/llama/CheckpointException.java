@@ -1,0 +1,19 @@
+package org.sparknative.kernels.llama;
+
+import java.nio.file.Path;
+
+/**
+ * A checkpoint or tokenizer file that cannot be used: the message names the file, the field and what
+ * was expected against what was found.
+ */
+public class CheckpointException extends IllegalArgumentException {
+    private static final long serialVersionUID = 1L;
+
+    public CheckpointException(Path file, String message) {
+        super(file + ": " + message);
+    }
+
+    public CheckpointException(Path file, String message, Throwable cause) {
+        super(file + ": " + message, cause);
+    }
+}

@@ -1,0 +1,121 @@
+package org.sparknative.kernels;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.SplittableRandom;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.DoublePointer;
+import org.bytedeco.javacpp.IntPointer;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+class IntegrationKernelsTest {
+    @BeforeAll
+    static void load() {
+        NativeLibrary.ensureLoaded();
+    }
+
+    @Test
+    void closedFormMatchesHandComputedSums() {
+        // n = 1: dx * f(a) = (b-a) * a(a-1)
+        assertEquals(2.0 * (-1.0) * (-2.0), IntegrateReference.closedForm(-1.0, 1.0, 1), 0.0);
+        // n = 2 over [0, 2]: dx = 1, f(0) + f(1) = 0
+        assertEquals(0.0, IntegrateReference.closedForm(0.0, 2.0, 2), 0.0);
+        // n = 4 over [0, 4]: f(0)+f(1)+f(2)+f(3) = 0+0+2+6
+        assertEquals(8.0, IntegrateReference.closedForm(0.0, 4.0, 4), 1e-15);
+        // Large n converges to the integral (b^3-a^3)/3 - (b^2-a^2)/2 over [0, 3]: 9 - 4.5
+        assertEquals(4.5, IntegrateReference.closedForm(0.0, 3.0, 1_000_000), 1e-4);
+    }
+
+    @Test
+    void singleRowMatchesClosedFormAndJavaOnEdges() {
+        double[][] cases = {
+            {0.0, 1.0, 1}, {-1.0, 1.0, 1}, {1.0, -1.0, 3}, {2.5, 2.5, 10}, {-3.0, 5.0, 7},
+            {-0.5, 0.5, 8}, {-0.5, 0.5, 9}, {-0.5, 0.5, 15}, {-1e3, 1e3, 16}, {0.1, 0.2, 100_000},
+        };
+        for (double[] c : cases) {
+            double a = c[0];
+            double b = c[1];
+            int n = (int) c[2];
+            double x = IntegrationKernels.integrateRow(a, b, n);
+            assertTrue(IntegrateReference.relativeError(x, a, b, n) < 1e-12,
+                () -> "a=" + a + " b=" + b + " n=" + n + " x=" + x + " exact=" + IntegrateReference.closedForm(a, b, n));
+            assertEquals(IntegrateReference.integrate(a, b, n), x, 1e-12 * IntegrateReference.scale(a, b, n));
+        }
+        // a == b: dx = 0, exactly zero.
+        assertEquals(0.0, IntegrationKernels.integrateRow(1.25, 1.25, 1000), 0.0);
+    }
+
+    @Test
+    void hugeNStaysAccurate() {
+        int n = 200_000_000;
+        double x = IntegrationKernels.integrateRow(-1.0, 2.0, n);
+        // Over [-1, 2] the integral is (8+1)/3 - (4-1)/2 = 1.5; the left sum's error is O(dx).
+        assertEquals(1.5, x, 1e-6);
+        assertTrue(IntegrateReference.relativeError(x, -1.0, 2.0, n) < 1e-9);
+    }
+
+    @Test
+    void batchMatchesRowAndReferenceOnRandomInputs() {
+        int rows = 2_000;
+        SplittableRandom rnd = new SplittableRandom(7);
+        try (DoublePointer a = new DoublePointer(rows); DoublePointer b = new DoublePointer(rows);
+             IntPointer n = new IntPointer(rows); DoublePointer out = new DoublePointer(rows)) {
+            for (int r = 0; r < rows; r++) {
+                a.put(r, -Math.abs(rnd.nextDouble() * 4 - 2));
+                b.put(r, Math.abs(rnd.nextDouble() * 4 - 2));
+                n.put(r, 1 + rnd.nextInt(20_000));
+            }
+            IntegrationKernels.integrateBatch(a.address(), b.address(), n.address(), out.address(), rows, 0L);
+            for (int r = 0; r < rows; r++) {
+                double x = out.get(r);
+                assertEquals(IntegrationKernels.integrateRow(a.get(r), b.get(r), n.get(r)), x, 0.0, "row " + r);
+                assertTrue(IntegrateReference.relativeError(x, a.get(r), b.get(r), n.get(r)) < 1e-12, "row " + r);
+                double java = IntegrateReference.integrate(a.get(r), b.get(r), n.get(r));
+                assertEquals(java, x, 1e-12 * IntegrateReference.scale(a.get(r), b.get(r), n.get(r)), "row " + r);
+            }
+        }
+    }
+
+    @Test
+    void computeMaskSkipsClearedRows() {
+        int rows = 11;
+        try (DoublePointer a = new DoublePointer(rows); DoublePointer b = new DoublePointer(rows);
+             IntPointer n = new IntPointer(rows); DoublePointer out = new DoublePointer(rows);
+             BytePointer mask = new BytePointer(2)) {
+            for (int r = 0; r < rows; r++) {
+                a.put(r, 0.0);
+                b.put(r, 4.0);
+                n.put(r, 4);
+                out.put(r, -7.0);
+            }
+            n.put(3, 0); // would divide by zero: must be skipped
+            mask.put(0, (byte) 0b1111_0111).put(1, (byte) 0b0000_0011);
+            IntegrationKernels.integrateBatch(a.address(), b.address(), n.address(), out.address(), rows, mask.address());
+            for (int r = 0; r < rows; r++) {
+                assertEquals(r == 3 || r == 10 ? -7.0 : 8.0, out.get(r), 1e-15, "row " + r);
+            }
+        }
+    }
+
+    @Test
+    void referenceRejectsNonPositiveN() {
+        assertThrows(IllegalArgumentException.class, () -> IntegrateReference.integrate(0, 1, 0));
+        assertThrows(IllegalArgumentException.class, () -> IntegrateReference.closedForm(0, 1, -5));
+    }
+
+    @Test
+    void libraryLoadsOnceAcrossThreads() throws Exception {
+        Thread[] ts = new Thread[8];
+        for (int i = 0; i < ts.length; i++) {
+            ts[i] = new Thread(NativeLibrary::ensureLoaded);
+            ts[i].start();
+        }
+        for (Thread t : ts) {
+            t.join();
+        }
+        assertEquals(1, NativeLibrary.loadCount());
+    }
+}
