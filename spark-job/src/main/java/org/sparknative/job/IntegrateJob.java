@@ -1,0 +1,324 @@
+package org.sparknative.job;
+
+import static org.apache.spark.sql.functions.callUDF;
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.max;
+import static org.apache.spark.sql.functions.sum;
+
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.api.java.UDF4;
+import org.apache.spark.sql.types.DataTypes;
+import org.bytedeco.javacpp.DoublePointer;
+import org.bytedeco.javacpp.IntPointer;
+import org.sparknative.kernels.IntegrateReference;
+import org.sparknative.kernels.IntegrationKernels;
+import org.sparknative.udf.ExecutorRuntime;
+import org.sparknative.udf.IntegrateFunctions;
+import org.sparknative.udf.IntegrateTransform;
+import org.sparknative.udf.InvalidRowPolicy;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code spark-native integrate}: computes {@code x = integrate_f(a, b, n)} over a DataFrame, with one
+ * of three variants, or all of them on the same cached data ({@code --compare}), and reports wall time,
+ * rows/s, evaluations/s (sum of {@code n} per second), speedup over {@code java-row} and the maximum
+ * relative error against the closed form.
+ */
+@Command(name = "integrate", mixinStandardHelpOptions = true, sortOptions = false,
+    description = {"Left Riemann sum of f(x) = x(x-1) per row (the pandas integrate_f benchmark) on Spark.",
+        "Input: --input FILE with columns a, b, n, or --rows generated rows (a=-|N(0,1)|, b=|N(0,1)|, n in [100,20000))."})
+final class IntegrateJob implements Callable<Integer> {
+    /** The ways to compute the column, slowest first. */
+    enum Variant {
+        JAVA_ROW("java-row", "plain Java row-at-a-time UDF"),
+        NATIVE_ROW("native-row", "SQL UDF integrate_f: one JNI call per row"),
+        NATIVE_ARROW("native-arrow", "Arrow record batches, one native call per batch");
+
+        final String label;
+        final String description;
+
+        Variant(String label, String description) {
+            this.label = label;
+            this.description = description;
+        }
+
+        static Variant parse(String s) {
+            for (Variant v : values()) {
+                if (v.label.equals(s.trim().toLowerCase(Locale.ROOT))) {
+                    return v;
+                }
+            }
+            throw new IllegalArgumentException("--variant must be java-row, native-row or native-arrow, got '" + s + "'");
+        }
+    }
+
+    @Option(names = "--master", description = "Spark master URL (default: spark-submit's, else conf/spark-defaults.conf, else local[*]).")
+    String master;
+
+    @Option(names = "--rows", defaultValue = "20000", description = "Rows to generate when no --input is given (default: ${DEFAULT-VALUE}).")
+    long rows;
+
+    @Option(names = "--seed", defaultValue = "42", description = "Seed of the generated rows (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--input", description = "Parquet, CSV or JSON file or directory with columns a, b, n.")
+    String input;
+
+    @Option(names = "--input-format", description = "parquet|json|csv (default: from the file name, else parquet).")
+    String inputFormat;
+
+    @Option(names = "--output", description = "Output directory (input columns plus x), written through Spark's committer.")
+    String output;
+
+    @Option(names = "--format", defaultValue = "parquet", description = "Output format: parquet|json|csv (default: ${DEFAULT-VALUE}).")
+    String format;
+
+    @Option(names = "--overwrite", description = "Replace an existing --output directory.")
+    boolean overwrite;
+
+    @Option(names = "--variant", defaultValue = "native-arrow", description = "java-row|native-row|native-arrow (default: ${DEFAULT-VALUE}).")
+    String variant;
+
+    @Option(names = "--compare", description = "Run every variant on the same cached data and print the comparison.")
+    boolean compare;
+
+    @Option(names = "--batch-size", defaultValue = "" + IntegrateTransform.DEFAULT_BATCH_SIZE,
+        description = "Rows per Arrow record batch for native-arrow (default: ${DEFAULT-VALUE}).")
+    int batchSize;
+
+    @Option(names = "--partitions", description = "Partitions of the input (default: Spark's default parallelism).")
+    Integer partitions;
+
+    @Option(names = "--invalid-rows", defaultValue = "error",
+        description = "Rows with n <= 0 or non-finite a, b: 'error' fails the job naming the row, 'null' outputs null and counts them (default: ${DEFAULT-VALUE}).")
+    String invalidRows;
+
+    @Option(names = "--warmup", defaultValue = "1", description = "Untimed warm-up runs per variant on up to 20,000 rows (default: ${DEFAULT-VALUE}).")
+    int warmup;
+
+    @Option(names = "--summary", description = "Also write the results as JSON to this file.")
+    Path summary;
+
+    @Option(names = "--conf", description = "Extra Spark setting key=value (repeatable).")
+    Map<String, String> conf = new LinkedHashMap<>();
+
+    /** One variant's measurement. Times in seconds, rates per second. */
+    record VariantResult(String variant, String description, long rows, double wallSeconds, double rowsPerSecond,
+                         double evaluationsPerSecond, double speedupOverJavaRow, double maxRelativeError,
+                         long invalidRows) {
+    }
+
+    /** The JSON summary. */
+    record Summary(String workload, String timestamp, String sparkVersion, String master, int defaultParallelism,
+                   String input, long rows, long sumN, long seed, int batchSize, int partitions, String invalidRows,
+                   List<VariantResult> variants, VariantResult kernelOnly, String output) {
+    }
+
+    @Override
+    public Integer call() {
+        DataIO.Format outFormat = DataIO.Format.parse(format);
+        InvalidRowPolicy policy = InvalidRowPolicy.parse(invalidRows);
+        IntegrateTransform.Options options = new IntegrateTransform.Options(batchSize, policy);
+        List<Variant> variants = compare ? List.of(Variant.values()) : List.of(Variant.parse(variant));
+        try (Sessions.Handle session = Sessions.open("spark-native integrate", master, conf)) {
+            SparkSession spark = session.spark();
+            IntegrateFunctions.register(spark, policy);
+            int parts = partitions != null ? partitions : spark.sparkContext().defaultParallelism();
+            if (parts < 1) {
+                throw new IllegalArgumentException("--partitions must be >= 1, got " + parts);
+            }
+            Dataset<Row> raw = input != null
+                ? DataIO.read(spark, input, inputFormat != null ? DataIO.Format.parse(inputFormat) : DataIO.Format.ofPath(input))
+                : IntegrationData.generate(spark, rows, seed, parts);
+            Dataset<Row> data = IntegrateTransform.prepareInput(raw);
+            if (input != null && partitions != null) {
+                data = data.repartition(parts);
+            }
+            data = data.cache();
+            Row stats = data.agg(org.apache.spark.sql.functions.count("*"), sum(col("n").cast(DataTypes.LongType))).first();
+            long count = stats.getLong(0);
+            long sumN = stats.isNullAt(1) ? 0 : stats.getLong(1);
+            System.out.printf(Locale.ROOT, "integrate: %,d rows, %,d evaluations of f, %d partitions, master %s%n",
+                count, sumN, data.rdd().getNumPartitions(), spark.sparkContext().master());
+
+            spark.udf().register("integrate_f_relerr",
+                (UDF4<Double, Double, Double, Integer, Double>) (x, a, b, n) ->
+                    x == null || a == null || b == null || n == null || n < 1 ? null
+                        : IntegrateReference.relativeError(x, a, b, n), DataTypes.DoubleType);
+
+            List<VariantResult> results = new ArrayList<>();
+            Dataset<Row> last = null;
+            for (Variant v : variants) {
+                for (int i = 0; i < warmup; i++) {
+                    noop(build(v, data.limit(20_000), options).output());
+                }
+                Built built = build(v, data, options);
+                boolean writeHere = output != null && !compare;
+                long t0 = System.nanoTime();
+                if (writeHere) {
+                    DataIO.write(built.output(), output, outFormat, overwrite);
+                } else {
+                    noop(built.output());
+                }
+                double secs = (System.nanoTime() - t0) / 1e9;
+                long invalid = built.invalidRows() == null ? 0 : built.invalidRows().value();
+                Row err = built.output().agg(max(callUDF("integrate_f_relerr", col("x"), col("a"), col("b"), col("n")))).first();
+                double maxErr = err.isNullAt(0) ? Double.NaN : err.getDouble(0);
+                results.add(new VariantResult(v.label, v.description, count, secs, count / secs, sumN / secs, Double.NaN,
+                    maxErr, invalid));
+                last = built.output();
+            }
+            if (compare && output != null) {
+                DataIO.write(last, output, outFormat, overwrite);
+            }
+            results = withSpeedups(results);
+            VariantResult kernel = compare ? kernelOnly(data, spark.sparkContext().defaultParallelism(), count, sumN) : null;
+            print(results, kernel);
+            if (summary != null) {
+                Report.writeJson(new Summary("integrate", Instant.now().toString(), spark.version(), spark.sparkContext().master(),
+                    spark.sparkContext().defaultParallelism(), input == null ? "generated" : input, count, sumN, seed,
+                    batchSize, data.rdd().getNumPartitions(), policy.name().toLowerCase(Locale.ROOT), results, kernel,
+                    output), summary);
+                System.out.println("summary written to " + summary);
+            }
+            if (output != null) {
+                System.out.println("output written to " + output + " (" + outFormat.name().toLowerCase(Locale.ROOT) + ")");
+            }
+            data.unpersist();
+        }
+        return 0;
+    }
+
+    private record Built(Dataset<Row> output, org.apache.spark.util.LongAccumulator invalidRows) {
+    }
+
+    private static Built build(Variant v, Dataset<Row> data, IntegrateTransform.Options options) {
+        return switch (v) {
+            case JAVA_ROW -> new Built(data.withColumn("x",
+                callUDF(IntegrateFunctions.JAVA_NAME, col("a"), col("b"), col("n"))), null);
+            case NATIVE_ROW -> new Built(data.withColumn("x",
+                callUDF(IntegrateFunctions.NATIVE_NAME, col("a"), col("b"), col("n"))), null);
+            case NATIVE_ARROW -> {
+                IntegrateTransform.Result r = IntegrateTransform.apply(data, options);
+                yield new Built(r.output(), r.invalidRows());
+            }
+        };
+    }
+
+    /** Computes every row and discards it: Spark's no-op sink, the standard way to time a query. */
+    private static void noop(Dataset<Row> df) {
+        df.write().format("noop").mode("overwrite").save();
+    }
+
+    private static List<VariantResult> withSpeedups(List<VariantResult> rs) {
+        double base = rs.stream().filter(r -> r.variant().equals(Variant.JAVA_ROW.label))
+            .mapToDouble(VariantResult::wallSeconds).findFirst().orElse(Double.NaN);
+        List<VariantResult> out = new ArrayList<>();
+        for (VariantResult r : rs) {
+            out.add(new VariantResult(r.variant(), r.description(), r.rows(), r.wallSeconds(), r.rowsPerSecond(),
+                r.evaluationsPerSecond(), base / r.wallSeconds(), r.maxRelativeError(), r.invalidRows()));
+        }
+        return out;
+    }
+
+    /**
+     * The C kernel alone on the driver, on the same rows, split over {@code threads} threads (the
+     * cores Spark's tasks use): the ceiling the Spark variants are measured against. Best of 3 runs.
+     */
+    private static VariantResult kernelOnly(Dataset<Row> data, int threads, long count, long sumN) {
+        if (count > 50_000_000L) {
+            return null;
+        }
+        ExecutorRuntime.ensureNativeLoaded();
+        List<Row> rowsIn = data.select("a", "b", "n").na().drop().collectAsList();
+        int r = rowsIn.size();
+        try (DoublePointer a = new DoublePointer(Math.max(r, 1)); DoublePointer b = new DoublePointer(Math.max(r, 1));
+             IntPointer n = new IntPointer(Math.max(r, 1)); DoublePointer out = new DoublePointer(Math.max(r, 1))) {
+            long evals = 0;
+            for (int i = 0; i < r; i++) {
+                Row row = rowsIn.get(i);
+                int ni = row.getInt(2);
+                double ai = row.getDouble(0);
+                double bi = row.getDouble(1);
+                if (ni < 1 || !Double.isFinite(ai) || !Double.isFinite(bi)) {
+                    ni = 1;
+                    ai = 0;
+                    bi = 0;
+                }
+                a.put(i, ai);
+                b.put(i, bi);
+                n.put(i, ni);
+                evals += ni;
+            }
+            rowsIn = null;
+            ExecutorService pool = Executors.newFixedThreadPool(threads);
+            try {
+                double best = Double.MAX_VALUE;
+                for (int rep = 0; rep < 3; rep++) {
+                    long t0 = System.nanoTime();
+                    List<Future<?>> fs = new ArrayList<>();
+                    // Interleaved chunks: rows have very different n, so contiguous halves would be unbalanced.
+                    int chunk = 256;
+                    java.util.concurrent.atomic.AtomicInteger nextChunk = new java.util.concurrent.atomic.AtomicInteger();
+                    for (int t = 0; t < threads; t++) {
+                        fs.add(pool.submit(() -> {
+                            int start;
+                            while ((start = nextChunk.getAndAdd(chunk)) < r) {
+                                int len = Math.min(chunk, r - start);
+                                IntegrationKernels.integrateBatch(a.address() + 8L * start, b.address() + 8L * start,
+                                    n.address() + 4L * start, out.address() + 8L * start, len, 0L);
+                            }
+                        }));
+                    }
+                    for (Future<?> f : fs) {
+                        f.get();
+                    }
+                    best = Math.min(best, (System.nanoTime() - t0) / 1e9);
+                }
+                return new VariantResult("kernel-only", "the C kernel alone on the driver, " + threads
+                    + " threads, no Spark", r, best, r / best, evals / best, Double.NaN, Double.NaN, 0);
+            } catch (Exception e) {
+                throw new IllegalStateException("kernel-only measurement failed: " + e, e);
+            } finally {
+                pool.shutdown();
+            }
+        }
+    }
+
+    private static void print(List<VariantResult> results, VariantResult kernel) {
+        List<List<String>> rows = new ArrayList<>();
+        for (VariantResult r : results) {
+            rows.add(List.of(r.variant(), String.format(Locale.ROOT, "%,d", r.rows()), Report.fixed(r.wallSeconds(), 3),
+                Report.si(r.rowsPerSecond()), Report.si(r.evaluationsPerSecond()),
+                Double.isNaN(r.speedupOverJavaRow()) ? "-" : Report.fixed(r.speedupOverJavaRow(), 1) + "x",
+                Report.sci(r.maxRelativeError()), String.valueOf(r.invalidRows())));
+        }
+        if (kernel != null) {
+            rows.add(List.of(kernel.variant(), String.format(Locale.ROOT, "%,d", kernel.rows()),
+                Report.fixed(kernel.wallSeconds(), 3), Report.si(kernel.rowsPerSecond()),
+                Report.si(kernel.evaluationsPerSecond()), "-", "-", "-"));
+        }
+        System.out.println();
+        Report.table(System.out, List.of("variant", "rows", "wall s", "rows/s", "evals/s", "vs java-row", "max rel err",
+            "invalid"), rows);
+        if (kernel != null) {
+            results.stream().filter(r -> r.variant().equals(Variant.NATIVE_ARROW.label)).findFirst().ifPresent(r ->
+                System.out.printf(Locale.ROOT, "native-arrow reaches %.0f%% of the kernel-only evaluations/s%n",
+                    100.0 * r.evaluationsPerSecond() / kernel.evaluationsPerSecond()));
+        }
+    }
+}

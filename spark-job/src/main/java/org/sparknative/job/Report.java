@@ -1,0 +1,92 @@
+package org.sparknative.job;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+
+/** Plain-text tables and JSON summaries of a job run. */
+final class Report {
+    private Report() {
+    }
+
+    /** Writes {@code summary} (a record or map) as indented JSON to {@code file}, creating parent folders. */
+    static void writeJson(Object summary, Path file) {
+        try {
+            Path parent = file.toAbsolutePath().getParent();
+            if (parent != null) {
+                Files.createDirectories(parent);
+            }
+            new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(file.toFile(), summary);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("cannot write summary " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Prints a left-aligned first column and right-aligned others, with a rule under the header. */
+    static void table(PrintStream out, List<String> header, List<List<String>> rows) {
+        int[] w = new int[header.size()];
+        for (int i = 0; i < w.length; i++) {
+            w[i] = header.get(i).length();
+            for (List<String> r : rows) {
+                w[i] = Math.max(w[i], r.get(i).length());
+            }
+        }
+        StringBuilder sb = new StringBuilder();
+        line(sb, header, w);
+        for (int i = 0; i < w.length; i++) {
+            sb.append(i == 0 ? "" : "  ").append("-".repeat(w[i]));
+        }
+        sb.append('\n');
+        for (List<String> r : rows) {
+            line(sb, r, w);
+        }
+        out.print(sb);
+        out.flush();
+    }
+
+    private static void line(StringBuilder sb, List<String> cells, int[] w) {
+        for (int i = 0; i < w.length; i++) {
+            String c = cells.get(i);
+            if (i == 0) {
+                sb.append(c).append(" ".repeat(w[i] - c.length()));
+            } else {
+                sb.append("  ").append(" ".repeat(w[i] - c.length())).append(c);
+            }
+        }
+        sb.append('\n');
+    }
+
+    /** Formats a rate or count with an SI suffix: 1.23M, 456.7k. */
+    static String si(double v) {
+        if (Double.isNaN(v)) {
+            return "-";
+        }
+        double a = Math.abs(v);
+        if (a >= 1e12) {
+            return String.format(Locale.ROOT, "%.2fT", v / 1e12);
+        }
+        if (a >= 1e9) {
+            return String.format(Locale.ROOT, "%.2fG", v / 1e9);
+        }
+        if (a >= 1e6) {
+            return String.format(Locale.ROOT, "%.2fM", v / 1e6);
+        }
+        if (a >= 1e3) {
+            return String.format(Locale.ROOT, "%.1fk", v / 1e3);
+        }
+        return String.format(Locale.ROOT, "%.1f", v);
+    }
+
+    static String fixed(double v, int digits) {
+        return Double.isNaN(v) ? "-" : String.format(Locale.ROOT, "%." + digits + "f", v);
+    }
+
+    static String sci(double v) {
+        return Double.isNaN(v) ? "-" : String.format(Locale.ROOT, "%.1e", v);
+    }
+}

@@ -1,0 +1,58 @@
+package org.sparknative.job;
+
+import java.io.PrintWriter;
+import org.apache.spark.sql.AnalysisException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code spark-native} command line: {@code bin/spark-native <command> [options]}, or
+ * {@code spark-submit --class org.sparknative.job.SparkNativeCli spark-native-job.jar <command> [options]}.
+ *
+ * <p>Exit codes: 0 success, 1 the job failed (bad input data, a Spark failure), 2 bad usage.
+ */
+@Command(name = "spark-native", mixinStandardHelpOptions = true, version = "spark-native 0.1.0",
+    description = "Distributed batch inference on Apache Spark with native kernels.",
+    subcommands = {IntegrateJob.class, CommandLine.HelpCommand.class})
+public final class SparkNativeCli {
+
+    /** Runs the command line and exits the JVM with its code. */
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs the command line and returns its exit code (for tests and embedding). */
+    public static int run(String... args) {
+        CommandLine cl = new CommandLine(new SparkNativeCli());
+        cl.setExecutionExceptionHandler(SparkNativeCli::handle);
+        return cl.execute(args);
+    }
+
+    private static int handle(Exception e, CommandLine cl, CommandLine.ParseResult parsed) {
+        PrintWriter err = cl.getErr();
+        Throwable root = userFacingCause(e);
+        err.println("spark-native " + cl.getCommandName() + ": error: " + root.getMessage());
+        if (Boolean.getBoolean("sparknative.debug")) {
+            e.printStackTrace(err);
+        } else {
+            err.println("(set -Dsparknative.debug=true for the stack trace)");
+        }
+        err.flush();
+        return 1;
+    }
+
+    /** The innermost exception whose message a user can act on (ours, or Spark's analysis errors). */
+    static Throwable userFacingCause(Throwable e) {
+        Throwable best = e;
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof IllegalArgumentException || t instanceof AnalysisException
+                || t instanceof java.io.UncheckedIOException) {
+                best = t;
+            }
+            if (t.getCause() == t) {
+                break;
+            }
+        }
+        return best;
+    }
+}

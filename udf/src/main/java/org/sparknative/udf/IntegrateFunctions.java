@@ -1,0 +1,66 @@
+package org.sparknative.udf;
+
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.api.java.UDF3;
+import org.apache.spark.sql.types.DataTypes;
+import org.sparknative.kernels.IntegrateReference;
+import org.sparknative.kernels.IntegrationKernels;
+
+/**
+ * Row-at-a-time SQL functions of the integration workload, for SQL and the DataFrame API:
+ * <ul>
+ *   <li>{@code integrate_f(a, b, n)}: one JNI call into the native kernel per row ({@code native-row};
+ *       convenient, slower than the batched {@link IntegrateTransform} by design);</li>
+ *   <li>{@code integrate_f_java(a, b, n)}: the plain Java loop ({@code java-row}), the baseline.</li>
+ * </ul>
+ * Both return DOUBLE; a null input gives null. An invalid row ({@code n <= 0}, non-finite {@code a} or
+ * {@code b}) fails the query with a message naming the values under {@link InvalidRowPolicy#ERROR}, or
+ * returns null under {@link InvalidRowPolicy#NULL}.
+ */
+public final class IntegrateFunctions {
+    /** SQL name of the native row-at-a-time function. */
+    public static final String NATIVE_NAME = "integrate_f";
+    /** SQL name of the pure-Java row-at-a-time function. */
+    public static final String JAVA_NAME = "integrate_f_java";
+
+    private IntegrateFunctions() {
+    }
+
+    /** Registers {@code integrate_f} and {@code integrate_f_java} in {@code spark} with the given policy. */
+    public static void register(SparkSession spark, InvalidRowPolicy policy) {
+        spark.udf().register(NATIVE_NAME, nativeRow(policy), DataTypes.DoubleType);
+        spark.udf().register(JAVA_NAME, javaRow(policy), DataTypes.DoubleType);
+    }
+
+    /** The native row-at-a-time UDF. */
+    public static UDF3<Double, Double, Integer, Double> nativeRow(InvalidRowPolicy policy) {
+        return (a, b, n) -> {
+            if (a == null || b == null || n == null || !valid(NATIVE_NAME, a, b, n, policy)) {
+                return null;
+            }
+            ExecutorRuntime.ensureNativeLoaded();
+            return IntegrationKernels.integrateRow(a, b, n);
+        };
+    }
+
+    /** The pure-Java row-at-a-time UDF. */
+    public static UDF3<Double, Double, Integer, Double> javaRow(InvalidRowPolicy policy) {
+        return (a, b, n) -> {
+            if (a == null || b == null || n == null || !valid(JAVA_NAME, a, b, n, policy)) {
+                return null;
+            }
+            return IntegrateReference.integrate(a, b, n);
+        };
+    }
+
+    private static boolean valid(String fn, double a, double b, int n, InvalidRowPolicy policy) {
+        String problem = IntegrateValidation.problem(a, b, n);
+        if (problem == null) {
+            return true;
+        }
+        if (policy == InvalidRowPolicy.ERROR) {
+            throw new InvalidRowException(-1, fn + "(a=" + a + ", b=" + b + ", n=" + n + "): " + problem);
+        }
+        return false;
+    }
+}

@@ -1,0 +1,267 @@
+package org.sparknative.udf;
+
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.List;
+import java.util.NoSuchElementException;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.vector.Float8Vector;
+import org.apache.arrow.vector.IntVector;
+import org.apache.spark.api.java.function.MapPartitionsFunction;
+import org.apache.spark.sql.Column;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Encoders;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.NumericType;
+import org.apache.spark.sql.types.StructField;
+import org.apache.spark.sql.types.StructType;
+import org.apache.spark.util.LongAccumulator;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The batched {@code integrate_f} DataFrame transformation ({@code native-arrow}): each partition's
+ * rows are grouped into Arrow record batches of {@code batchSize} rows, the native kernel computes each
+ * batch in one call ({@link IntegrateUdf}), and the output is the input with a float64 column {@code x}
+ * added.
+ *
+ * <p>Input columns: {@code a} and {@code b} numeric (cast to DOUBLE), {@code n} an integer type (cast to
+ * INT; a value outside the INT range fails the cast under Spark's ANSI mode). Other columns pass
+ * through. Arrow memory is a per-task child allocator, closed when the task ends, also when it fails.
+ */
+public final class IntegrateTransform {
+    /** The default record batch size in rows. */
+    public static final int DEFAULT_BATCH_SIZE = 8192;
+
+    private IntegrateTransform() {
+    }
+
+    /**
+     * @param batchSize rows per Arrow record batch, {@code >= 1}
+     * @param policy    what invalid rows do
+     */
+    public record Options(int batchSize, InvalidRowPolicy policy) implements Serializable {
+        public Options {
+            if (batchSize < 1) {
+                throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
+            }
+        }
+
+        /** Batch size {@link #DEFAULT_BATCH_SIZE}, invalid rows an error. */
+        public static Options defaults() {
+            return new Options(DEFAULT_BATCH_SIZE, InvalidRowPolicy.ERROR);
+        }
+    }
+
+    /**
+     * @param output      the input with {@code x} added (lazy, like any Dataset)
+     * @param invalidRows rows nulled under {@link InvalidRowPolicy#NULL}, counted once the output is computed
+     */
+    public record Result(Dataset<Row> output, LongAccumulator invalidRows) {
+    }
+
+    /**
+     * Checks that {@code df} has usable columns {@code a, b, n} and casts them to DOUBLE, DOUBLE, INT.
+     *
+     * @throws IllegalArgumentException naming a missing or mistyped column, or an existing {@code x}
+     */
+    public static Dataset<Row> prepareInput(Dataset<Row> df) {
+        StructType schema = df.schema();
+        List<String> names = Arrays.asList(schema.fieldNames());
+        for (String c : List.of("a", "b", "n")) {
+            if (!names.contains(c)) {
+                throw new IllegalArgumentException("integrate_f input has no column '" + c + "'; it has " + names
+                    + " (expected a DOUBLE, b DOUBLE, n INT)");
+            }
+        }
+        if (names.contains("x")) {
+            throw new IllegalArgumentException("integrate_f input already has a column 'x', the output column; "
+                + "rename or drop it");
+        }
+        for (String c : List.of("a", "b")) {
+            DataType t = schema.apply(c).dataType();
+            if (!(t instanceof NumericType)) {
+                throw new IllegalArgumentException("integrate_f input column '" + c + "' must be numeric (DOUBLE), got "
+                    + t.simpleString());
+            }
+        }
+        DataType nt = schema.apply("n").dataType();
+        if (!(nt == DataTypes.IntegerType || nt == DataTypes.LongType || nt == DataTypes.ShortType
+            || nt == DataTypes.ByteType)) {
+            throw new IllegalArgumentException("integrate_f input column 'n' must be an integer (INT), got "
+                + nt.simpleString());
+        }
+        Column[] cols = new Column[names.size()];
+        for (int i = 0; i < cols.length; i++) {
+            String c = names.get(i);
+            Column col = df.col("`" + c + "`");
+            cols[i] = switch (c) {
+                case "a", "b" -> col.cast(DataTypes.DoubleType).as(c);
+                case "n" -> col.cast(DataTypes.IntegerType).as(c);
+                default -> col;
+            };
+        }
+        return df.select(cols);
+    }
+
+    /**
+     * Adds {@code x = integrate_f(a, b, n)} to {@code df}, one native call per record batch.
+     *
+     * @throws IllegalArgumentException if the input columns are unusable (see {@link #prepareInput})
+     */
+    public static Result apply(Dataset<Row> df, Options options) {
+        Dataset<Row> in = prepareInput(df);
+        StructType inSchema = in.schema();
+        StructType outSchema = inSchema.add(new StructField("x", DataTypes.DoubleType, true,
+            org.apache.spark.sql.types.Metadata.empty()));
+        LongAccumulator invalid = in.sparkSession().sparkContext().longAccumulator("integrate_f invalid rows");
+        PartitionFunction fn = new PartitionFunction(inSchema.fieldIndex("a"), inSchema.fieldIndex("b"),
+            inSchema.fieldIndex("n"), inSchema.size(), options, invalid);
+        return new Result(in.mapPartitions(fn, Encoders.row(outSchema)), invalid);
+    }
+
+    /** Runs in each task: rows to Arrow record batches, the kernel, rows with {@code x} out. */
+    static final class PartitionFunction implements MapPartitionsFunction<Row, Row> {
+        private static final long serialVersionUID = 1L;
+        private static final Logger LOG = LoggerFactory.getLogger(IntegrateTransform.class);
+
+        private final int ia;
+        private final int ib;
+        private final int in;
+        private final int width;
+        private final Options options;
+        private final LongAccumulator invalid;
+
+        PartitionFunction(int ia, int ib, int in, int width, Options options, LongAccumulator invalid) {
+            this.ia = ia;
+            this.ib = ib;
+            this.in = in;
+            this.width = width;
+            this.options = options;
+            this.invalid = invalid;
+        }
+
+        @Override
+        public Iterator<Row> call(Iterator<Row> input) {
+            ExecutorRuntime.ensureNativeLoaded();
+            TaskResources resources = TaskResources.forCurrentTask();
+            BufferAllocator allocator = resources.add(ExecutorRuntime.newTaskAllocator(
+                "integrate_f " + TaskResources.taskLabel()));
+            Float8Vector a = resources.add(new Float8Vector("a", allocator));
+            Float8Vector b = resources.add(new Float8Vector("b", allocator));
+            IntVector n = resources.add(new IntVector("n", allocator));
+            int cap = options.batchSize();
+            a.allocateNew(cap);
+            b.allocateNew(cap);
+            n.allocateNew(cap);
+            return new BatchIterator(input, resources, allocator, a, b, n);
+        }
+
+        private final class BatchIterator implements Iterator<Row> {
+            private final Iterator<Row> input;
+            private final TaskResources resources;
+            private final BufferAllocator allocator;
+            private final Float8Vector a;
+            private final Float8Vector b;
+            private final IntVector n;
+            private final List<Row> pending = new ArrayList<>();
+            private final double[] xs;
+            private final boolean[] xNull;
+            private int next;
+            private long rowsSeen;
+            private long invalidSeen;
+
+            BatchIterator(Iterator<Row> input, TaskResources resources, BufferAllocator allocator,
+                          Float8Vector a, Float8Vector b, IntVector n) {
+                this.input = input;
+                this.resources = resources;
+                this.allocator = allocator;
+                this.a = a;
+                this.b = b;
+                this.n = n;
+                this.xs = new double[options.batchSize()];
+                this.xNull = new boolean[options.batchSize()];
+            }
+
+            @Override
+            public boolean hasNext() {
+                if (next < pending.size()) {
+                    return true;
+                }
+                if (!input.hasNext()) {
+                    if (invalidSeen > 0) {
+                        LOG.warn("integrate_f: {} invalid rows returned null in {}", invalidSeen, TaskResources.taskLabel());
+                    }
+                    resources.close();
+                    return false;
+                }
+                fillAndCompute();
+                return next < pending.size();
+            }
+
+            private void fillAndCompute() {
+                pending.clear();
+                next = 0;
+                a.reset();
+                b.reset();
+                n.reset();
+                int rows = 0;
+                while (rows < options.batchSize() && input.hasNext()) {
+                    Row r = input.next();
+                    pending.add(r);
+                    if (r.isNullAt(ia)) {
+                        a.setNull(rows);
+                    } else {
+                        a.set(rows, r.getDouble(ia));
+                    }
+                    if (r.isNullAt(ib)) {
+                        b.setNull(rows);
+                    } else {
+                        b.set(rows, r.getDouble(ib));
+                    }
+                    if (r.isNullAt(in)) {
+                        n.setNull(rows);
+                    } else {
+                        n.set(rows, r.getInt(in));
+                    }
+                    rows++;
+                }
+                a.setValueCount(rows);
+                b.setValueCount(rows);
+                n.setValueCount(rows);
+                IntegrateUdf.Result result = IntegrateUdf.apply(a, b, n, allocator, options.policy(), rowsSeen);
+                try (Float8Vector x = result.x()) {
+                    for (int i = 0; i < rows; i++) {
+                        xNull[i] = x.isNull(i);
+                        xs[i] = xNull[i] ? 0.0 : x.get(i);
+                    }
+                }
+                if (result.invalidRows() > 0) {
+                    invalid.add(result.invalidRows());
+                    invalidSeen += result.invalidRows();
+                }
+                rowsSeen += rows;
+            }
+
+            @Override
+            public Row next() {
+                if (!hasNext()) {
+                    throw new NoSuchElementException();
+                }
+                Row r = pending.get(next);
+                Object[] values = new Object[width + 1];
+                for (int i = 0; i < width; i++) {
+                    values[i] = r.get(i);
+                }
+                values[width] = xNull[next] ? null : xs[next];
+                next++;
+                return RowFactory.create(values);
+            }
+        }
+    }
+}
