@@ -23,7 +23,18 @@ public final class SparkNativeCli {
 
     /** Runs the command line and returns its exit code (for tests and embedding). */
     public static int run(String... args) {
+        return run(null, args);
+    }
+
+    /**
+     * Runs the command line with error messages going to {@code err} (standard error when null) and
+     * returns its exit code.
+     */
+    public static int run(PrintWriter err, String... args) {
         CommandLine cl = new CommandLine(new SparkNativeCli());
+        if (err != null) {
+            cl.setErr(err);
+        }
         cl.setExecutionExceptionHandler(SparkNativeCli::handle);
         return cl.execute(args);
     }

@@ -1,7 +1,6 @@
 package org.sparknative.udf;
 
 import java.io.Serializable;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
@@ -9,12 +8,15 @@ import java.util.NoSuchElementException;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.Float8Vector;
 import org.apache.arrow.vector.IntVector;
-import org.apache.spark.api.java.function.MapPartitionsFunction;
+import org.apache.spark.api.java.function.FlatMapFunction;
+import org.apache.spark.rdd.RDD;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
-import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
-import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.catalyst.InternalRow;
+import org.apache.spark.sql.catalyst.expressions.GenericInternalRow;
+import org.apache.spark.sql.catalyst.expressions.JoinedRow;
+import org.apache.spark.sql.catalyst.expressions.UnsafeProjection;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.NumericType;
@@ -112,6 +114,10 @@ public final class IntegrateTransform {
     /**
      * Adds {@code x = integrate_f(a, b, n)} to {@code df}, one native call per record batch.
      *
+     * <p>The partitions are processed as Spark's internal rows (the query's {@code RDD[InternalRow]}),
+     * not as external {@link Row}s: the per-row cost of Spark's Row encoders would otherwise rival the
+     * kernel's own time.
+     *
      * @throws IllegalArgumentException if the input columns are unusable (see {@link #prepareInput})
      */
     public static Result apply(Dataset<Row> df, Options options) {
@@ -121,33 +127,36 @@ public final class IntegrateTransform {
             org.apache.spark.sql.types.Metadata.empty()));
         LongAccumulator invalid = in.sparkSession().sparkContext().longAccumulator("integrate_f invalid rows");
         PartitionFunction fn = new PartitionFunction(inSchema.fieldIndex("a"), inSchema.fieldIndex("b"),
-            inSchema.fieldIndex("n"), inSchema.size(), options, invalid);
-        return new Result(in.mapPartitions(fn, Encoders.row(outSchema)), invalid);
+            inSchema.fieldIndex("n"), outSchema, options, invalid);
+        RDD<InternalRow> rows = ((org.apache.spark.sql.classic.Dataset<Row>) in).queryExecution().toRdd();
+        RDD<InternalRow> out = rows.toJavaRDD().mapPartitions(fn).rdd();
+        return new Result(((org.apache.spark.sql.classic.SparkSession) in.sparkSession())
+            .internalCreateDataFrame(out, outSchema, false), invalid);
     }
 
     /** Runs in each task: rows to Arrow record batches, the kernel, rows with {@code x} out. */
-    static final class PartitionFunction implements MapPartitionsFunction<Row, Row> {
+    static final class PartitionFunction implements FlatMapFunction<Iterator<InternalRow>, InternalRow> {
         private static final long serialVersionUID = 1L;
         private static final Logger LOG = LoggerFactory.getLogger(IntegrateTransform.class);
 
         private final int ia;
         private final int ib;
         private final int in;
-        private final int width;
+        private final StructType outSchema;
         private final Options options;
         private final LongAccumulator invalid;
 
-        PartitionFunction(int ia, int ib, int in, int width, Options options, LongAccumulator invalid) {
+        PartitionFunction(int ia, int ib, int in, StructType outSchema, Options options, LongAccumulator invalid) {
             this.ia = ia;
             this.ib = ib;
             this.in = in;
-            this.width = width;
+            this.outSchema = outSchema;
             this.options = options;
             this.invalid = invalid;
         }
 
         @Override
-        public Iterator<Row> call(Iterator<Row> input) {
+        public Iterator<InternalRow> call(Iterator<InternalRow> input) {
             ExecutorRuntime.ensureNativeLoaded();
             TaskResources resources = TaskResources.forCurrentTask();
             BufferAllocator allocator = resources.add(ExecutorRuntime.newTaskAllocator(
@@ -162,21 +171,25 @@ public final class IntegrateTransform {
             return new BatchIterator(input, resources, allocator, a, b, n);
         }
 
-        private final class BatchIterator implements Iterator<Row> {
-            private final Iterator<Row> input;
+        private final class BatchIterator implements Iterator<InternalRow> {
+            private final Iterator<InternalRow> input;
             private final TaskResources resources;
             private final BufferAllocator allocator;
             private final Float8Vector a;
             private final Float8Vector b;
             private final IntVector n;
-            private final List<Row> pending = new ArrayList<>();
+            private final InternalRow[] pending;
             private final double[] xs;
             private final boolean[] xNull;
+            private final UnsafeProjection project = UnsafeProjection.create(outSchema);
+            private final GenericInternalRow xRow = new GenericInternalRow(1);
+            private final JoinedRow joined = new JoinedRow();
+            private int size;
             private int next;
             private long rowsSeen;
             private long invalidSeen;
 
-            BatchIterator(Iterator<Row> input, TaskResources resources, BufferAllocator allocator,
+            BatchIterator(Iterator<InternalRow> input, TaskResources resources, BufferAllocator allocator,
                           Float8Vector a, Float8Vector b, IntVector n) {
                 this.input = input;
                 this.resources = resources;
@@ -184,13 +197,14 @@ public final class IntegrateTransform {
                 this.a = a;
                 this.b = b;
                 this.n = n;
+                this.pending = new InternalRow[options.batchSize()];
                 this.xs = new double[options.batchSize()];
                 this.xNull = new boolean[options.batchSize()];
             }
 
             @Override
             public boolean hasNext() {
-                if (next < pending.size()) {
+                if (next < size) {
                     return true;
                 }
                 if (!input.hasNext()) {
@@ -201,19 +215,19 @@ public final class IntegrateTransform {
                     return false;
                 }
                 fillAndCompute();
-                return next < pending.size();
+                return next < size;
             }
 
             private void fillAndCompute() {
-                pending.clear();
                 next = 0;
                 a.reset();
                 b.reset();
                 n.reset();
                 int rows = 0;
                 while (rows < options.batchSize() && input.hasNext()) {
-                    Row r = input.next();
-                    pending.add(r);
+                    // Upstream iterators reuse their row object: keep a copy until the batch is emitted.
+                    InternalRow r = input.next().copy();
+                    pending[rows] = r;
                     if (r.isNullAt(ia)) {
                         a.setNull(rows);
                     } else {
@@ -231,6 +245,7 @@ public final class IntegrateTransform {
                     }
                     rows++;
                 }
+                size = rows;
                 a.setValueCount(rows);
                 b.setValueCount(rows);
                 n.setValueCount(rows);
@@ -249,18 +264,19 @@ public final class IntegrateTransform {
             }
 
             @Override
-            public Row next() {
+            public InternalRow next() {
                 if (!hasNext()) {
                     throw new NoSuchElementException();
                 }
-                Row r = pending.get(next);
-                Object[] values = new Object[width + 1];
-                for (int i = 0; i < width; i++) {
-                    values[i] = r.get(i);
+                if (xNull[next]) {
+                    xRow.setNullAt(0);
+                } else {
+                    xRow.setDouble(0, xs[next]);
                 }
-                values[width] = xNull[next] ? null : xs[next];
+                InternalRow r = pending[next];
+                pending[next] = null;
                 next++;
-                return RowFactory.create(values);
+                return project.apply(joined.apply(r, xRow));
             }
         }
     }

@@ -1,0 +1,131 @@
+package org.sparknative.job;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.sparknative.kernels.IntegrateReference;
+
+class IntegrateCliTest {
+    private static SparkSession spark;
+
+    @TempDir
+    Path tmp;
+
+    @BeforeAll
+    static void start() {
+        spark = SparkTestSession.get();
+    }
+
+    private record Run(int exit, String err) {
+    }
+
+    private static Run run(String... args) {
+        StringWriter sw = new StringWriter();
+        int code = SparkNativeCli.run(new PrintWriter(sw, true), args);
+        return new Run(code, sw.toString());
+    }
+
+    static Path sample(String name) {
+        Path p = Path.of(System.getProperty("sparknative.models.dir", "data/models")).getParent().resolve("integrate").resolve(name);
+        assertTrue(Files.exists(p), "sample input missing: " + p);
+        return p;
+    }
+
+    @Test
+    void compareWritesSummaryWithEveryVariant() throws Exception {
+        Path summary = tmp.resolve("summary.json");
+        Run r = run("integrate", "--compare", "--rows", "3000", "--seed", "1", "--warmup", "0",
+            "--summary", summary.toString());
+        assertEquals(0, r.exit(), r.err());
+        JsonNode json = new ObjectMapper().readTree(summary.toFile());
+        assertEquals(3000, json.get("rows").asLong());
+        JsonNode variants = json.get("variants");
+        assertEquals(3, variants.size());
+        assertEquals("java-row", variants.get(0).get("variant").asText());
+        assertEquals(1.0, variants.get(0).get("speedupOverJavaRow").asDouble(), 1e-9);
+        for (JsonNode v : variants) {
+            assertTrue(v.get("maxRelativeError").asDouble() < 1e-11, v.toString());
+            assertTrue(v.get("evaluationsPerSecond").asDouble() > 0, v.toString());
+        }
+        assertEquals("kernel-only", json.get("kernelOnly").get("variant").asText());
+        assertTrue(json.get("sumN").asLong() >= 3000L * 100);
+    }
+
+    @Test
+    void csvSampleToParquetJsonAndCsvOutputs() {
+        for (String fmt : List.of("parquet", "json", "csv")) {
+            Path out = tmp.resolve("out-" + fmt);
+            Run r = run("integrate", "--input", sample("sample.csv").toString(), "--output", out.toString(),
+                "--format", fmt, "--warmup", "0");
+            assertEquals(0, r.exit(), r.err());
+            List<Row> rows = switch (fmt) {
+                case "parquet" -> spark.read().parquet(out.toString()).select("a", "b", "n", "x").collectAsList();
+                case "json" -> spark.read().json(out.toString()).selectExpr("a", "b", "CAST(n AS INT)", "x").collectAsList();
+                default -> spark.read().option("header", "true").option("inferSchema", "true").csv(out.toString())
+                    .select("a", "b", "n", "x").collectAsList();
+            };
+            assertEquals(1000, rows.size(), fmt);
+            for (Row row : rows) {
+                assertTrue(IntegrateReference.relativeError(row.getDouble(3), row.getDouble(0), row.getDouble(1),
+                    row.getInt(2)) < 1e-11, fmt + " " + row);
+            }
+        }
+    }
+
+    @Test
+    void jsonLinesInputAndExistingOutputIsRefusedUnlessOverwrite() {
+        Path out = tmp.resolve("out");
+        assertEquals(0, run("integrate", "--input", sample("sample.jsonl").toString(), "--output", out.toString(),
+            "--warmup", "0").exit());
+        assertEquals(200, spark.read().parquet(out.toString()).count());
+        Run again = run("integrate", "--input", sample("sample.jsonl").toString(), "--output", out.toString(), "--warmup", "0");
+        assertEquals(1, again.exit());
+        assertTrue(again.err().contains("already exists"), again.err());
+        assertEquals(0, run("integrate", "--input", sample("sample.jsonl").toString(), "--output", out.toString(),
+            "--overwrite", "--warmup", "0").exit());
+    }
+
+    @Test
+    void badInputGivesClearMessageAndNonZeroExit() throws Exception {
+        Run missing = run("integrate", "--input", tmp.resolve("nope.csv").toString());
+        assertEquals(1, missing.exit());
+        assertTrue(missing.err().contains("input not found") && missing.err().contains("nope.csv"), missing.err());
+
+        Path noN = tmp.resolve("no-n.csv");
+        Files.writeString(noN, "a,b\n0.0,1.0\n");
+        Run r1 = run("integrate", "--input", noN.toString());
+        assertEquals(1, r1.exit());
+        assertTrue(r1.err().contains("no column 'n'"), r1.err());
+
+        Path textA = tmp.resolve("text-a.csv");
+        Files.writeString(textA, "a,b,n\nlow,1.0,10\n");
+        Run r2 = run("integrate", "--input", textA.toString());
+        assertEquals(1, r2.exit());
+        assertTrue(r2.err().contains("'a' must be numeric"), r2.err());
+
+        Path zeroN = tmp.resolve("zero-n.csv");
+        Files.writeString(zeroN, "a,b,n\n0.0,1.0,10\n0.0,1.0,0\n");
+        Run r3 = run("integrate", "--input", zeroN.toString(), "--warmup", "0");
+        assertEquals(1, r3.exit());
+        assertTrue(r3.err().contains("row 1") && r3.err().contains("n must be >= 1"), r3.err());
+        assertEquals(0, run("integrate", "--input", zeroN.toString(), "--warmup", "0", "--invalid-rows", "null").exit());
+
+        Run badVariant = run("integrate", "--variant", "fast", "--rows", "10");
+        assertEquals(1, badVariant.exit());
+        assertTrue(badVariant.err().contains("--variant must be"), badVariant.err());
+
+        assertEquals(2, run("integrate", "--no-such-option").exit());
+    }
+}

@@ -1,0 +1,144 @@
+package org.sparknative.job;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.spark.SparkException;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.sparknative.kernels.IntegrateReference;
+import org.sparknative.udf.ExecutorRuntime;
+import org.sparknative.udf.IntegrateFunctions;
+import org.sparknative.udf.IntegrateTransform;
+import org.sparknative.udf.InvalidRowPolicy;
+
+class IntegrateSparkTest {
+    private static SparkSession spark;
+
+    @BeforeAll
+    static void start() {
+        spark = SparkTestSession.get();
+        IntegrateFunctions.register(spark, InvalidRowPolicy.ERROR);
+    }
+
+    private static void assertClose(Row r, int ia, int ib, int in, int ix) {
+        double a = r.getDouble(ia);
+        double b = r.getDouble(ib);
+        int n = r.getInt(in);
+        double x = r.getDouble(ix);
+        assertTrue(IntegrateReference.relativeError(x, a, b, n) < 1e-12, () -> "row " + r);
+    }
+
+    @Test
+    void transformationOverFourPartitionsMatchesClosedFormAndLoadsLibraryOnce() {
+        Dataset<Row> in = IntegrationData.generate(spark, 4_000, 3, 4);
+        IntegrateTransform.Result res = IntegrateTransform.apply(in, new IntegrateTransform.Options(512, InvalidRowPolicy.ERROR));
+        List<Row> out = res.output().collectAsList();
+        assertEquals(4_000, out.size());
+        StructType s = res.output().schema();
+        assertEquals(List.of("id", "a", "b", "n", "x"), List.of(s.fieldNames()));
+        for (Row r : out) {
+            assertClose(r, 1, 2, 3, 4);
+        }
+        assertEquals(0L, res.invalidRows().value());
+        // Four task slots ran four partitions concurrently; the library was loaded once in this JVM.
+        assertEquals(1, ExecutorRuntime.nativeLoadCount());
+        // Every task closed its allocator.
+        assertEquals(0, ExecutorRuntime.rootAllocator().getAllocatedMemory());
+    }
+
+    @Test
+    void outputIsIndependentOfBatchSizeAndPartitioning() {
+        Dataset<Row> in = IntegrationData.generate(spark, 1_000, 9, 3);
+        List<Row> one = IntegrateTransform.apply(in, new IntegrateTransform.Options(1, InvalidRowPolicy.ERROR))
+            .output().orderBy("id").collectAsList();
+        List<Row> big = IntegrateTransform.apply(in.repartition(5), IntegrateTransform.Options.defaults())
+            .output().orderBy("id").collectAsList();
+        assertEquals(one, big);
+        // The generator itself depends only on (seed, id).
+        assertEquals(IntegrationData.generate(spark, 1_000, 9, 7).orderBy("id").collectAsList(),
+            in.orderBy("id").collectAsList());
+    }
+
+    private Dataset<Row> withBadRows() {
+        StructType schema = new StructType().add("a", DataTypes.DoubleType).add("b", DataTypes.DoubleType)
+            .add("n", DataTypes.IntegerType);
+        List<Row> rows = new ArrayList<>();
+        rows.add(RowFactory.create(0.0, 4.0, 4));
+        rows.add(RowFactory.create(null, 4.0, 4));
+        rows.add(RowFactory.create(0.0, 4.0, 0));
+        rows.add(RowFactory.create(Double.NaN, 4.0, 4));
+        rows.add(RowFactory.create(0.0, 4.0, null));
+        rows.add(RowFactory.create(0.0, 3.0, 1_000_000));
+        return spark.createDataFrame(rows, schema).coalesce(1);
+    }
+
+    @Test
+    void nullsAndInvalidRowsUnderNullPolicy() {
+        IntegrateTransform.Result res = IntegrateTransform.apply(withBadRows(),
+            new IntegrateTransform.Options(4, InvalidRowPolicy.NULL));
+        List<Row> out = res.output().collectAsList();
+        assertEquals(8.0, out.get(0).getDouble(3), 1e-15);
+        for (int i = 1; i <= 4; i++) {
+            assertNull(out.get(i).get(3), "row " + i);
+        }
+        assertEquals(IntegrateReference.closedForm(0.0, 3.0, 1_000_000), out.get(5).getDouble(3), 1e-12);
+        assertEquals(2L, res.invalidRows().value());
+    }
+
+    @Test
+    void invalidRowFailsTheJobNamingTheRowAndFreesArrowMemory() {
+        IntegrateTransform.Result res = IntegrateTransform.apply(withBadRows(), IntegrateTransform.Options.defaults());
+        SparkException e = assertThrows(SparkException.class, () -> res.output().collectAsList());
+        String msg = String.valueOf(e.getMessage()) + " " + e.getCause();
+        assertTrue(msg.contains("row 2") && msg.contains("n must be >= 1, got 0"), msg);
+        assertEquals(0, ExecutorRuntime.rootAllocator().getAllocatedMemory());
+    }
+
+    @Test
+    void sqlFunctionMatchesClosedFormAndJavaVariant() {
+        IntegrationData.generate(spark, 500, 5, 4).createOrReplaceTempView("integrate_input");
+        List<Row> out = spark.sql("SELECT a, b, n, integrate_f(a, b, n) AS x, integrate_f_java(a, b, n) AS xj "
+            + "FROM integrate_input").collectAsList();
+        assertEquals(500, out.size());
+        for (Row r : out) {
+            assertClose(r, 0, 1, 2, 3);
+            assertEquals(r.getDouble(4), r.getDouble(3), 1e-12 * IntegrateReference.scale(r.getDouble(0), r.getDouble(1), r.getInt(2)));
+        }
+        Row nullRow = spark.sql("SELECT integrate_f(CAST(NULL AS DOUBLE), 1.0D, 10)").first();
+        assertTrue(nullRow.isNullAt(0));
+        SparkException e = assertThrows(SparkException.class,
+            () -> spark.sql("SELECT integrate_f(0.0D, 1.0D, 0)").collectAsList());
+        assertTrue(String.valueOf(e.getMessage()).contains("n must be >= 1, got 0"), e.getMessage());
+    }
+
+    @Test
+    void inputColumnsAreCheckedAndCast() {
+        StructType longs = new StructType().add("a", DataTypes.FloatType).add("b", DataTypes.IntegerType)
+            .add("n", DataTypes.LongType);
+        Dataset<Row> df = spark.createDataFrame(List.of(RowFactory.create(0.0f, 4, 4L)), longs);
+        Row r = IntegrateTransform.apply(df, IntegrateTransform.Options.defaults()).output().first();
+        assertEquals(8.0, r.getDouble(3), 1e-15);
+
+        StructType noN = new StructType().add("a", DataTypes.DoubleType).add("b", DataTypes.DoubleType);
+        IllegalArgumentException e1 = assertThrows(IllegalArgumentException.class, () -> IntegrateTransform.apply(
+            spark.createDataFrame(List.of(RowFactory.create(0.0, 1.0)), noN), IntegrateTransform.Options.defaults()));
+        assertTrue(e1.getMessage().contains("no column 'n'"), e1.getMessage());
+
+        StructType strA = new StructType().add("a", DataTypes.StringType).add("b", DataTypes.DoubleType)
+            .add("n", DataTypes.IntegerType);
+        IllegalArgumentException e2 = assertThrows(IllegalArgumentException.class, () -> IntegrateTransform.apply(
+            spark.createDataFrame(List.of(RowFactory.create("x", 1.0, 3)), strA), IntegrateTransform.Options.defaults()));
+        assertTrue(e2.getMessage().contains("'a' must be numeric") && e2.getMessage().contains("string"), e2.getMessage());
+    }
+}
