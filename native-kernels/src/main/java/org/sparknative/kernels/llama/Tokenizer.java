@@ -1,0 +1,404 @@
+package org.sparknative.kernels.llama;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * The llama2.c byte-pair-encoding tokenizer ({@code tokenizer.bin} format, karpathy/llama2.c
+ * {@code run.c}: {@code build_tokenizer}, {@code encode}, {@code decode}).
+ *
+ * <p>File format, little-endian: {@code int32 max_token_length}, then for each of {@code vocab_size}
+ * tokens {@code float32 score, int32 length, length bytes} (the piece, normally UTF-8). The vocabulary
+ * size is not in the file; it comes from the model header, and the file must end exactly after that
+ * many entries.
+ *
+ * <p>Conventions llama2.c relies on and this class keeps: id 0 {@code <unk>}, id 1 BOS, id 2 EOS, ids
+ * {@code 3 .. 258} the byte-fallback pieces {@code <0x00> .. <0xFF>} (encode emits {@code byte + 3} for
+ * a code point that is not a piece). Hence {@code vocab_size >= 259} is required.
+ *
+ * <p>Where this class deliberately differs from run.c (only for inputs on which run.c is undefined or
+ * cannot be given the input at all):
+ * <ul>
+ *   <li>Text is a byte array with a length, so a NUL byte is ordinary input (it byte-falls-back to id 3);
+ *       run.c takes a C string and would stop at the first NUL.</li>
+ *   <li>Pieces are compared as byte strings; run.c compares C strings, so they agree unless a piece
+ *       contains a NUL byte (none of the published tokenizers do). If two pieces are equal, lookups
+ *       return the lower id; run.c's {@code bsearch} returns an unspecified one of them.</li>
+ *   <li>If the vocabulary has no {@code " "} piece, no dummy-prefix token is emitted; run.c would store
+ *       {@code -1} and index {@code vocab[-1]} (undefined behaviour).</li>
+ *   <li>{@link #decode} of a byte piece {@code <0x00>} returns the one byte 0; run.c returns a pointer to
+ *       an empty C string there.</li>
+ * </ul>
+ *
+ * <p>Instances are immutable and thread-safe; every returned array is a fresh copy.
+ */
+public final class Tokenizer {
+    /** Id of the beginning-of-sequence token. */
+    public static final int BOS = 1;
+    /** Id of the end-of-sequence token. */
+    public static final int EOS = 2;
+    /** Ids of the byte-fallback pieces start here: byte {@code b} is id {@code b + BYTE_OFFSET}. */
+    public static final int BYTE_OFFSET = 3;
+    /** The smallest usable vocabulary: 3 special tokens and 256 byte pieces. */
+    public static final int MIN_VOCAB = BYTE_OFFSET + 256;
+
+    /** run.c's initial {@code best_score} in the merge loop; a merge must score strictly above it. */
+    private static final float NO_MERGE_SCORE = -1e10f;
+
+    private final int maxTokenLength;
+    private final float[] scores;
+    private final byte[][] pieces;
+    private final Map<Piece, Integer> ids;
+    private final int dummyPrefixId;
+
+    private Tokenizer(int maxTokenLength, float[] scores, byte[][] pieces) {
+        this.maxTokenLength = maxTokenLength;
+        this.scores = scores;
+        this.pieces = pieces;
+        this.ids = new HashMap<>(pieces.length * 2);
+        for (int i = 0; i < pieces.length; i++) {
+            ids.putIfAbsent(new Piece(pieces[i]), i);
+        }
+        this.dummyPrefixId = ids.getOrDefault(new Piece(new byte[] {' '}), -1);
+    }
+
+    /**
+     * Reads and validates a tokenizer file.
+     *
+     * @param vocabSize the model's vocabulary size (the file must hold exactly this many entries)
+     * @throws CheckpointException naming the file, what was expected and what was found, if the file is
+     *                             missing, unreadable, truncated, too long or malformed
+     */
+    public static Tokenizer load(Path file, int vocabSize) {
+        Objects.requireNonNull(file, "file");
+        byte[] contents;
+        try {
+            long size = Files.size(file);
+            if (size > Integer.MAX_VALUE - 16) {
+                throw new CheckpointException(file, "tokenizer file is " + size + " bytes, over the 2 GiB this reader supports");
+            }
+            contents = Files.readAllBytes(file);
+        } catch (NoSuchFileException e) {
+            throw new CheckpointException(file, "tokenizer file not found");
+        } catch (IOException e) {
+            throw new CheckpointException(file, "cannot read tokenizer: " + e, e);
+        }
+        return parse(file, contents, vocabSize);
+    }
+
+    /**
+     * Parses and validates the bytes of a tokenizer file. Never throws anything but
+     * {@link CheckpointException} (or {@link NullPointerException} for null arguments), whatever the
+     * bytes are.
+     *
+     * @param nameForErrors the file name to put in error messages
+     * @param contents      the whole file
+     * @param vocabSize     the number of entries the file must hold, {@code >= 259}
+     * @throws CheckpointException if the contents do not hold exactly {@code vocabSize} well-formed entries
+     */
+    public static Tokenizer parse(Path nameForErrors, byte[] contents, int vocabSize) {
+        Objects.requireNonNull(nameForErrors, "nameForErrors");
+        Objects.requireNonNull(contents, "contents");
+        if (vocabSize < MIN_VOCAB) {
+            throw new CheckpointException(nameForErrors, "vocab_size: expected >= " + MIN_VOCAB
+                + " (3 special tokens + 256 byte-fallback tokens), got " + vocabSize);
+        }
+        ByteBuffer buf = ByteBuffer.wrap(contents).order(ByteOrder.LITTLE_ENDIAN);
+        if (contents.length < 4) {
+            throw new CheckpointException(nameForErrors, "tokenizer file is " + contents.length
+                + " bytes, too short for the int32 max_token_length header");
+        }
+        int maxLen = buf.getInt(0);
+        if (maxLen < 0) {
+            throw new CheckpointException(nameForErrors, "max_token_length: expected >= 0, got " + maxLen);
+        }
+        float[] scores = new float[vocabSize];
+        byte[][] pieces = new byte[vocabSize][];
+        int off = 4;
+        for (int i = 0; i < vocabSize; i++) {
+            if (contents.length - off < 8) {
+                throw new CheckpointException(nameForErrors, "expected " + vocabSize + " tokens (vocab_size) but the file"
+                    + " ends after " + i + " complete entries (" + contents.length + " bytes; entry " + i
+                    + " needs its 8-byte score/length at offset " + off + ")" + wrongVocabHint(i, vocabSize));
+            }
+            float score = buf.getFloat(off);
+            int len = buf.getInt(off + 4);
+            if (Float.isNaN(score)) {
+                throw new CheckpointException(nameForErrors, "score of token " + i + " (offset " + off + "): expected a number, got NaN");
+            }
+            if (len < 0) {
+                throw new CheckpointException(nameForErrors, "length of token " + i + " (offset " + (off + 4)
+                    + "): expected >= 0, got " + len);
+            }
+            if (len > maxLen) {
+                throw new CheckpointException(nameForErrors, "length of token " + i + " (offset " + (off + 4)
+                    + "): expected <= max_token_length " + maxLen + ", got " + len);
+            }
+            off += 8;
+            if (contents.length - off < len) {
+                throw new CheckpointException(nameForErrors, "expected " + vocabSize + " tokens (vocab_size) but the file"
+                    + " is truncated inside entry " + i + ": its " + len + " piece bytes start at offset " + off
+                    + ", the file has " + contents.length + " bytes");
+            }
+            scores[i] = score;
+            pieces[i] = Arrays.copyOfRange(contents, off, off + len);
+            off += len;
+        }
+        if (off != contents.length) {
+            int more = countEntries(buf, off, maxLen);
+            String found = more > 0 ? "the file holds " + (vocabSize + (long) more) + " entries" : "the file continues";
+            throw new CheckpointException(nameForErrors, "expected " + vocabSize + " tokens (vocab_size) but " + found
+                + ": " + (contents.length - off) + " bytes remain after entry " + (vocabSize - 1) + " (at offset " + off
+                + " of " + contents.length + "); is this the tokenizer for another model?");
+        }
+        return new Tokenizer(maxLen, scores, pieces);
+    }
+
+    private static String wrongVocabHint(int complete, int vocabSize) {
+        return complete > 0 && complete < vocabSize ? "; is this the tokenizer for a model with vocab_size " + complete + "?" : "";
+    }
+
+    /** How many more well-formed entries start at {@code off} and end exactly at the end; 0 if they do not. */
+    private static int countEntries(ByteBuffer buf, int off, int maxLen) {
+        int n = 0;
+        int end = buf.capacity();
+        while (end - off >= 8) {
+            int len = buf.getInt(off + 4);
+            if (len < 0 || len > maxLen || end - off - 8 < len) {
+                return 0;
+            }
+            off += 8 + len;
+            n++;
+        }
+        return off == end ? n : 0;
+    }
+
+    /** @return the number of tokens */
+    public int vocabSize() {
+        return pieces.length;
+    }
+
+    /** @return the {@code max_token_length} header field (every piece is at most this many bytes) */
+    public int maxTokenLength() {
+        return maxTokenLength;
+    }
+
+    /**
+     * @return a copy of the raw bytes of token {@code id}'s piece
+     * @throws IllegalArgumentException if {@code id} is not in {@code [0, vocabSize)}
+     */
+    public byte[] piece(int id) {
+        checkId(id);
+        return pieces[id].clone();
+    }
+
+    /**
+     * @return the merge score of token {@code id} (higher merges first)
+     * @throws IllegalArgumentException if {@code id} is not in {@code [0, vocabSize)}
+     */
+    public float score(int id) {
+        checkId(id);
+        return scores[id];
+    }
+
+    private void checkId(int id) {
+        if (id < 0 || id >= pieces.length) {
+            throw new IllegalArgumentException("token id must be in [0, " + pieces.length + "), got " + id);
+        }
+    }
+
+    /**
+     * Encodes text exactly as run.c's {@code encode()}: optional BOS; if the text is non-empty the dummy
+     * prefix token for {@code " "}; then per UTF-8 code point (a lead or ASCII byte followed by at most 3
+     * continuation bytes; stray continuation bytes group the same way) its piece, or else each of its
+     * bytes as byte-fallback id {@code byte + 3}; then repeatedly merge the adjacent pair whose
+     * concatenation is a piece with the highest score (strictly above {@code -1e10}; ties go to the
+     * leftmost pair), including pairs with the BOS token; then optional EOS.
+     *
+     * <p>Cost: {@code O(n^2)} in the number of initial tokens, like run.c (the pair lookups are cached).
+     *
+     * @param utf8 the text, normally UTF-8 (any bytes are accepted; see the class notes on NUL)
+     * @return the token ids
+     */
+    public int[] encode(byte[] utf8, boolean bos, boolean eos) {
+        Objects.requireNonNull(utf8, "utf8");
+        int[] tokens = new int[utf8.length + 3];
+        int n = 0;
+        if (bos) {
+            tokens[n++] = BOS;
+        }
+        if (utf8.length > 0 && dummyPrefixId >= 0) {
+            tokens[n++] = dummyPrefixId;
+        }
+        int start = 0;
+        int len = 0;
+        for (int i = 0; i < utf8.length; i++) {
+            if ((utf8[i] & 0xC0) != 0x80) {
+                start = i;
+                len = 0;
+            } else if (len == 0) {
+                start = i;
+            }
+            len++;
+            if (i + 1 < utf8.length && (utf8[i + 1] & 0xC0) == 0x80 && len < 4) {
+                continue;
+            }
+            Integer id = ids.get(new Piece(Arrays.copyOfRange(utf8, start, start + len)));
+            if (id != null) {
+                tokens[n++] = id;
+            } else {
+                for (int j = start; j < start + len; j++) {
+                    tokens[n++] = (utf8[j] & 0xFF) + BYTE_OFFSET;
+                }
+            }
+            len = 0;
+        }
+        // pairId[i]: the piece id of tokens[i] ++ tokens[i+1], or -1
+        int[] pairId = new int[Math.max(n - 1, 0)];
+        for (int i = 0; i < n - 1; i++) {
+            pairId[i] = mergeOf(tokens[i], tokens[i + 1]);
+        }
+        while (true) {
+            float best = NO_MERGE_SCORE;
+            int bestIdx = -1;
+            for (int i = 0; i < n - 1; i++) {
+                int id = pairId[i];
+                if (id >= 0 && scores[id] > best) {
+                    best = scores[id];
+                    bestIdx = i;
+                }
+            }
+            if (bestIdx < 0) {
+                break;
+            }
+            tokens[bestIdx] = pairId[bestIdx];
+            System.arraycopy(tokens, bestIdx + 2, tokens, bestIdx + 1, n - bestIdx - 2);
+            System.arraycopy(pairId, bestIdx + 1, pairId, bestIdx, n - bestIdx - 2);
+            n--;
+            if (bestIdx > 0) {
+                pairId[bestIdx - 1] = mergeOf(tokens[bestIdx - 1], tokens[bestIdx]);
+            }
+            if (bestIdx < n - 1) {
+                pairId[bestIdx] = mergeOf(tokens[bestIdx], tokens[bestIdx + 1]);
+            }
+        }
+        if (eos) {
+            tokens[n++] = EOS;
+        }
+        return Arrays.copyOf(tokens, n);
+    }
+
+    private int mergeOf(int a, int b) {
+        byte[] pa = pieces[a];
+        byte[] pb = pieces[b];
+        if (pa.length + pb.length > maxTokenLength) {
+            return -1; // no piece is longer than max_token_length
+        }
+        byte[] cat = Arrays.copyOf(pa, pa.length + pb.length);
+        System.arraycopy(pb, 0, cat, pa.length, pb.length);
+        Integer id = ids.get(new Piece(cat));
+        return id == null ? -1 : id;
+    }
+
+    /**
+     * The bytes token {@code token} contributes to the text after {@code prevToken}, exactly as run.c's
+     * {@code decode()}: after BOS ({@code prevToken == 1}) one leading space of the piece is dropped; a
+     * piece that then reads as {@code <0xXX>} becomes that raw byte. "Reads as" follows run.c's
+     * {@code sscanf(piece, "<0x%02hhX>", ...)}: after {@code <0x}, optional white space, an optional
+     * sign, then one or two hex digits (either case) counting the sign in the width of 2; whatever follows
+     * is ignored, a minus negates modulo 256.
+     *
+     * @param prevToken the previous token id (any value; only 1 is special)
+     * @return a fresh array
+     * @throws IllegalArgumentException if {@code token} is not in {@code [0, vocabSize)}
+     */
+    public byte[] decode(int prevToken, int token) {
+        checkId(token);
+        byte[] p = pieces[token];
+        int start = prevToken == BOS && p.length > 0 && p[0] == ' ' ? 1 : 0;
+        int b = rawByte(p, start);
+        return b >= 0 ? new byte[] {(byte) b} : Arrays.copyOfRange(p, start, p.length);
+    }
+
+    /** The byte a {@code <0xXX>} piece designates (sscanf semantics, see {@link #decode}), or -1. */
+    private static int rawByte(byte[] p, int start) {
+        int n = p.length;
+        if (n - start < 4 || p[start] != '<' || p[start + 1] != '0' || p[start + 2] != 'x') {
+            return -1;
+        }
+        int i = start + 3;
+        while (i < n && isCSpace(p[i])) {
+            i++;
+        }
+        int width = 2;
+        boolean negative = false;
+        if (i < n && (p[i] == '+' || p[i] == '-')) {
+            negative = p[i] == '-';
+            i++;
+            width--;
+        }
+        int value = 0;
+        int digits = 0;
+        while (digits < width && i < n && hex(p[i]) >= 0) {
+            value = value * 16 + hex(p[i]);
+            i++;
+            digits++;
+        }
+        if (digits == 0) {
+            return -1;
+        }
+        return (negative ? -value : value) & 0xFF;
+    }
+
+    private static int hex(byte c) {
+        if (c >= '0' && c <= '9') {
+            return c - '0';
+        }
+        if (c >= 'a' && c <= 'f') {
+            return c - 'a' + 10;
+        }
+        if (c >= 'A' && c <= 'F') {
+            return c - 'A' + 10;
+        }
+        return -1;
+    }
+
+    private static boolean isCSpace(byte c) {
+        return c == ' ' || c == '\t' || c == '\n' || c == 0x0B || c == '\f' || c == '\r';
+    }
+
+    /**
+     * Decodes bytes as UTF-8, replacing each malformed sequence with U+FFFD. Never throws (except
+     * {@link NullPointerException} for null).
+     */
+    public static String decodeUtf8(byte[] bytes) {
+        return new String(Objects.requireNonNull(bytes, "bytes"), StandardCharsets.UTF_8);
+    }
+
+    /** A byte string as a hash key. */
+    private record Piece(byte[] bytes) {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Piece other && Arrays.equals(bytes, other.bytes);
+        }
+
+        @Override
+        public int hashCode() {
+            return Arrays.hashCode(bytes);
+        }
+
+        @Override
+        public String toString() {
+            return decodeUtf8(bytes);
+        }
+    }
+}
