@@ -1,0 +1,46 @@
+package org.sparknative.udf.generate;
+
+import org.sparknative.kernels.llama.LlamaConfig;
+
+/**
+ * One task's batched forward pass and sampler: the seam between the backend-independent
+ * {@link ContinuousBatcher} and a compute backend (native C on the CPU, the pure-Java reference, later a
+ * GPU). An instance owns the KV cache of {@link #maxSlots()} sequences and its scratch memory.
+ *
+ * <p>Threading: not thread-safe; one instance per Spark task. The model weights behind it are shared.
+ */
+public interface DecodeBackend extends AutoCloseable {
+    /** @return the model shape */
+    LlamaConfig config();
+
+    /** @return how many sequences the KV cache holds */
+    int maxSlots();
+
+    /** @return the most rows one {@link #forward} call takes */
+    int maxRowsPerStep();
+
+    /**
+     * One step: row {@code i} feeds {@code tokens[i]} at position {@code positions[i]} of sequence slot
+     * {@code slots[i]}. Rows of one slot have distinct increasing positions (chunked prefill); a row at
+     * position {@code p} attends to positions {@code 0..p} of its slot. Logits are computed for the
+     * {@code nLogits} rows listed in {@code logitRows} only; row {@code logitRows[k]}'s logits become
+     * logits row {@code k} for {@link #sample}.
+     *
+     * @throws IllegalArgumentException for a token, position, slot or row out of range
+     */
+    void forward(int rows, int[] tokens, int[] positions, int[] slots, int nLogits, int[] logitRows);
+
+    /**
+     * Samples the next token from logits row {@code k} of the last {@link #forward} with llama2.c's
+     * semantics (argmax at temperature 0, else softmax(logits / temperature) then top-p or multinomial),
+     * advancing {@code rngState[0]} (llama2.c's xorshift state). May overwrite the logits row.
+     */
+    int sample(int k, float temperature, float topp, long[] rngState);
+
+    /** @return a short name for logs and reports, such as {@code cpu-native} */
+    String name();
+
+    /** Frees the KV cache and scratch memory; idempotent. */
+    @Override
+    void close();
+}

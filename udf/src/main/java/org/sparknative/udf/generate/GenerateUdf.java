@@ -1,0 +1,153 @@
+package org.sparknative.udf.generate;
+
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.vector.BigIntVector;
+import org.apache.arrow.vector.FieldVector;
+import org.apache.arrow.vector.Float4Vector;
+import org.apache.arrow.vector.Float8Vector;
+import org.apache.arrow.vector.IntVector;
+import org.apache.arrow.vector.VarCharVector;
+import org.apache.arrow.vector.VectorSchemaRoot;
+import org.sparknative.kernels.llama.Tokenizer;
+
+/**
+ * The vectorized text-generation UDF: an Arrow record batch of prompts in, a record batch of
+ * completions out, through a task's {@link ContinuousBatcher}.
+ *
+ * <p>Input vectors: {@code prompt} (Utf8, required) and optional per-row {@code max_new_tokens} (Int),
+ * {@code temperature}, {@code top_p} (Float4) and {@code seed} (BigInt); a null or absent value takes
+ * the default. The prompt's UTF-8 bytes are read by the tokenizer where Arrow stored them (the native
+ * tokenizer reads them at their address; no Java String is made).
+ *
+ * <p>Output ({@link #OUTPUT_COLUMNS}): {@code completion} Utf8 (null on error), {@code prompt_tokens}
+ * and {@code completion_tokens} Int, {@code finish_reason} Utf8 ({@code stop}, {@code length} or
+ * {@code error: ...}), {@code ttft_ms} and {@code latency_ms} Float8 (from the row taking a batch slot;
+ * wall-clock, so not deterministic, unlike the text). Invalid UTF-8 in a completion is replaced by
+ * U+FFFD.
+ *
+ * <p>Seeds: a row's {@code seed} if given, else {@code mix(jobSeed, rowKey)} where {@code rowKey} is the
+ * row's id when the caller has one, else a hash of the prompt bytes: never the row's place in a
+ * partition, so output does not depend on partitioning and task retries reproduce it.
+ */
+public final class GenerateUdf {
+    /** The output columns, in order. */
+    public static final List<String> OUTPUT_COLUMNS = List.of("completion", "prompt_tokens", "completion_tokens",
+        "finish_reason", "ttft_ms", "latency_ms");
+
+    private GenerateUdf() {
+    }
+
+    /** Optional per-row inputs beside the prompt; any may be null. */
+    public record Options(IntVector maxNewTokens, Float4Vector temperature, Float4Vector topP, BigIntVector seed,
+                          BigIntVector rowId) {
+        public static Options none() {
+            return new Options(null, null, null, null, null);
+        }
+    }
+
+    /**
+     * Generates one completion per prompt.
+     *
+     * @param prompts   the prompts
+     * @param perRow    optional per-row settings
+     * @param defaults  settings for rows without their own; its seed is the job seed
+     * @param batcher   the task's scheduler over its backend
+     * @param allocator allocates the output (the caller closes the returned root)
+     * @param progress  told of each finished row, may be null
+     * @return a root with {@link #OUTPUT_COLUMNS}, row count equal to the input's
+     * @throws IllegalArgumentException for a per-row setting out of range, naming the row
+     */
+    public static VectorSchemaRoot apply(VarCharVector prompts, Options perRow, GenerationParams defaults,
+                                         ContinuousBatcher batcher, BufferAllocator allocator,
+                                         ContinuousBatcher.Progress progress) {
+        int rows = prompts.getValueCount();
+        ContinuousBatcher.Request[] requests = new ContinuousBatcher.Request[rows];
+        for (int i = 0; i < rows; i++) {
+            boolean isNull = prompts.isNull(i);
+            long start = isNull ? 0 : prompts.getStartOffset(i);
+            int len = isNull ? 0 : prompts.getValueLength(i);
+            GenerationParams p;
+            try {
+                p = new GenerationParams(
+                    perRow.maxNewTokens() != null && !perRow.maxNewTokens().isNull(i) ? perRow.maxNewTokens().get(i)
+                        : defaults.maxNewTokens(),
+                    perRow.temperature() != null && !perRow.temperature().isNull(i) ? perRow.temperature().get(i)
+                        : defaults.temperature(),
+                    perRow.topP() != null && !perRow.topP().isNull(i) ? perRow.topP().get(i) : defaults.topP(),
+                    rowSeed(prompts, i, isNull, start, len, perRow, defaults.seed()));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("generate: row " + i + ": " + e.getMessage(), e);
+            }
+            requests[i] = new ContinuousBatcher.Request(prompts.getDataBuffer(), start, len, isNull, p);
+        }
+        ContinuousBatcher.Result[] results = batcher.run(requests, progress);
+
+        VarCharVector completion = new VarCharVector("completion", allocator);
+        IntVector promptTokens = new IntVector("prompt_tokens", allocator);
+        IntVector completionTokens = new IntVector("completion_tokens", allocator);
+        VarCharVector finish = new VarCharVector("finish_reason", allocator);
+        Float8Vector ttft = new Float8Vector("ttft_ms", allocator);
+        Float8Vector latency = new Float8Vector("latency_ms", allocator);
+        List<FieldVector> vectors = List.of(completion, promptTokens, completionTokens, finish, ttft, latency);
+        try {
+            for (FieldVector v : vectors) {
+                v.setInitialCapacity(rows);
+                v.allocateNew();
+            }
+            for (int i = 0; i < rows; i++) {
+                ContinuousBatcher.Result r = results[i];
+                if (r.completion() == null) {
+                    completion.setNull(i);
+                } else {
+                    completion.setSafe(i, Tokenizer.decodeUtf8(r.completion()).getBytes(StandardCharsets.UTF_8));
+                }
+                promptTokens.setSafe(i, r.promptTokens());
+                completionTokens.setSafe(i, r.completionTokens());
+                finish.setSafe(i, r.finishReason().getBytes(StandardCharsets.UTF_8));
+                if (Double.isNaN(r.ttftMs())) {
+                    ttft.setNull(i);
+                } else {
+                    ttft.setSafe(i, r.ttftMs());
+                }
+                latency.setSafe(i, r.latencyMs());
+            }
+            VectorSchemaRoot root = new VectorSchemaRoot(vectors);
+            root.setRowCount(rows);
+            return root;
+        } catch (RuntimeException | Error e) {
+            vectors.forEach(FieldVector::close);
+            throw e;
+        }
+    }
+
+    private static long rowSeed(VarCharVector prompts, int i, boolean isNull, long start, int len, Options perRow,
+                                long jobSeed) {
+        if (perRow.seed() != null && !perRow.seed().isNull(i)) {
+            return perRow.seed().get(i);
+        }
+        long key;
+        if (perRow.rowId() != null && !perRow.rowId().isNull(i)) {
+            key = perRow.rowId().get(i);
+        } else if (isNull) {
+            key = 0;
+        } else {
+            // FNV-1a over the prompt bytes, read in place.
+            long h = 0xcbf29ce484222325L;
+            for (int k = 0; k < len; k++) {
+                h ^= prompts.getDataBuffer().getByte(start + k) & 0xff;
+                h *= 0x100000001b3L;
+            }
+            key = h;
+        }
+        return mix(jobSeed * 0x9E3779B97F4A7C15L + key);
+    }
+
+    /** Stafford's mix13 finalizer. */
+    static long mix(long z) {
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
+    }
+}
