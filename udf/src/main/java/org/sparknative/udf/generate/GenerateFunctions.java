@@ -1,0 +1,76 @@
+package org.sparknative.udf.generate;
+
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.vector.VarCharVector;
+import org.apache.arrow.vector.VectorSchemaRoot;
+import org.apache.spark.TaskContext;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.api.java.UDF1;
+import org.apache.spark.sql.types.DataTypes;
+import org.sparknative.udf.ExecutorRuntime;
+import org.sparknative.udf.TaskResources;
+
+/**
+ * {@code generate(prompt)} for SQL and the DataFrame API: the completion text of one prompt per call,
+ * with the registered model and default settings. Convenient, not fast: each call is a batch of one
+ * (use {@link GenerateTransform} for throughput). A null prompt gives null; a row that fails (such as a
+ * prompt longer than the context) fails the query with the row's finish reason.
+ *
+ * <p>Each task keeps one single-slot pipeline for its calls and frees it when the task ends.
+ */
+public final class GenerateFunctions {
+    /** The SQL name. */
+    public static final String NAME = "generate";
+
+    private static final Map<Long, Pipeline> PER_TASK = new ConcurrentHashMap<>();
+
+    private GenerateFunctions() {
+    }
+
+    private record Pipeline(TaskResources resources, BufferAllocator allocator, ContinuousBatcher batcher) {
+    }
+
+    /** Registers {@code generate(prompt)} in {@code spark}. */
+    public static void register(SparkSession spark, GenerationSpec spec, GenerationParams defaults) {
+        GenerationSpec single = new GenerationSpec(spec.checkpoint(), spec.tokenizer(), spec.backend(), 1,
+            spec.prefillTokensPerStep(), spec.threads(), spec.longPrompts());
+        spark.udf().register(NAME, (UDF1<String, String>) prompt -> generateOne(single, defaults, prompt),
+            DataTypes.StringType);
+    }
+
+    static String generateOne(GenerationSpec spec, GenerationParams defaults, String prompt) {
+        if (prompt == null) {
+            return null;
+        }
+        TaskContext ctx = TaskContext.get();
+        long key = ctx == null ? -Thread.currentThread().getId() : ctx.taskAttemptId();
+        Pipeline p = PER_TASK.computeIfAbsent(key, k -> {
+            TaskResources res = ctx == null ? new TaskResources() : TaskResources.forCurrentTask();
+            BufferAllocator alloc = res.add(ExecutorRuntime.newTaskAllocator("generate() " + TaskResources.taskLabel()));
+            ContinuousBatcher b = spec.newBatcher(res);
+            res.add(() -> PER_TASK.remove(k));
+            return new Pipeline(res, alloc, b);
+        });
+        try (VarCharVector v = new VarCharVector("prompt", p.allocator())) {
+            v.allocateNew(1);
+            v.setSafe(0, prompt.getBytes(StandardCharsets.UTF_8));
+            v.setValueCount(1);
+            try (VectorSchemaRoot out = GenerateUdf.apply(v, GenerateUdf.Options.none(), defaults, p.batcher(),
+                p.allocator(), null)) {
+                VarCharVector c = (VarCharVector) out.getVector("completion");
+                if (c.isNull(0)) {
+                    String reason = new String(((VarCharVector) out.getVector("finish_reason")).get(0), StandardCharsets.UTF_8);
+                    throw new IllegalArgumentException("generate(prompt): " + reason);
+                }
+                return new String(c.get(0), StandardCharsets.UTF_8);
+            }
+        } finally {
+            if (ctx == null) {
+                p.resources().close();
+            }
+        }
+    }
+}

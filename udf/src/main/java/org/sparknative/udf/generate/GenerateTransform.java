@@ -1,0 +1,319 @@
+package org.sparknative.udf.generate;
+
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.List;
+import java.util.NoSuchElementException;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.vector.BigIntVector;
+import org.apache.arrow.vector.Float4Vector;
+import org.apache.arrow.vector.Float8Vector;
+import org.apache.arrow.vector.IntVector;
+import org.apache.arrow.vector.VarCharVector;
+import org.apache.arrow.vector.VectorSchemaRoot;
+import org.apache.spark.api.java.function.FlatMapFunction;
+import org.apache.spark.rdd.RDD;
+import org.apache.spark.sql.Column;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.catalyst.InternalRow;
+import org.apache.spark.sql.catalyst.expressions.GenericInternalRow;
+import org.apache.spark.sql.catalyst.expressions.JoinedRow;
+import org.apache.spark.sql.catalyst.expressions.UnsafeProjection;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.IntegralType;
+import org.apache.spark.sql.types.NumericType;
+import org.apache.spark.sql.types.StructType;
+import org.apache.spark.unsafe.types.UTF8String;
+import org.apache.spark.util.LongAccumulator;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.sparknative.udf.ExecutorRuntime;
+import org.sparknative.udf.TaskResources;
+
+/**
+ * Batch text generation as a DataFrame transformation: adds {@link GenerateUdf#OUTPUT_COLUMNS} to a
+ * DataFrame with a {@code prompt} column (other columns pass through). Each task builds one
+ * {@link ContinuousBatcher} over the executor's shared model and feeds it its partition in Arrow record
+ * batches of {@code recordBatchRows} prompts.
+ *
+ * <p>Optional per-row input columns: {@code max_new_tokens} (integer), {@code temperature} and
+ * {@code top_p} (numeric), {@code seed} (integer); {@code id} (integer), when present and no
+ * {@code seed} is, keys the row's derived seed.
+ */
+public final class GenerateTransform {
+    private static final Logger LOG = LoggerFactory.getLogger(GenerateTransform.class);
+
+    private GenerateTransform() {
+    }
+
+    /**
+     * @param spec            model, backend and batching
+     * @param defaults        settings for rows without their own; its seed is the job seed
+     * @param recordBatchRows prompts per Arrow record batch, {@code >= 1}; several times the batch size
+     *                        keeps the slots busy between batches
+     */
+    public record Options(GenerationSpec spec, GenerationParams defaults, int recordBatchRows) implements Serializable {
+        public Options {
+            if (recordBatchRows < 1) {
+                throw new IllegalArgumentException("record batch rows must be >= 1, got " + recordBatchRows);
+            }
+        }
+
+        /** Record batches of {@code max(256, 8 * batchSize)} rows. */
+        public static Options of(GenerationSpec spec, GenerationParams defaults) {
+            return new Options(spec, defaults, Math.max(256, 8 * spec.batchSize()));
+        }
+    }
+
+    /** Counters filled as rows finish (visible on the driver as tasks report). */
+    public record Counters(LongAccumulator rows, LongAccumulator promptTokens, LongAccumulator completionTokens,
+                           LongAccumulator errors) implements Serializable {
+    }
+
+    /** The output and its counters. */
+    public record Result(Dataset<Row> output, Counters counters) {
+    }
+
+    /**
+     * Checks the input columns and adds the output columns.
+     *
+     * @throws IllegalArgumentException naming a missing or mistyped column, or an output column already present
+     */
+    public static Result apply(Dataset<Row> df, Options options) {
+        StructType schema = df.schema();
+        List<String> names = Arrays.asList(schema.fieldNames());
+        if (!names.contains("prompt")) {
+            throw new IllegalArgumentException("generate input has no column 'prompt'; it has " + names);
+        }
+        if (schema.apply("prompt").dataType() != DataTypes.StringType) {
+            throw new IllegalArgumentException("generate input column 'prompt' must be a string, got "
+                + schema.apply("prompt").dataType().simpleString());
+        }
+        for (String out : GenerateUdf.OUTPUT_COLUMNS) {
+            if (names.contains(out)) {
+                throw new IllegalArgumentException("generate input already has the output column '" + out + "'");
+            }
+        }
+        Column[] cols = new Column[names.size()];
+        for (int i = 0; i < cols.length; i++) {
+            String c = names.get(i);
+            Column col = df.col("`" + c + "`");
+            DataType t = schema.apply(c).dataType();
+            cols[i] = switch (c) {
+                case "max_new_tokens" -> requireType(c, t, true).apply(col).cast(DataTypes.IntegerType).as(c);
+                case "temperature", "top_p" -> requireType(c, t, false).apply(col).cast(DataTypes.FloatType).as(c);
+                case "seed", "id" -> requireType(c, t, true).apply(col).cast(DataTypes.LongType).as(c);
+                default -> col;
+            };
+        }
+        Dataset<Row> in = df.select(cols);
+        StructType inSchema = in.schema();
+        StructType outSchema = inSchema
+            .add("completion", DataTypes.StringType, true)
+            .add("prompt_tokens", DataTypes.IntegerType, false)
+            .add("completion_tokens", DataTypes.IntegerType, false)
+            .add("finish_reason", DataTypes.StringType, false)
+            .add("ttft_ms", DataTypes.DoubleType, true)
+            .add("latency_ms", DataTypes.DoubleType, false);
+        var sc = in.sparkSession().sparkContext();
+        Counters counters = new Counters(sc.longAccumulator("generate rows"), sc.longAccumulator("generate prompt tokens"),
+            sc.longAccumulator("generate completion tokens"), sc.longAccumulator("generate error rows"));
+        int[] idx = new int[6];
+        String[] optional = {"prompt", "max_new_tokens", "temperature", "top_p", "seed", "id"};
+        for (int i = 0; i < optional.length; i++) {
+            idx[i] = names.contains(optional[i]) ? inSchema.fieldIndex(optional[i]) : -1;
+        }
+        PartitionFunction fn = new PartitionFunction(idx, outSchema, options, counters);
+        RDD<InternalRow> rows = ((org.apache.spark.sql.classic.Dataset<Row>) in).queryExecution().toRdd();
+        RDD<InternalRow> out = rows.toJavaRDD().mapPartitions(fn).rdd();
+        return new Result(((org.apache.spark.sql.classic.SparkSession) in.sparkSession())
+            .internalCreateDataFrame(out, outSchema, false), counters);
+    }
+
+    /** Checks an optional input column's type; returns the identity so calls chain. */
+    private static java.util.function.UnaryOperator<Column> requireType(String c, DataType t, boolean integral) {
+        if (integral ? !(t instanceof IntegralType) : !(t instanceof NumericType)) {
+            throw new IllegalArgumentException("generate input column '" + c + "' must be " + (integral ? "an integer" : "numeric")
+                + ", got " + t.simpleString());
+        }
+        return java.util.function.UnaryOperator.identity();
+    }
+
+    /** Runs in each task. */
+    static final class PartitionFunction implements FlatMapFunction<Iterator<InternalRow>, InternalRow> {
+        private static final long serialVersionUID = 1L;
+
+        private final int[] idx; // prompt, max_new_tokens, temperature, top_p, seed, id (-1: absent)
+        private final StructType outSchema;
+        private final Options options;
+        private final Counters counters;
+
+        PartitionFunction(int[] idx, StructType outSchema, Options options, Counters counters) {
+            this.idx = idx;
+            this.outSchema = outSchema;
+            this.options = options;
+            this.counters = counters;
+        }
+
+        @Override
+        public Iterator<InternalRow> call(Iterator<InternalRow> input) {
+            TaskResources resources = TaskResources.forCurrentTask();
+            BufferAllocator allocator = resources.add(ExecutorRuntime.newTaskAllocator(
+                "generate " + TaskResources.taskLabel()));
+            ContinuousBatcher batcher;
+            try {
+                batcher = options.spec().newBatcher(resources);
+            } catch (RuntimeException | Error e) {
+                resources.close();
+                throw e;
+            }
+            return new BatchIterator(input, resources, allocator, batcher);
+        }
+
+        private final class BatchIterator implements Iterator<InternalRow> {
+            private final Iterator<InternalRow> input;
+            private final TaskResources resources;
+            private final BufferAllocator allocator;
+            private final ContinuousBatcher batcher;
+            private final UnsafeProjection project = UnsafeProjection.create(outSchema);
+            private final JoinedRow joined = new JoinedRow();
+            private final List<InternalRow> pending = new ArrayList<>();
+            private final List<InternalRow> outputs = new ArrayList<>();
+            private int next;
+            private final long started = System.nanoTime();
+            private long lastLog = started;
+            private long rowsDone;
+            private long tokensDone;
+
+            BatchIterator(Iterator<InternalRow> input, TaskResources resources, BufferAllocator allocator,
+                          ContinuousBatcher batcher) {
+                this.input = input;
+                this.resources = resources;
+                this.allocator = allocator;
+                this.batcher = batcher;
+            }
+
+            @Override
+            public boolean hasNext() {
+                if (next < pending.size()) {
+                    return true;
+                }
+                if (!input.hasNext()) {
+                    resources.close();
+                    return false;
+                }
+                runBatch();
+                return next < pending.size();
+            }
+
+            private void runBatch() {
+                pending.clear();
+                outputs.clear();
+                next = 0;
+                while (pending.size() < options.recordBatchRows() && input.hasNext()) {
+                    pending.add(input.next().copy());
+                }
+                int n = pending.size();
+                try (VarCharVector prompt = new VarCharVector("prompt", allocator);
+                     IntVector maxNew = idx[1] < 0 ? null : new IntVector("max_new_tokens", allocator);
+                     Float4Vector temp = idx[2] < 0 ? null : new Float4Vector("temperature", allocator);
+                     Float4Vector topP = idx[3] < 0 ? null : new Float4Vector("top_p", allocator);
+                     BigIntVector seed = idx[4] < 0 ? null : new BigIntVector("seed", allocator);
+                     BigIntVector id = idx[5] < 0 ? null : new BigIntVector("id", allocator)) {
+                    prompt.allocateNew(n);
+                    for (var v : new org.apache.arrow.vector.BaseFixedWidthVector[] {maxNew, temp, topP, seed, id}) {
+                        if (v != null) {
+                            v.allocateNew(n);
+                        }
+                    }
+                    for (int i = 0; i < n; i++) {
+                        InternalRow r = pending.get(i);
+                        if (r.isNullAt(idx[0])) {
+                            prompt.setNull(i);
+                        } else {
+                            UTF8String s = r.getUTF8String(idx[0]);
+                            prompt.setSafe(i, s.getBytes());
+                        }
+                        if (maxNew != null && !r.isNullAt(idx[1])) {
+                            maxNew.set(i, r.getInt(idx[1]));
+                        }
+                        if (temp != null && !r.isNullAt(idx[2])) {
+                            temp.set(i, r.getFloat(idx[2]));
+                        }
+                        if (topP != null && !r.isNullAt(idx[3])) {
+                            topP.set(i, r.getFloat(idx[3]));
+                        }
+                        if (seed != null && !r.isNullAt(idx[4])) {
+                            seed.set(i, r.getLong(idx[4]));
+                        }
+                        if (id != null && !r.isNullAt(idx[5])) {
+                            id.set(i, r.getLong(idx[5]));
+                        }
+                    }
+                    prompt.setValueCount(n);
+                    for (var v : new org.apache.arrow.vector.BaseFixedWidthVector[] {maxNew, temp, topP, seed, id}) {
+                        if (v != null) {
+                            v.setValueCount(n);
+                        }
+                    }
+                    try (VectorSchemaRoot out = GenerateUdf.apply(prompt,
+                        new GenerateUdf.Options(maxNew, temp, topP, seed, id), options.defaults(), batcher, allocator,
+                        this::finished)) {
+                        VarCharVector completion = (VarCharVector) out.getVector("completion");
+                        IntVector pt = (IntVector) out.getVector("prompt_tokens");
+                        IntVector ct = (IntVector) out.getVector("completion_tokens");
+                        VarCharVector fr = (VarCharVector) out.getVector("finish_reason");
+                        Float8Vector ttft = (Float8Vector) out.getVector("ttft_ms");
+                        Float8Vector lat = (Float8Vector) out.getVector("latency_ms");
+                        for (int i = 0; i < n; i++) {
+                            GenericInternalRow o = new GenericInternalRow(6);
+                            o.update(0, completion.isNull(i) ? null : UTF8String.fromBytes(completion.get(i)));
+                            o.setInt(1, pt.get(i));
+                            o.setInt(2, ct.get(i));
+                            o.update(3, UTF8String.fromBytes(fr.get(i)));
+                            if (ttft.isNull(i)) {
+                                o.setNullAt(4);
+                            } else {
+                                o.setDouble(4, ttft.get(i));
+                            }
+                            o.setDouble(5, lat.get(i));
+                            outputs.add(o);
+                        }
+                    }
+                }
+            }
+
+            private void finished(ContinuousBatcher.Result r) {
+                counters.rows().add(1);
+                counters.promptTokens().add(r.promptTokens());
+                counters.completionTokens().add(r.completionTokens());
+                if (r.finishReason().startsWith("error")) {
+                    counters.errors().add(1);
+                }
+                rowsDone++;
+                tokensDone += r.completionTokens();
+                long now = System.nanoTime();
+                if (now - lastLog > 10_000_000_000L) {
+                    lastLog = now;
+                    double secs = (now - started) / 1e9;
+                    LOG.info("generate {}: {} rows, {} tokens, {} tokens/s", TaskResources.taskLabel(), rowsDone,
+                        tokensDone, String.format(java.util.Locale.ROOT, "%.1f", tokensDone / secs));
+                }
+            }
+
+            @Override
+            public InternalRow next() {
+                if (!hasNext()) {
+                    throw new NoSuchElementException();
+                }
+                InternalRow r = project.apply(joined.apply(pending.get(next), outputs.get(next)));
+                next++;
+                return r;
+            }
+        }
+    }
+}

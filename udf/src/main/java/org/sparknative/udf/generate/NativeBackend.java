@@ -1,0 +1,62 @@
+package org.sparknative.udf.generate;
+
+import org.sparknative.kernels.llama.LlamaConfig;
+import org.sparknative.kernels.llama.NativeLlamaBatch;
+import org.sparknative.kernels.llama.NativeLlamaModel;
+
+/**
+ * The native C backend ({@code cpu}): a task's {@link NativeLlamaBatch} (KV cache and scratch) over the
+ * executor's shared memory-mapped weights. Each step runs on {@code threads} threads; the executor's
+ * task slots already use its cores, so the default is {@code spark.task.cpus} (1): raise both together
+ * to give each task more threads without oversubscribing the executor.
+ */
+public final class NativeBackend implements DecodeBackend {
+    private final NativeLlamaBatch batch;
+    private final int threads;
+
+    /**
+     * @throws IllegalArgumentException if {@code threads < 1} or a size is not positive
+     */
+    public NativeBackend(NativeLlamaModel model, int maxSlots, int maxRowsPerStep, int threads) {
+        if (threads < 1) {
+            throw new IllegalArgumentException("threads must be >= 1, got " + threads);
+        }
+        this.batch = model.newBatch(maxSlots, maxRowsPerStep);
+        this.threads = threads;
+    }
+
+    @Override
+    public LlamaConfig config() {
+        return batch.model().config();
+    }
+
+    @Override
+    public int maxSlots() {
+        return batch.maxSlots();
+    }
+
+    @Override
+    public int maxRowsPerStep() {
+        return batch.maxRowsPerStep();
+    }
+
+    @Override
+    public void forward(int rows, int[] tokens, int[] positions, int[] slots, int nLogits, int[] logitRows) {
+        batch.forward(rows, tokens, positions, slots, nLogits, logitRows, threads);
+    }
+
+    @Override
+    public int sample(int k, float temperature, float topp, long[] rngState) {
+        return batch.sample(k, temperature, topp, rngState);
+    }
+
+    @Override
+    public String name() {
+        return "cpu-native";
+    }
+
+    @Override
+    public void close() {
+        batch.close();
+    }
+}
