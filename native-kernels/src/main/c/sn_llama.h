@@ -271,7 +271,7 @@ static inline void sn_llama_batch_force_generic(int64_t batch, int32_t force) {
 /* 1 when this CPU runs the AVX code path. */
 static inline int32_t sn_llama_cpu_has_avx(void) {
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-    return __builtin_cpu_supports("avx") ? 1 : 0;
+    return __builtin_cpu_supports("avx2") ? 1 : 0;
 #else
     return 0;
 #endif
@@ -286,6 +286,7 @@ static inline int32_t sn_llama_cpu_has_avx(void) {
 #pragma GCC diagnostic ignored "-Wpsabi"
 #define SN_INLINE static inline __attribute__((always_inline))
 typedef float sn_v8 __attribute__((vector_size(32)));
+typedef int32_t sn_v8i __attribute__((vector_size(32)));
 #define SN_HAVE_VEC 1
 #else
 #define SN_INLINE static inline
@@ -302,6 +303,32 @@ SN_INLINE sn_v8 sn_load8(const float *p) {
 SN_INLINE float sn_hsum8(const sn_v8 *ap) {
     const sn_v8 a = *ap;
     return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
+}
+#endif
+
+#if SN_HAVE_VEC
+/* {a, a, ..., a}. Written as a lane-0 shuffle because GCC 12 builds {a, a, ...} with eight vinsertps
+   inside target("avx2") functions, but emits a single vbroadcastss for this form. */
+SN_INLINE sn_v8 sn_bcast8(float a) {
+    sn_v8 v = {0, 0, 0, 0, 0, 0, 0, 0};
+    memcpy(&v, &a, sizeof a);
+    const sn_v8i lane0 = {0, 0, 0, 0, 0, 0, 0, 0};
+    return __builtin_shuffle(v, lane0);
+}
+/* Lane u of the result is sn_hsum8(&acc[u]), exactly: the same additions in the same order, done for
+   eight vectors at once (halves added, then a 4x4 transpose within each 128-bit half). */
+SN_INLINE sn_v8 sn_hsum8x8(const sn_v8 *acc) {
+    const sn_v8i lo = {0, 1, 2, 3, 8, 9, 10, 11}, hi = {4, 5, 6, 7, 12, 13, 14, 15};
+    sn_v8 h[4];
+    for (int u = 0; u < 4; u++) /* [a b c d | ...] with a = p0+p4, b = p1+p5, c = p2+p6, d = p3+p7 */
+        h[u] = __builtin_shuffle(acc[u], acc[u + 4], lo) + __builtin_shuffle(acc[u], acc[u + 4], hi);
+    const sn_v8i unlo = {0, 8, 1, 9, 4, 12, 5, 13}, unhi = {2, 10, 3, 11, 6, 14, 7, 15};
+    const sn_v8 t0 = __builtin_shuffle(h[0], h[1], unlo), t1 = __builtin_shuffle(h[0], h[1], unhi);
+    const sn_v8 t2 = __builtin_shuffle(h[2], h[3], unlo), t3 = __builtin_shuffle(h[2], h[3], unhi);
+    const sn_v8i mlh = {0, 1, 8, 9, 4, 5, 12, 13}, mhl = {2, 3, 10, 11, 6, 7, 14, 15};
+    const sn_v8 A = __builtin_shuffle(t0, t2, mlh), B = __builtin_shuffle(t0, t2, mhl);
+    const sn_v8 C = __builtin_shuffle(t1, t3, mlh), D = __builtin_shuffle(t1, t3, mhl);
+    return (A + C) + (B + D);
 }
 #endif
 
@@ -344,9 +371,14 @@ SN_INLINE float sn_dot(const float *a, const float *b, int n) {
                 for (int c = 0; c < N; c++) acc[r][c] += wv * xv[c];                                    \
             }                                                                                           \
         }                                                                                               \
+        sn_v8 flat[8];                                                                                  \
+        for (int u = 0; u < 8; u++) flat[u] = u < M * N ? acc[u / N][u % N] : sn_bcast8(0.0f);         \
+        const sn_v8 sums = sn_hsum8x8(flat); /* lane u: sn_hsum8(flat[u]) */                            \
+        float sc[8];                                                                                    \
+        memcpy(sc, &sums, sizeof sc);                                                                   \
         for (int r = 0; r < M; r++) {                                                                   \
             for (int c = 0; c < N; c++) {                                                               \
-                float s = sn_hsum8(&acc[r][c]);                                                          \
+                float s = sc[r * N + c];                                                                \
                 for (int t = j; t < n; t++) s += w[(size_t) r * n + t] * x[(size_t) c * ldx + t];       \
                 y[(size_t) c * ldy + r] = s;                                                            \
             }                                                                                           \
@@ -371,19 +403,14 @@ SN_DEFINE_MK(1, 3)
 SN_DEFINE_MK(1, 2)
 SN_DEFINE_MK(1, 1)
 
-/* Y[c][i] = dot(W[i], X[c]) for weight rows i in [i0, i1) and all N input rows. */
-SN_INLINE void sn_matmul_rows(const float *w, int n, const float *x, int N, float *y, int ldy, int i0, int i1) {
+/* Weight rows [i0, i1) times input rows [c0, c1), 2 x 4 register blocks. */
+SN_INLINE void sn_matmul_block(const float *w, int n, const float *x, float *y, int ldy, int i0, int i1, int c0, int c1) {
     int i = i0;
-    if (N == 1) {
-        for (; i + 4 <= i1; i += 4) sn_mk_4x1(w + (size_t) i * n, n, x, n, y + i, ldy);
-        for (; i < i1; i++) sn_mk_1x1(w + (size_t) i * n, n, x, n, y + i, ldy);
-        return;
-    }
     for (; i + 2 <= i1; i += 2) {
         const float *wi = w + (size_t) i * n;
-        int c = 0;
-        for (; c + 4 <= N; c += 4) sn_mk_2x4(wi, n, x + (size_t) c * n, n, y + (size_t) c * ldy + i, ldy);
-        switch (N - c) {
+        int c = c0;
+        for (; c + 4 <= c1; c += 4) sn_mk_2x4(wi, n, x + (size_t) c * n, n, y + (size_t) c * ldy + i, ldy);
+        switch (c1 - c) {
             case 3: sn_mk_2x3(wi, n, x + (size_t) c * n, n, y + (size_t) c * ldy + i, ldy); break;
             case 2: sn_mk_2x2(wi, n, x + (size_t) c * n, n, y + (size_t) c * ldy + i, ldy); break;
             case 1: sn_mk_2x1(wi, n, x + (size_t) c * n, n, y + (size_t) c * ldy + i, ldy); break;
@@ -392,14 +419,83 @@ SN_INLINE void sn_matmul_rows(const float *w, int n, const float *x, int N, floa
     }
     if (i < i1) {
         const float *wi = w + (size_t) i * n;
-        int c = 0;
-        for (; c + 4 <= N; c += 4) sn_mk_1x4(wi, n, x + (size_t) c * n, n, y + (size_t) c * ldy + i, ldy);
-        switch (N - c) {
+        int c = c0;
+        for (; c + 4 <= c1; c += 4) sn_mk_1x4(wi, n, x + (size_t) c * n, n, y + (size_t) c * ldy + i, ldy);
+        switch (c1 - c) {
             case 3: sn_mk_1x3(wi, n, x + (size_t) c * n, n, y + (size_t) c * ldy + i, ldy); break;
             case 2: sn_mk_1x2(wi, n, x + (size_t) c * n, n, y + (size_t) c * ldy + i, ldy); break;
             case 1: sn_mk_1x1(wi, n, x + (size_t) c * n, n, y + (size_t) c * ldy + i, ldy); break;
             default: break;
         }
+    }
+}
+
+/*
+ * Y[c][i] = dot(W[i], X[c]) for weight rows i in [i0, i1) and all N input rows. Each weight row is read
+ * from memory once per call: weight rows go in chunks of about 64 KiB (L2-resident while used), and within
+ * a chunk the input rows in blocks of about 16 KiB (L1-resident), so the micro-kernels stream weights
+ * from L2 and inputs from L1. The blocking only reorders whole dot products, never the additions inside one.
+ */
+SN_INLINE void sn_matmul_rows(const float *w, int n, const float *x, int N, float *y, int ldy, int i0, int i1) {
+    int i = i0;
+    if (N == 1) {
+        for (; i + 4 <= i1; i += 4) sn_mk_4x1(w + (size_t) i * n, n, x, n, y + i, ldy);
+        for (; i < i1; i++) sn_mk_1x1(w + (size_t) i * n, n, x, n, y + i, ldy);
+        return;
+    }
+    int ib = (16384 / (n > 0 ? n : 1)) & ~1;
+    if (ib < 2) ib = 2;
+    int cb = (4096 / (n > 0 ? n : 1)) & ~3;
+    if (cb < 4) cb = 4;
+    for (int b0 = i0; b0 < i1; b0 += ib) {
+        const int b1 = b0 + ib < i1 ? b0 + ib : i1;
+        for (int c0 = 0; c0 < N; c0 += cb) sn_matmul_block(w, n, x, y, ldy, b0, b1, c0, c0 + cb < N ? c0 + cb : N);
+    }
+}
+
+/* att[t] = sn_dot(q, k + t * ldk, hs) / scale for t in [0, n): eight positions at a time, same results. */
+SN_INLINE void sn_att_scores(float *att, const float *q, const float *k, int ldk, int hs, int n, float scale) {
+    int t = 0;
+#if SN_HAVE_VEC
+    const int hs8 = hs & ~(SN_LANES - 1);
+    for (; t + 8 <= n; t += 8) {
+        sn_v8 acc[8];
+        for (int u = 0; u < 8; u++) acc[u] = sn_bcast8(0.0f);
+        for (int i = 0; i < hs8; i += 8) {
+            const sn_v8 qv = sn_load8(q + i);
+            for (int u = 0; u < 8; u++) acc[u] += qv * sn_load8(k + (size_t) (t + u) * ldk + i);
+        }
+        sn_v8 sv = sn_hsum8x8(acc);
+        if (hs8 < hs) {
+            float sc[8];
+            memcpy(sc, &sv, sizeof sc);
+            for (int u = 0; u < 8; u++) {
+                const float *kt = k + (size_t) (t + u) * ldk;
+                for (int i = hs8; i < hs; i++) sc[u] += q[i] * kt[i];
+            }
+            memcpy(&sv, sc, sizeof sc);
+        }
+        sv = sv / sn_bcast8(scale);
+        memcpy(att + t, &sv, sizeof sv);
+    }
+#endif
+    for (; t < n; t++) att[t] = sn_dot(q, k + (size_t) t * ldk, hs) / scale;
+}
+
+/* out[i] = sum over t in [0, n) of att[t] * v[t * ldv + i], accumulated in t order (llama2.c's order). */
+SN_INLINE void sn_att_values(float *out, const float *att, const float *v, int ldv, int hs, int n) {
+    int i = 0;
+#if SN_HAVE_VEC
+    for (; i + 8 <= hs; i += 8) {
+        sn_v8 acc = sn_bcast8(0.0f);
+        for (int t = 0; t < n; t++) acc += sn_bcast8(att[t]) * sn_load8(v + (size_t) t * ldv + i);
+        memcpy(out + i, &acc, sizeof acc);
+    }
+#endif
+    for (; i < hs; i++) {
+        float acc = 0.0f;
+        for (int t = 0; t < n; t++) acc += att[t] * v[(size_t) t * ldv + i];
+        out[i] = acc;
     }
 }
 
@@ -508,10 +604,7 @@ SN_INLINE void sn_forward_worker_body(const sn_step *s, int tid, int nth) {
                 const float *q = b->q + (size_t) r * dim + (size_t) h * hs;
                 float *att = b->att + ((size_t) r * n_heads + h) * seq;
                 const size_t base = (size_t) s->slots[r] * slot_stride + (size_t) (h / kv_mul) * hs;
-                for (int t = 0; t <= pos; t++) {
-                    float score = sn_dot(q, kc + base + (size_t) t * kv_dim, hs);
-                    att[t] = score / att_scale;
-                }
+                sn_att_scores(att, q, kc + base, kv_dim, hs, pos + 1, att_scale);
                 /* llama2.c softmax() */
                 float max_val = att[0];
                 for (int t = 1; t <= pos; t++)
@@ -522,13 +615,7 @@ SN_INLINE void sn_forward_worker_body(const sn_step *s, int tid, int nth) {
                     sum += att[t];
                 }
                 for (int t = 0; t <= pos; t++) att[t] /= sum;
-                float *xo = b->xb + (size_t) r * dim + (size_t) h * hs;
-                memset(xo, 0, (size_t) hs * sizeof(float));
-                for (int t = 0; t <= pos; t++) {
-                    const float *v = vc + base + (size_t) t * kv_dim;
-                    const float a = att[t];
-                    for (int i = 0; i < hs; i++) xo[i] += a * v[i];
-                }
+                sn_att_values(b->xb + (size_t) r * dim + (size_t) h * hs, att, vc + base, kv_dim, hs, pos + 1);
             }
         }
         sn_barrier(nth);
@@ -592,7 +679,7 @@ static void sn_forward_worker_generic(const sn_step *s, int tid, int nth) {
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define SN_HAVE_AVX_PATH 1
-__attribute__((target("avx"))) static void sn_forward_worker_avx(const sn_step *s, int tid, int nth) {
+__attribute__((target("avx2"))) static void sn_forward_worker_avx(const sn_step *s, int tid, int nth) {
     sn_forward_worker_body(s, tid, nth);
 }
 #else
