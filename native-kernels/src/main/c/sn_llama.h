@@ -1,0 +1,749 @@
+/*
+ * spark-native: batched Llama-2 forward pass over a memory-mapped llama2.c checkpoint.
+ *
+ * Header-only C99 that also compiles as C++ (JavaCPP compiles it into libjniLlamaKernels). No Spark, no
+ * Arrow, no Java: handles are int64 values holding pointers, arrays are addresses and lengths.
+ *
+ * Math: exactly llama2.c's forward() (run.c, karpathy/llama2.c) except for the order of additions inside
+ * the dot products of the matmuls and of the attention scores, which use SN_LANES (8) independent float
+ * accumulators combined in one fixed order (sn_hsum8), then the tail (n % 8) added sequentially. Every
+ * output element is computed by the same sequence of float operations whatever the batch composition, the
+ * batch size, the thread count or the instruction set (SSE2 or AVX: the same 8 lanes, as two 4-wide or one
+ * 8-wide vector), and the library is built with -ffp-contract=off (no FMA), so results are bitwise
+ * reproducible. The remaining dependency is libm: expf/powf/sinf/cosf come from the C library.
+ *
+ * Threading model:
+ *   - sn_llama_model: immutable after sn_llama_model_map(); any number of threads may share it.
+ *   - sn_llama_batch: owned by one caller thread (one Spark task); not thread-safe. It owns the KV cache
+ *     and every scratch buffer, allocated once in sn_llama_batch_new(); a step allocates nothing.
+ *   - sn_llama_forward(..., threads): threads <= 1 runs on the calling thread with no OpenMP region. For
+ *     threads > 1, ONE OpenMP parallel region per call (num_threads(threads), the calling thread's own
+ *     libgomp team) runs the whole step; phases are separated by barriers; matmuls split weight rows in
+ *     contiguous chunks, attention splits (row, head) items. Nothing is shared between calls except the
+ *     read-only model.
+ */
+#ifndef SN_LLAMA_H
+#define SN_LLAMA_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "sn_sampler.h"
+
+/* Error codes returned by the sn_llama_* functions (0 = success). */
+#define SN_LLAMA_OK 0
+#define SN_LLAMA_ERR_OPEN (-1)      /* open() failed; out[1] holds errno */
+#define SN_LLAMA_ERR_STAT (-2)      /* fstat() failed; out[1] holds errno */
+#define SN_LLAMA_ERR_LENGTH (-3)    /* file length differs from the expected length; out[1] holds it */
+#define SN_LLAMA_ERR_MMAP (-4)      /* mmap() failed; out[1] holds errno */
+#define SN_LLAMA_ERR_NOMEM (-5)     /* malloc failed */
+#define SN_LLAMA_ERR_CONFIG (-6)    /* inconsistent shape, or a tensor offset outside the file */
+#define SN_LLAMA_ERR_ARG (-7)       /* an argument out of range (forward, sample) */
+
+/* Tensor order of the offsets array: the Java enum org.sparknative.kernels.llama.Tensor. */
+enum {
+    SN_T_TOKEN_EMBEDDING = 0, SN_T_RMS_ATT, SN_T_WQ, SN_T_WK, SN_T_WV, SN_T_WO, SN_T_RMS_FFN,
+    SN_T_W1, SN_T_W2, SN_T_W3, SN_T_RMS_FINAL, SN_T_WCLS, SN_T_COUNT
+};
+
+#define SN_LANES 8
+
+typedef struct sn_llama_model {
+    int32_t dim, hidden, n_layers, n_heads, n_kv_heads, vocab, seq_len;
+    int32_t head_size, kv_dim, kv_mul;
+    void *map;
+    size_t map_bytes;
+    const float *tok_emb, *rms_att, *wq, *wk, *wv, *wo, *rms_ffn, *w1, *w2, *w3, *rms_final, *wcls;
+    float *rope; /* [seq_len][head_size/2][2]: cosf, sinf of pos * freq, exactly as llama2.c computes them */
+} sn_llama_model;
+
+typedef struct sn_llama_batch {
+    const sn_llama_model *m;
+    int32_t max_slots, max_rows;
+    int32_t force_generic; /* 1: never use the AVX code path (tests prove both paths agree bitwise) */
+    float *key_cache, *value_cache; /* [layer][slot][pos][kv_dim] */
+    float *x, *xb, *q, *k, *v, *hb, *hb2; /* [max_rows][dim | kv_dim | hidden] */
+    float *att;                          /* [max_rows][n_heads][seq_len] */
+    float *logits;                       /* [max_rows][vocab] */
+    float *probs;                        /* [vocab] sampler scratch */
+    sn_prob_index *probindex;            /* [2 * vocab] sampler scratch */
+} sn_llama_batch;
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Loading                                                                                          */
+
+static inline void sn_llama_model_release(sn_llama_model *m) {
+    if (m == NULL) return;
+    if (m->map != NULL) munmap(m->map, m->map_bytes);
+    free(m->rope);
+    free(m);
+}
+
+/*
+ * Maps `path` read-only and builds the weight pointers from the Java-computed byte offsets.
+ *   cfg[8]: dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len, shared_classifier (0/1)
+ *   offsets[SN_T_COUNT]: byte offset of every tensor (Tensor declaration order)
+ *   out[2]: out[0] receives the handle; on failure out[1] receives errno or the actual file length
+ * Returns SN_LLAMA_OK or a negative SN_LLAMA_ERR_* code; nothing is leaked on failure.
+ */
+static inline int32_t sn_llama_model_map(const char *path, int64_t expected_bytes, const int32_t *cfg,
+                                         const int64_t *offsets, int64_t *out) {
+    out[0] = 0;
+    out[1] = 0;
+    const int64_t dim = cfg[0], hidden = cfg[1], layers = cfg[2], heads = cfg[3], kv_heads = cfg[4];
+    const int64_t vocab = cfg[5], seq = cfg[6];
+    if (dim <= 0 || hidden <= 0 || layers <= 0 || heads <= 0 || kv_heads <= 0 || vocab <= 0 || seq <= 0
+        || dim % heads != 0 || heads % kv_heads != 0 || (dim / heads) % 2 != 0 || expected_bytes <= 0) {
+        return SN_LLAMA_ERR_CONFIG;
+    }
+    const int64_t kv_dim = dim / heads * kv_heads;
+    const int64_t sizes[SN_T_COUNT] = {
+        vocab * dim, layers * dim, layers * dim * dim, layers * kv_dim * dim, layers * kv_dim * dim,
+        layers * dim * dim, layers * dim, layers * hidden * dim, layers * dim * hidden, layers * hidden * dim,
+        dim, vocab * dim};
+    for (int t = 0; t < SN_T_COUNT; t++) {
+        if (offsets[t] < 0 || offsets[t] % 4 != 0 || sizes[t] > (expected_bytes - offsets[t]) / 4) {
+            return SN_LLAMA_ERR_CONFIG;
+        }
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        out[1] = errno;
+        return SN_LLAMA_ERR_OPEN;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        out[1] = errno;
+        close(fd);
+        return SN_LLAMA_ERR_STAT;
+    }
+    if ((int64_t) st.st_size != expected_bytes) {
+        out[1] = (int64_t) st.st_size;
+        close(fd);
+        return SN_LLAMA_ERR_LENGTH;
+    }
+    void *map = mmap(NULL, (size_t) expected_bytes, PROT_READ, MAP_PRIVATE, fd, 0);
+    int map_errno = errno;
+    close(fd); /* the mapping keeps the file alive */
+    if (map == MAP_FAILED) {
+        out[1] = map_errno;
+        return SN_LLAMA_ERR_MMAP;
+    }
+    sn_llama_model *m = (sn_llama_model *) calloc(1, sizeof(sn_llama_model));
+    const int64_t head_size = dim / heads;
+    float *rope = (float *) malloc((size_t) (seq * head_size) * sizeof(float));
+    if (m == NULL || rope == NULL) {
+        free(m);
+        free(rope);
+        munmap(map, (size_t) expected_bytes);
+        return SN_LLAMA_ERR_NOMEM;
+    }
+    m->dim = (int32_t) dim;
+    m->hidden = (int32_t) hidden;
+    m->n_layers = (int32_t) layers;
+    m->n_heads = (int32_t) heads;
+    m->n_kv_heads = (int32_t) kv_heads;
+    m->vocab = (int32_t) vocab;
+    m->seq_len = (int32_t) seq;
+    m->head_size = (int32_t) head_size;
+    m->kv_dim = (int32_t) kv_dim;
+    m->kv_mul = (int32_t) (heads / kv_heads);
+    m->map = map;
+    m->map_bytes = (size_t) expected_bytes;
+    const char *base = (const char *) map;
+    m->tok_emb = (const float *) (base + offsets[SN_T_TOKEN_EMBEDDING]);
+    m->rms_att = (const float *) (base + offsets[SN_T_RMS_ATT]);
+    m->wq = (const float *) (base + offsets[SN_T_WQ]);
+    m->wk = (const float *) (base + offsets[SN_T_WK]);
+    m->wv = (const float *) (base + offsets[SN_T_WV]);
+    m->wo = (const float *) (base + offsets[SN_T_WO]);
+    m->rms_ffn = (const float *) (base + offsets[SN_T_RMS_FFN]);
+    m->w1 = (const float *) (base + offsets[SN_T_W1]);
+    m->w2 = (const float *) (base + offsets[SN_T_W2]);
+    m->w3 = (const float *) (base + offsets[SN_T_W3]);
+    m->rms_final = (const float *) (base + offsets[SN_T_RMS_FINAL]);
+    m->wcls = (const float *) (base + offsets[SN_T_WCLS]);
+    /* RoPE table, the same float expressions as llama2.c evaluates per step. */
+    for (int64_t pos = 0; pos < seq; pos++) {
+        for (int64_t i = 0; i < head_size; i += 2) {
+            const int head_dim = (int) i;
+            const float freq = 1.0f / powf(10000.0f, head_dim / (float) head_size);
+            const float val = (int) pos * freq;
+            rope[pos * head_size + i] = cosf(val);
+            rope[pos * head_size + i + 1] = sinf(val);
+        }
+    }
+    m->rope = rope;
+    out[0] = (int64_t) (intptr_t) m;
+    return SN_LLAMA_OK;
+}
+
+/* Unmaps the checkpoint and frees the model. The caller guarantees no batch uses it any more. */
+static inline void sn_llama_model_free(int64_t model) {
+    sn_llama_model_release((sn_llama_model *) (intptr_t) model);
+}
+
+static inline void *sn_llama_alloc(size_t count, size_t elem, int *failed) {
+    /* calloc: untouched KV-cache pages stay virtual, and stale reads see zeros, never garbage. */
+    void *p = calloc(count == 0 ? 1 : count, elem);
+    if (p == NULL) *failed = 1;
+    return p;
+}
+
+static inline void sn_llama_batch_free(int64_t batch) {
+    sn_llama_batch *b = (sn_llama_batch *) (intptr_t) batch;
+    if (b == NULL) return;
+    free(b->key_cache);
+    free(b->value_cache);
+    free(b->x);
+    free(b->xb);
+    free(b->q);
+    free(b->k);
+    free(b->v);
+    free(b->hb);
+    free(b->hb2);
+    free(b->att);
+    free(b->logits);
+    free(b->probs);
+    free(b->probindex);
+    free(b);
+}
+
+/*
+ * A batch of max_slots sequences (KV cache [layer][slot][pos][kv_dim], keys and values) that runs at most
+ * max_rows rows per step. out[0] receives the handle. Returns SN_LLAMA_OK, SN_LLAMA_ERR_ARG or
+ * SN_LLAMA_ERR_NOMEM.
+ */
+static inline int32_t sn_llama_batch_new(int64_t model, int32_t max_slots, int32_t max_rows, int64_t *out) {
+    out[0] = 0;
+    const sn_llama_model *m = (const sn_llama_model *) (intptr_t) model;
+    if (m == NULL || max_slots <= 0 || max_rows <= 0) return SN_LLAMA_ERR_ARG;
+    sn_llama_batch *b = (sn_llama_batch *) calloc(1, sizeof(sn_llama_batch));
+    if (b == NULL) return SN_LLAMA_ERR_NOMEM;
+    b->m = m;
+    b->max_slots = max_slots;
+    b->max_rows = max_rows;
+    const size_t R = (size_t) max_rows;
+    const size_t cache = (size_t) m->n_layers * (size_t) max_slots * (size_t) m->seq_len * (size_t) m->kv_dim;
+    int failed = 0;
+    b->key_cache = (float *) sn_llama_alloc(cache, sizeof(float), &failed);
+    b->value_cache = (float *) sn_llama_alloc(cache, sizeof(float), &failed);
+    b->x = (float *) sn_llama_alloc(R * m->dim, sizeof(float), &failed);
+    b->xb = (float *) sn_llama_alloc(R * m->dim, sizeof(float), &failed);
+    b->q = (float *) sn_llama_alloc(R * m->dim, sizeof(float), &failed);
+    b->k = (float *) sn_llama_alloc(R * m->kv_dim, sizeof(float), &failed);
+    b->v = (float *) sn_llama_alloc(R * m->kv_dim, sizeof(float), &failed);
+    b->hb = (float *) sn_llama_alloc(R * m->hidden, sizeof(float), &failed);
+    b->hb2 = (float *) sn_llama_alloc(R * m->hidden, sizeof(float), &failed);
+    b->att = (float *) sn_llama_alloc(R * m->n_heads * (size_t) m->seq_len, sizeof(float), &failed);
+    b->logits = (float *) sn_llama_alloc(R * m->vocab, sizeof(float), &failed);
+    b->probs = (float *) sn_llama_alloc((size_t) m->vocab, sizeof(float), &failed);
+    b->probindex = (sn_prob_index *) sn_llama_alloc(2 * (size_t) m->vocab, sizeof(sn_prob_index), &failed);
+    if (failed) {
+        sn_llama_batch_free((int64_t) (intptr_t) b);
+        return SN_LLAMA_ERR_NOMEM;
+    }
+    out[0] = (int64_t) (intptr_t) b;
+    return SN_LLAMA_OK;
+}
+
+/* Address of the [max_rows][vocab] logits buffer: row k holds the k-th logit row of the last forward. */
+static inline int64_t sn_llama_batch_logits(int64_t batch) {
+    return (int64_t) (intptr_t) ((sn_llama_batch *) (intptr_t) batch)->logits;
+}
+
+/* Tests only: 1 forces the portable (SSE2) code path on this batch, 0 restores the automatic choice. */
+static inline void sn_llama_batch_force_generic(int64_t batch, int32_t force) {
+    ((sn_llama_batch *) (intptr_t) batch)->force_generic = force != 0;
+}
+
+/* 1 when this CPU runs the AVX code path. */
+static inline int32_t sn_llama_cpu_has_avx(void) {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    return __builtin_cpu_supports("avx2") ? 1 : 0;
+#else
+    return 0;
+#endif
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Kernels. Everything below is always_inline so that each of the two workers (generic, AVX) gets its  */
+/* own copy compiled for its instruction set; the float operations are the same in both.              */
+
+#if defined(__GNUC__)
+/* sn_v8 helpers are always inlined, so the "AVX vector return changes the ABI" note never applies. */
+#pragma GCC diagnostic ignored "-Wpsabi"
+#define SN_INLINE static inline __attribute__((always_inline))
+typedef float sn_v8 __attribute__((vector_size(32)));
+typedef int32_t sn_v8i __attribute__((vector_size(32)));
+#define SN_HAVE_VEC 1
+#else
+#define SN_INLINE static inline
+#define SN_HAVE_VEC 0
+#endif
+
+#if SN_HAVE_VEC
+SN_INLINE sn_v8 sn_load8(const float *p) {
+    sn_v8 v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+/* The fixed combination order of the 8 lanes. */
+SN_INLINE float sn_hsum8(const sn_v8 *ap) {
+    const sn_v8 a = *ap;
+    return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
+}
+#endif
+
+#if SN_HAVE_VEC
+/* {a, a, ..., a}. Written as a lane-0 shuffle because GCC 12 builds {a, a, ...} with eight vinsertps
+   inside target("avx2") functions, but emits a single vbroadcastss for this form. */
+SN_INLINE sn_v8 sn_bcast8(float a) {
+    sn_v8 v = {0, 0, 0, 0, 0, 0, 0, 0};
+    memcpy(&v, &a, sizeof a);
+    const sn_v8i lane0 = {0, 0, 0, 0, 0, 0, 0, 0};
+    return __builtin_shuffle(v, lane0);
+}
+/* Lane u of the result is sn_hsum8(&acc[u]), exactly: the same additions in the same order, done for
+   eight vectors at once (halves added, then a 4x4 transpose within each 128-bit half). */
+SN_INLINE sn_v8 sn_hsum8x8(const sn_v8 *acc) {
+    const sn_v8i lo = {0, 1, 2, 3, 8, 9, 10, 11}, hi = {4, 5, 6, 7, 12, 13, 14, 15};
+    sn_v8 h[4];
+    for (int u = 0; u < 4; u++) /* [a b c d | ...] with a = p0+p4, b = p1+p5, c = p2+p6, d = p3+p7 */
+        h[u] = __builtin_shuffle(acc[u], acc[u + 4], lo) + __builtin_shuffle(acc[u], acc[u + 4], hi);
+    const sn_v8i unlo = {0, 8, 1, 9, 4, 12, 5, 13}, unhi = {2, 10, 3, 11, 6, 14, 7, 15};
+    const sn_v8 t0 = __builtin_shuffle(h[0], h[1], unlo), t1 = __builtin_shuffle(h[0], h[1], unhi);
+    const sn_v8 t2 = __builtin_shuffle(h[2], h[3], unlo), t3 = __builtin_shuffle(h[2], h[3], unhi);
+    const sn_v8i mlh = {0, 1, 8, 9, 4, 5, 12, 13}, mhl = {2, 3, 10, 11, 6, 7, 14, 15};
+    const sn_v8 A = __builtin_shuffle(t0, t2, mlh), B = __builtin_shuffle(t0, t2, mhl);
+    const sn_v8 C = __builtin_shuffle(t1, t3, mlh), D = __builtin_shuffle(t1, t3, mhl);
+    return (A + C) + (B + D);
+}
+#endif
+
+/* The canonical dot product: 8 lane accumulators over n & ~7, fixed combination, sequential tail. */
+SN_INLINE float sn_dot(const float *a, const float *b, int n) {
+    const int n8 = n & ~(SN_LANES - 1);
+    int j = 0;
+#if SN_HAVE_VEC
+    sn_v8 acc = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (; j < n8; j += 8) acc += sn_load8(a + j) * sn_load8(b + j);
+    float s = sn_hsum8(&acc);
+#else
+    float l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (; j < n8; j += 8)
+        for (int c = 0; c < 8; c++) l[c] += a[j + c] * b[j + c];
+    float s = ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
+#endif
+    for (; j < n; j++) s += a[j] * b[j];
+    return s;
+}
+
+/*
+ * Micro-kernel: M weight rows (w, row length n) times N input rows (x, row stride ldx) into
+ * y[c * ldy + r]. Each of the M*N outputs is exactly sn_dot(w row, x row): register blocking only
+ * shares the loads.
+ */
+#if SN_HAVE_VEC
+#define SN_DEFINE_MK(M, N)                                                                              \
+    SN_INLINE void sn_mk_##M##x##N(const float *w, int n, const float *x, int ldx, float *y, int ldy) { \
+        sn_v8 acc[M][N];                                                                                \
+        for (int r = 0; r < M; r++)                                                                     \
+            for (int c = 0; c < N; c++) acc[r][c] = (sn_v8){0, 0, 0, 0, 0, 0, 0, 0};                    \
+        const int n8 = n & ~(SN_LANES - 1);                                                             \
+        int j = 0;                                                                                      \
+        for (; j < n8; j += 8) {                                                                        \
+            sn_v8 xv[N];                                                                                \
+            for (int c = 0; c < N; c++) xv[c] = sn_load8(x + (size_t) c * ldx + j);                     \
+            for (int r = 0; r < M; r++) {                                                               \
+                const sn_v8 wv = sn_load8(w + (size_t) r * n + j);                                      \
+                for (int c = 0; c < N; c++) acc[r][c] += wv * xv[c];                                    \
+            }                                                                                           \
+        }                                                                                               \
+        sn_v8 flat[8];                                                                                  \
+        for (int u = 0; u < 8; u++) flat[u] = u < M * N ? acc[u / N][u % N] : sn_bcast8(0.0f);         \
+        const sn_v8 sums = sn_hsum8x8(flat); /* lane u: sn_hsum8(flat[u]) */                            \
+        float sc[8];                                                                                    \
+        memcpy(sc, &sums, sizeof sc);                                                                   \
+        for (int r = 0; r < M; r++) {                                                                   \
+            for (int c = 0; c < N; c++) {                                                               \
+                float s = sc[r * N + c];                                                                \
+                for (int t = j; t < n; t++) s += w[(size_t) r * n + t] * x[(size_t) c * ldx + t];       \
+                y[(size_t) c * ldy + r] = s;                                                            \
+            }                                                                                           \
+        }                                                                                               \
+    }
+#else
+#define SN_DEFINE_MK(M, N)                                                                              \
+    SN_INLINE void sn_mk_##M##x##N(const float *w, int n, const float *x, int ldx, float *y, int ldy) { \
+        for (int r = 0; r < M; r++)                                                                     \
+            for (int c = 0; c < N; c++)                                                                 \
+                y[(size_t) c * ldy + r] = sn_dot(w + (size_t) r * n, x + (size_t) c * ldx, n);          \
+    }
+#endif
+
+SN_DEFINE_MK(4, 1)
+SN_DEFINE_MK(2, 4)
+SN_DEFINE_MK(2, 3)
+SN_DEFINE_MK(2, 2)
+SN_DEFINE_MK(2, 1)
+SN_DEFINE_MK(1, 4)
+SN_DEFINE_MK(1, 3)
+SN_DEFINE_MK(1, 2)
+SN_DEFINE_MK(1, 1)
+
+/* Weight rows [i0, i1) times input rows [c0, c1), 2 x 4 register blocks. */
+SN_INLINE void sn_matmul_block(const float *w, int n, const float *x, float *y, int ldy, int i0, int i1, int c0, int c1) {
+    int i = i0;
+    for (; i + 2 <= i1; i += 2) {
+        const float *wi = w + (size_t) i * n;
+        int c = c0;
+        for (; c + 4 <= c1; c += 4) sn_mk_2x4(wi, n, x + (size_t) c * n, n, y + (size_t) c * ldy + i, ldy);
+        switch (c1 - c) {
+            case 3: sn_mk_2x3(wi, n, x + (size_t) c * n, n, y + (size_t) c * ldy + i, ldy); break;
+            case 2: sn_mk_2x2(wi, n, x + (size_t) c * n, n, y + (size_t) c * ldy + i, ldy); break;
+            case 1: sn_mk_2x1(wi, n, x + (size_t) c * n, n, y + (size_t) c * ldy + i, ldy); break;
+            default: break;
+        }
+    }
+    if (i < i1) {
+        const float *wi = w + (size_t) i * n;
+        int c = c0;
+        for (; c + 4 <= c1; c += 4) sn_mk_1x4(wi, n, x + (size_t) c * n, n, y + (size_t) c * ldy + i, ldy);
+        switch (c1 - c) {
+            case 3: sn_mk_1x3(wi, n, x + (size_t) c * n, n, y + (size_t) c * ldy + i, ldy); break;
+            case 2: sn_mk_1x2(wi, n, x + (size_t) c * n, n, y + (size_t) c * ldy + i, ldy); break;
+            case 1: sn_mk_1x1(wi, n, x + (size_t) c * n, n, y + (size_t) c * ldy + i, ldy); break;
+            default: break;
+        }
+    }
+}
+
+/*
+ * Y[c][i] = dot(W[i], X[c]) for weight rows i in [i0, i1) and all N input rows. Each weight row is read
+ * from memory once per call: weight rows go in chunks of about 64 KiB (L2-resident while used), and within
+ * a chunk the input rows in blocks of about 16 KiB (L1-resident), so the micro-kernels stream weights
+ * from L2 and inputs from L1. The blocking only reorders whole dot products, never the additions inside one.
+ */
+SN_INLINE void sn_matmul_rows(const float *w, int n, const float *x, int N, float *y, int ldy, int i0, int i1) {
+    int i = i0;
+    if (N == 1) {
+        for (; i + 4 <= i1; i += 4) sn_mk_4x1(w + (size_t) i * n, n, x, n, y + i, ldy);
+        for (; i < i1; i++) sn_mk_1x1(w + (size_t) i * n, n, x, n, y + i, ldy);
+        return;
+    }
+    int ib = (16384 / (n > 0 ? n : 1)) & ~1;
+    if (ib < 2) ib = 2;
+    int cb = (4096 / (n > 0 ? n : 1)) & ~3;
+    if (cb < 4) cb = 4;
+    for (int b0 = i0; b0 < i1; b0 += ib) {
+        const int b1 = b0 + ib < i1 ? b0 + ib : i1;
+        for (int c0 = 0; c0 < N; c0 += cb) sn_matmul_block(w, n, x, y, ldy, b0, b1, c0, c0 + cb < N ? c0 + cb : N);
+    }
+}
+
+/* att[t] = sn_dot(q, k + t * ldk, hs) / scale for t in [0, n): eight positions at a time, same results. */
+SN_INLINE void sn_att_scores(float *att, const float *q, const float *k, int ldk, int hs, int n, float scale) {
+    int t = 0;
+#if SN_HAVE_VEC
+    const int hs8 = hs & ~(SN_LANES - 1);
+    for (; t + 8 <= n; t += 8) {
+        sn_v8 acc[8];
+        for (int u = 0; u < 8; u++) acc[u] = sn_bcast8(0.0f);
+        for (int i = 0; i < hs8; i += 8) {
+            const sn_v8 qv = sn_load8(q + i);
+            for (int u = 0; u < 8; u++) acc[u] += qv * sn_load8(k + (size_t) (t + u) * ldk + i);
+        }
+        sn_v8 sv = sn_hsum8x8(acc);
+        if (hs8 < hs) {
+            float sc[8];
+            memcpy(sc, &sv, sizeof sc);
+            for (int u = 0; u < 8; u++) {
+                const float *kt = k + (size_t) (t + u) * ldk;
+                for (int i = hs8; i < hs; i++) sc[u] += q[i] * kt[i];
+            }
+            memcpy(&sv, sc, sizeof sc);
+        }
+        sv = sv / sn_bcast8(scale);
+        memcpy(att + t, &sv, sizeof sv);
+    }
+#endif
+    for (; t < n; t++) att[t] = sn_dot(q, k + (size_t) t * ldk, hs) / scale;
+}
+
+/* out[i] = sum over t in [0, n) of att[t] * v[t * ldv + i], accumulated in t order (llama2.c's order). */
+SN_INLINE void sn_att_values(float *out, const float *att, const float *v, int ldv, int hs, int n) {
+    int i = 0;
+#if SN_HAVE_VEC
+    for (; i + 8 <= hs; i += 8) {
+        sn_v8 acc = sn_bcast8(0.0f);
+        for (int t = 0; t < n; t++) acc += sn_bcast8(att[t]) * sn_load8(v + (size_t) t * ldv + i);
+        memcpy(out + i, &acc, sizeof acc);
+    }
+#endif
+    for (; i < hs; i++) {
+        float acc = 0.0f;
+        for (int t = 0; t < n; t++) acc += att[t] * v[(size_t) t * ldv + i];
+        out[i] = acc;
+    }
+}
+
+/* This thread's contiguous share [*i0, *i1) of d weight rows, in whole blocks of 4 (so RoPE pairs stay together). */
+SN_INLINE void sn_split(int d, int tid, int nth, int *i0, int *i1) {
+    const int blocks = (d + 3) / 4;
+    const int per = blocks / nth, extra = blocks % nth;
+    const int b0 = tid * per + (tid < extra ? tid : extra);
+    const int b1 = b0 + per + (tid < extra ? 1 : 0);
+    *i0 = b0 * 4 < d ? b0 * 4 : d;
+    *i1 = b1 * 4 < d ? b1 * 4 : d;
+}
+
+/* llama2.c rmsnorm(): sequential sum of squares, then o = weight * (scale * x). */
+SN_INLINE void sn_rmsnorm(float *o, const float *x, const float *weight, int size) {
+    float ss = 0.0f;
+    for (int j = 0; j < size; j++) ss += x[j] * x[j];
+    ss /= size;
+    ss += 1e-5f;
+    ss = 1.0f / sqrtf(ss);
+    for (int j = 0; j < size; j++) o[j] = weight[j] * (ss * x[j]);
+}
+
+static inline void sn_barrier(int nth) {
+#ifdef _OPENMP
+    if (nth > 1) {
+#pragma omp barrier
+    }
+#else
+    (void) nth;
+#endif
+}
+
+typedef struct sn_step {
+    sn_llama_batch *b;
+    int rows;
+    const int32_t *tokens, *positions, *slots;
+    int n_logits;
+    const int32_t *logit_rows;
+} sn_step;
+
+/* One thread's part of a whole forward step; all threads run it, separated by barriers. */
+SN_INLINE void sn_forward_worker_body(const sn_step *s, int tid, int nth) {
+    sn_llama_batch *b = s->b;
+    const sn_llama_model *m = b->m;
+    const int R = s->rows;
+    const int dim = m->dim, kv_dim = m->kv_dim, hidden = m->hidden, hs = m->head_size;
+    const int n_heads = m->n_heads, kv_mul = m->kv_mul, seq = m->seq_len;
+    const size_t slot_stride = (size_t) seq * kv_dim;
+    const size_t layer_stride = (size_t) b->max_slots * slot_stride;
+    const float att_scale = sqrtf((float) hs);
+    int i0, i1;
+
+    for (int r = tid; r < R; r += nth) memcpy(b->x + (size_t) r * dim, m->tok_emb + (size_t) s->tokens[r] * dim, dim * sizeof(float));
+
+    for (int l = 0; l < m->n_layers; l++) {
+        /* attention rmsnorm */
+        for (int r = tid; r < R; r += nth) sn_rmsnorm(b->xb + (size_t) r * dim, b->x + (size_t) r * dim, m->rms_att + (size_t) l * dim, dim);
+        sn_barrier(nth);
+
+        /* q, k, v for this thread's weight rows, RoPE on those rows' pairs, K/V into the cache */
+        float *kc = b->key_cache + (size_t) l * layer_stride;
+        float *vc = b->value_cache + (size_t) l * layer_stride;
+        sn_split(dim, tid, nth, &i0, &i1);
+        sn_matmul_rows(m->wq + (size_t) l * dim * dim, dim, b->xb, R, b->q, dim, i0, i1);
+        for (int r = 0; r < R; r++) {
+            const float *rope = m->rope + (size_t) s->positions[r] * hs;
+            float *q = b->q + (size_t) r * dim;
+            for (int i = i0; i < i1; i += 2) {
+                const int hd = i % hs;
+                const float fcr = rope[hd], fci = rope[hd + 1];
+                const float v0 = q[i], v1 = q[i + 1];
+                q[i] = v0 * fcr - v1 * fci;
+                q[i + 1] = v0 * fci + v1 * fcr;
+            }
+        }
+        sn_split(kv_dim, tid, nth, &i0, &i1);
+        sn_matmul_rows(m->wk + (size_t) l * kv_dim * dim, dim, b->xb, R, b->k, kv_dim, i0, i1);
+        sn_matmul_rows(m->wv + (size_t) l * kv_dim * dim, dim, b->xb, R, b->v, kv_dim, i0, i1);
+        for (int r = 0; r < R; r++) {
+            const int pos = s->positions[r];
+            const float *rope = m->rope + (size_t) pos * hs;
+            float *k = b->k + (size_t) r * kv_dim;
+            for (int i = i0; i < i1; i += 2) {
+                const int hd = i % hs;
+                const float fcr = rope[hd], fci = rope[hd + 1];
+                const float v0 = k[i], v1 = k[i + 1];
+                k[i] = v0 * fcr - v1 * fci;
+                k[i + 1] = v0 * fci + v1 * fcr;
+            }
+            const size_t off = (size_t) s->slots[r] * slot_stride + (size_t) pos * kv_dim;
+            memcpy(kc + off + i0, k + i0, (size_t) (i1 - i0) * sizeof(float));
+            memcpy(vc + off + i0, b->v + (size_t) r * kv_dim + i0, (size_t) (i1 - i0) * sizeof(float));
+        }
+        sn_barrier(nth);
+
+        /* attention: every row sees its slot's cache 0..pos, including rows written in this step */
+        {
+            const int items = R * n_heads;
+            const int per = items / nth, extra = items % nth;
+            const int it0 = tid * per + (tid < extra ? tid : extra);
+            const int it1 = it0 + per + (tid < extra ? 1 : 0);
+            for (int it = it0; it < it1; it++) {
+                const int r = it / n_heads, h = it % n_heads;
+                const int pos = s->positions[r];
+                const float *q = b->q + (size_t) r * dim + (size_t) h * hs;
+                float *att = b->att + ((size_t) r * n_heads + h) * seq;
+                const size_t base = (size_t) s->slots[r] * slot_stride + (size_t) (h / kv_mul) * hs;
+                sn_att_scores(att, q, kc + base, kv_dim, hs, pos + 1, att_scale);
+                /* llama2.c softmax() */
+                float max_val = att[0];
+                for (int t = 1; t <= pos; t++)
+                    if (att[t] > max_val) max_val = att[t];
+                float sum = 0.0f;
+                for (int t = 0; t <= pos; t++) {
+                    att[t] = expf(att[t] - max_val);
+                    sum += att[t];
+                }
+                for (int t = 0; t <= pos; t++) att[t] /= sum;
+                sn_att_values(b->xb + (size_t) r * dim + (size_t) h * hs, att, vc + base, kv_dim, hs, pos + 1);
+            }
+        }
+        sn_barrier(nth);
+
+        /* wo, then the residual on this thread's columns (q is free: reuse it as the wo output) */
+        sn_split(dim, tid, nth, &i0, &i1);
+        sn_matmul_rows(m->wo + (size_t) l * dim * dim, dim, b->xb, R, b->q, dim, i0, i1);
+        for (int r = 0; r < R; r++) {
+            float *x = b->x + (size_t) r * dim;
+            const float *o = b->q + (size_t) r * dim;
+            for (int i = i0; i < i1; i++) x[i] += o[i];
+        }
+        sn_barrier(nth);
+
+        /* ffn rmsnorm */
+        for (int r = tid; r < R; r += nth) sn_rmsnorm(b->xb + (size_t) r * dim, b->x + (size_t) r * dim, m->rms_ffn + (size_t) l * dim, dim);
+        sn_barrier(nth);
+
+        /* w1, w3 and SwiGLU on this thread's hidden units */
+        sn_split(hidden, tid, nth, &i0, &i1);
+        sn_matmul_rows(m->w1 + (size_t) l * hidden * dim, dim, b->xb, R, b->hb, hidden, i0, i1);
+        sn_matmul_rows(m->w3 + (size_t) l * hidden * dim, dim, b->xb, R, b->hb2, hidden, i0, i1);
+        for (int r = 0; r < R; r++) {
+            float *h1 = b->hb + (size_t) r * hidden;
+            const float *h3 = b->hb2 + (size_t) r * hidden;
+            for (int i = i0; i < i1; i++) {
+                float val = h1[i];
+                val *= (1.0f / (1.0f + expf(-val)));
+                val *= h3[i];
+                h1[i] = val;
+            }
+        }
+        sn_barrier(nth);
+
+        /* w2, then the residual on this thread's columns */
+        sn_split(dim, tid, nth, &i0, &i1);
+        sn_matmul_rows(m->w2 + (size_t) l * dim * hidden, hidden, b->hb, R, b->q, dim, i0, i1);
+        for (int r = 0; r < R; r++) {
+            float *x = b->x + (size_t) r * dim;
+            const float *o = b->q + (size_t) r * dim;
+            for (int i = i0; i < i1; i++) x[i] += o[i];
+        }
+        sn_barrier(nth);
+    }
+
+    /* final rmsnorm of the rows that want logits, then the classifier for those rows only */
+    for (int k = tid; k < s->n_logits; k += nth) {
+        const int r = s->logit_rows[k];
+        sn_rmsnorm(b->xb + (size_t) k * dim, b->x + (size_t) r * dim, m->rms_final, dim);
+    }
+    sn_barrier(nth);
+    if (s->n_logits > 0) {
+        sn_split(m->vocab, tid, nth, &i0, &i1);
+        sn_matmul_rows(m->wcls, dim, b->xb, s->n_logits, b->logits, m->vocab, i0, i1);
+    }
+}
+
+static void sn_forward_worker_generic(const sn_step *s, int tid, int nth) {
+    sn_forward_worker_body(s, tid, nth);
+}
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define SN_HAVE_AVX_PATH 1
+__attribute__((target("avx2"))) static void sn_forward_worker_avx(const sn_step *s, int tid, int nth) {
+    sn_forward_worker_body(s, tid, nth);
+}
+#else
+#define SN_HAVE_AVX_PATH 0
+#endif
+
+/*
+ * One batched step: row i feeds token tokens[i] at position positions[i] of sequence slots[i]. In every
+ * layer all rows' K/V are written to the cache before any attention runs, so several rows of one slot at
+ * distinct positions (chunked prefill) attend to each other causally. Logits are computed only for the
+ * n_logits rows listed in logit_rows, into logits row k = 0..n_logits-1.
+ * Returns SN_LLAMA_OK, or SN_LLAMA_ERR_ARG (nothing computed) if any index is out of range.
+ */
+static inline int32_t sn_llama_forward(int64_t batch, int32_t rows, const int32_t *tokens, const int32_t *positions,
+                                       const int32_t *slots, int32_t n_logits, const int32_t *logit_rows,
+                                       int32_t threads) {
+    sn_llama_batch *b = (sn_llama_batch *) (intptr_t) batch;
+    if (b == NULL || rows < 0 || rows > b->max_rows || n_logits < 0 || n_logits > rows) return SN_LLAMA_ERR_ARG;
+    const sn_llama_model *m = b->m;
+    for (int r = 0; r < rows; r++) {
+        if (tokens[r] < 0 || tokens[r] >= m->vocab || positions[r] < 0 || positions[r] >= m->seq_len
+            || slots[r] < 0 || slots[r] >= b->max_slots) {
+            return SN_LLAMA_ERR_ARG;
+        }
+    }
+    for (int k = 0; k < n_logits; k++) {
+        if (logit_rows[k] < 0 || logit_rows[k] >= rows) return SN_LLAMA_ERR_ARG;
+    }
+    if (rows == 0) return SN_LLAMA_OK;
+    sn_step s;
+    s.b = b;
+    s.rows = rows;
+    s.tokens = tokens;
+    s.positions = positions;
+    s.slots = slots;
+    s.n_logits = n_logits;
+    s.logit_rows = logit_rows;
+    void (*worker)(const sn_step *, int, int) = sn_forward_worker_generic;
+#if SN_HAVE_AVX_PATH
+    if (!b->force_generic && sn_llama_cpu_has_avx()) worker = sn_forward_worker_avx;
+#endif
+    if (threads <= 1) {
+        worker(&s, 0, 1);
+    } else {
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads)
+        { worker(&s, omp_get_thread_num(), omp_get_num_threads()); }
+#else
+        worker(&s, 0, 1);
+#endif
+    }
+    return SN_LLAMA_OK;
+}
+
+/*
+ * Samples from logits row k of the last forward (which must have produced more than k rows), exactly as
+ * llama2.c's sampler (see sn_sampler.h); the logits themselves are left untouched (copied to scratch).
+ * Returns the token, or SN_LLAMA_ERR_ARG.
+ */
+static inline int32_t sn_llama_batch_sample(int64_t batch, int32_t k, float temperature, float topp, uint64_t *rng_state) {
+    sn_llama_batch *b = (sn_llama_batch *) (intptr_t) batch;
+    if (b == NULL || k < 0 || k >= b->max_rows) return SN_LLAMA_ERR_ARG;
+    const int n = b->m->vocab;
+    return sn_sample(b->logits + (size_t) k * n, n, temperature, topp, rng_state, b->probs, b->probindex);
+}
+
+#endif /* SN_LLAMA_H */

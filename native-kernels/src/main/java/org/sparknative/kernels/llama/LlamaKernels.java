@@ -1,0 +1,189 @@
+package org.sparknative.kernels.llama;
+
+import org.bytedeco.javacpp.annotation.Cast;
+import org.bytedeco.javacpp.annotation.Name;
+import org.bytedeco.javacpp.annotation.Platform;
+
+/**
+ * Raw JNI bindings of the llama C kernels ({@code sn_llama.h}, {@code sn_tokenizer.h},
+ * {@code sn_sampler.h}). Handles are {@code long} values holding native pointers; arrays are either Java
+ * arrays (copied in and out by JavaCPP) or raw addresses.
+ *
+ * <p>Prefer {@link NativeLlamaModel}, {@link NativeLlamaBatch} and {@link NativeTokenizer}, which validate
+ * every argument and own the handles. These entry points exist for callers that hand over off-heap buffers
+ * (Arrow) directly: the C side re-checks indices and ranges it can check (token, position, slot, row
+ * counts) and returns an error code instead of crashing, but it cannot check that an address points at
+ * enough memory, nor that a handle is live.
+ *
+ * <p>Threading: model and tokenizer handles are immutable and may be shared by any number of threads; a
+ * batch handle must be used by one thread at a time. Call {@link org.sparknative.kernels.NativeLibrary#ensureLoaded()}
+ * first.
+ */
+@Platform(include = {"sn_sampler.h", "sn_tokenizer.h", "sn_llama.h"}, preload = "gomp@.1")
+public final class LlamaKernels {
+    /** Success. */
+    public static final int OK = 0;
+    /** open() failed; the out array's second element holds errno. */
+    public static final int ERR_OPEN = -1;
+    /** fstat() failed; the out array's second element holds errno. */
+    public static final int ERR_STAT = -2;
+    /** The file length differs from the expected one; the out array's second element holds it. */
+    public static final int ERR_LENGTH = -3;
+    /** mmap() failed; the out array's second element holds errno. */
+    public static final int ERR_MMAP = -4;
+    /** Native allocation failed. */
+    public static final int ERR_NOMEM = -5;
+    /** Inconsistent shape, or a tensor outside the file. */
+    public static final int ERR_CONFIG = -6;
+    /** An index or count out of range. */
+    public static final int ERR_ARG = -7;
+
+    /** Tokenizer: malformed file (message in the error buffer). */
+    public static final int TOK_ERR_FORMAT = -1;
+    /** Tokenizer: native allocation failed. */
+    public static final int TOK_ERR_NOMEM = -2;
+    /** Tokenizer: a byte fallback id (byte + 3) is outside the vocabulary. */
+    public static final int TOK_ERR_BYTE = -3;
+    /** Tokenizer: bad argument. */
+    public static final int TOK_ERR_ARG = -4;
+
+    private LlamaKernels() {
+    }
+
+    // ---- model ------------------------------------------------------------------------------------
+
+    /**
+     * mmaps {@code path} read-only. {@code cfg}: dim, hidden, layers, heads, kv_heads, vocab, seq, shared
+     * (0/1); {@code offsets}: the byte offset of every {@link Tensor} in declaration order; {@code out[0]}
+     * receives the handle, {@code out[1]} errno or the actual length on failure.
+     *
+     * @return {@link #OK} or a negative error code
+     */
+    @Name("sn_llama_model_map")
+    public static native int modelMap(String path, @Cast("int64_t") long expectedBytes, @Cast("const int32_t*") int[] cfg,
+                                      @Cast("const int64_t*") long[] offsets, @Cast("int64_t*") long[] out);
+
+    /** Unmaps and frees a model handle (no batch may use it any more). */
+    @Name("sn_llama_model_free")
+    public static native void modelFree(@Cast("int64_t") long model);
+
+    // ---- batch ------------------------------------------------------------------------------------
+
+    /** Allocates a batch (KV cache and scratch); {@code out[0]} receives the handle. */
+    @Name("sn_llama_batch_new")
+    public static native int batchNew(@Cast("int64_t") long model, int maxSlots, int maxRows, @Cast("int64_t*") long[] out);
+
+    /** Frees a batch handle. */
+    @Name("sn_llama_batch_free")
+    public static native void batchFree(@Cast("int64_t") long batch);
+
+    /** @return the address of the batch's {@code [maxRows][vocab]} float logits buffer */
+    @Name("sn_llama_batch_logits")
+    public static native @Cast("int64_t") long batchLogits(@Cast("int64_t") long batch);
+
+    /** Tests only: {@code 1} forces the portable SSE2 code path on this batch. */
+    @Name("sn_llama_batch_force_generic")
+    public static native void batchForceGeneric(@Cast("int64_t") long batch, int force);
+
+    /** @return 1 if this CPU runs the AVX code path */
+    @Name("sn_llama_cpu_has_avx")
+    public static native int cpuHasAvx();
+
+    /**
+     * One forward step over Java arrays (see {@link NativeLlamaBatch#forward}).
+     *
+     * @return {@link #OK} or {@link #ERR_ARG} (nothing computed)
+     */
+    @Name("sn_llama_forward")
+    public static native int forward(@Cast("int64_t") long batch, int rows, @Cast("const int32_t*") int[] tokens,
+                                     @Cast("const int32_t*") int[] positions, @Cast("const int32_t*") int[] slots, int nLogits,
+                                     @Cast("const int32_t*") int[] logitRows, int threads);
+
+    /**
+     * One forward step over int32 arrays at raw addresses ({@code rows} entries each, {@code nLogits} for
+     * {@code logitRows}); zero-copy for Arrow buffers.
+     *
+     * @return {@link #OK} or {@link #ERR_ARG} (nothing computed)
+     */
+    @Name("sn_llama_forward")
+    public static native int forwardAddresses(@Cast("int64_t") long batch, int rows, @Cast("const int32_t*") long tokens,
+                                              @Cast("const int32_t*") long positions, @Cast("const int32_t*") long slots,
+                                              int nLogits, @Cast("const int32_t*") long logitRows, int threads);
+
+    /**
+     * Samples from logits row {@code k} of the batch's last forward; the logits are left untouched.
+     *
+     * @return the token, or {@link #ERR_ARG}
+     */
+    @Name("sn_llama_batch_sample")
+    public static native int batchSample(@Cast("int64_t") long batch, int k, float temperature, float topp,
+                                         @Cast("uint64_t*") long[] rngState);
+
+    /**
+     * llama2.c's sampler over {@code n} float logits at {@code logits} (left untouched). Scratch:
+     * {@code probs} holds {@code n} floats, {@code probIndex} {@code 2n} 8-byte entries.
+     *
+     * @return a token in {@code [0, n)}, or {@link #ERR_ARG} if {@code n <= 0}
+     */
+    @Name("sn_sample")
+    public static native int sample(@Cast("const float*") long logits, int n, float temperature, float topp,
+                                    @Cast("uint64_t*") long[] rngState, @Cast("float*") long probs,
+                                    @Cast("sn_prob_index*") long probIndex);
+
+    // ---- tokenizer --------------------------------------------------------------------------------
+
+    /**
+     * Parses a tokenizer.bin image of {@code length} bytes at {@code data} holding exactly {@code vocab}
+     * entries; {@code out[0]} receives the handle; on failure {@code err} receives a NUL-terminated message.
+     */
+    @Name("sn_tok_create")
+    public static native int tokCreate(@Cast("const unsigned char*") long data, @Cast("int64_t") long length, int vocab,
+                                       @Cast("int64_t*") long[] out, @Cast("char*") byte[] err, int errCapacity);
+
+    /** Frees a tokenizer handle. */
+    @Name("sn_tok_free")
+    public static native void tokFree(@Cast("int64_t") long tokenizer);
+
+    /** @return the longest token in bytes: the most {@link #tokDecode} ever writes */
+    @Name("sn_tok_max_len")
+    public static native int tokMaxLen(@Cast("int64_t") long tokenizer);
+
+    /** @return the score of token {@code id} (caller checks the range) */
+    @Name("sn_tok_score")
+    public static native float tokScore(@Cast("int64_t") long tokenizer, int id);
+
+    /**
+     * llama2.c encode() of the UTF-8 bytes at {@code text} into {@code out} ({@code length + 3} entries).
+     *
+     * @return the token count, or a negative {@code TOK_ERR_*} code
+     */
+    @Name("sn_tok_encode")
+    public static native int tokEncode(@Cast("int64_t") long tokenizer, @Cast("const unsigned char*") long text, int length,
+                                       int bos, int eos, @Cast("int32_t*") int[] out);
+
+    /** As {@link #tokEncode} into int32 memory at {@code out} ({@code length + 3} entries). */
+    @Name("sn_tok_encode")
+    public static native int tokEncodeAddresses(@Cast("int64_t") long tokenizer, @Cast("const unsigned char*") long text,
+                                                int length, int bos, int eos, @Cast("int32_t*") long out);
+
+    /** As {@link #tokEncode} over a Java byte array of at least {@code length} bytes. */
+    @Name("sn_tok_encode")
+    public static native int tokEncodeBytes(@Cast("int64_t") long tokenizer, @Cast("const unsigned char*") byte[] text,
+                                            int length, int bos, int eos, @Cast("int32_t*") int[] out);
+
+    /** As {@link #tokDecode} into a Java byte array of at least {@code capacity} bytes. */
+    @Name("sn_tok_decode")
+    public static native int tokDecodeBytes(@Cast("int64_t") long tokenizer, int prevToken, int token,
+                                            @Cast("unsigned char*") byte[] dst, int capacity, int printable);
+
+    /**
+     * llama2.c decode(prev, token) into {@code capacity} bytes at {@code dst}; {@code printable != 0} applies
+     * safe_printf()'s filter.
+     *
+     * @return the byte count, {@code -needed} if {@code capacity} is too small, {@link Integer#MIN_VALUE}
+     * for a token outside the vocabulary
+     */
+    @Name("sn_tok_decode")
+    public static native int tokDecode(@Cast("int64_t") long tokenizer, int prevToken, int token,
+                                       @Cast("unsigned char*") long dst, int capacity, int printable);
+}

@@ -1,0 +1,249 @@
+package org.sparknative.kernels.llama;
+
+import java.util.Arrays;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.Pointer;
+
+/**
+ * Batched Llama-2 inference state over a {@link NativeLlamaModel}: the KV cache of {@code maxSlots}
+ * sequences ({@code [layer][slot][pos][kvDim]}, keys and values) and every scratch buffer, allocated once
+ * in {@link NativeLlamaModel#newBatch}. A step ({@link #forward}) allocates nothing.
+ *
+ * <p>Semantics: each slot is one sequence; a row feeds one token at one position of one slot. A caller
+ * that reuses a slot for a new sequence simply starts again at position 0: attention at position
+ * {@code p} reads cache positions {@code 0..p} only, so what an earlier sequence left at higher positions
+ * is never seen. Results are bitwise reproducible: a row's logits do not depend on which other rows share
+ * the step, on the thread count, nor on the instruction set (SSE2 or AVX).
+ *
+ * <p>Threading: not thread-safe; one batch per Spark task. {@code forward(..., threads)} runs the step on
+ * the calling thread for {@code threads == 1}, otherwise in one OpenMP parallel region of {@code threads}
+ * threads for the duration of the call; nothing is shared between calls or batches except the read-only
+ * weights. {@link #close()} is idempotent.
+ */
+public final class NativeLlamaBatch implements AutoCloseable {
+    private final NativeLlamaModel model;
+    private final LlamaConfig config;
+    private final int maxSlots;
+    private final int maxRows;
+    private final FloatPointer logits;
+    private final long logitsAddress;
+    private final long[] keyScratch;
+    private long handle;
+    private int logitRowCount;
+
+    /** A JavaCPP view of native memory this class does not own. */
+    private static final class View extends Pointer {
+        View(long address, long capacity) {
+            this.address = address;
+            this.capacity = capacity;
+            this.limit = capacity;
+        }
+    }
+
+    NativeLlamaBatch(NativeLlamaModel model, long handle, int maxSlots, int maxRows) {
+        this.model = model;
+        this.config = model.config();
+        this.handle = handle;
+        this.maxSlots = maxSlots;
+        this.maxRows = maxRows;
+        this.logitsAddress = LlamaKernels.batchLogits(handle);
+        this.logits = new FloatPointer(new View(logitsAddress, (long) maxRows * config.vocabSize()));
+        this.keyScratch = new long[maxRows];
+    }
+
+    /**
+     * Runs one step: row {@code i} feeds {@code tokens[i]} at position {@code positions[i]} of sequence slot
+     * {@code slots[i]}. In every layer the K/V of all rows are written to the cache before attention, so
+     * several rows of one slot at distinct positions (chunked prefill) attend causally to each other and to
+     * what earlier steps cached. Logits are computed only for the {@code nLogits} rows listed in
+     * {@code logitRows}: afterwards logits row {@code k} belongs to row {@code logitRows[k]}.
+     *
+     * @param threads threads for this call ({@code >= 1})
+     * @throws IllegalArgumentException naming the row and value of any index out of range, or two rows that
+     *                                  would write the same slot and position
+     * @throws IllegalStateException    if the batch is closed
+     */
+    public void forward(int rows, int[] tokens, int[] positions, int[] slots, int nLogits, int[] logitRows, int threads) {
+        checkOpen();
+        if (rows < 0 || rows > maxRows) {
+            throw new IllegalArgumentException("rows = " + rows + " is outside [0, " + maxRows + "] (maxRowsPerStep)");
+        }
+        requireLength("tokens", tokens, rows);
+        requireLength("positions", positions, rows);
+        requireLength("slots", slots, rows);
+        if (nLogits < 0 || nLogits > rows) {
+            throw new IllegalArgumentException("nLogits = " + nLogits + " is outside [0, " + rows + "] (rows)");
+        }
+        requireLength("logitRows", logitRows, nLogits);
+        if (threads < 1) {
+            throw new IllegalArgumentException("threads must be >= 1, got " + threads);
+        }
+        int vocab = config.vocabSize();
+        int seq = config.seqLen();
+        for (int i = 0; i < rows; i++) {
+            if (tokens[i] < 0 || tokens[i] >= vocab) {
+                throw new IllegalArgumentException("row " + i + ": token " + tokens[i] + " is outside [0, " + vocab + ")");
+            }
+            if (positions[i] < 0 || positions[i] >= seq) {
+                throw new IllegalArgumentException("row " + i + ": position " + positions[i] + " is outside [0, " + seq
+                    + ") (seq_len)");
+            }
+            if (slots[i] < 0 || slots[i] >= maxSlots) {
+                throw new IllegalArgumentException("row " + i + ": slot " + slots[i] + " is outside [0, " + maxSlots
+                    + ") (maxSlots)");
+            }
+            keyScratch[i] = (long) slots[i] * seq + positions[i];
+        }
+        for (int k = 0; k < nLogits; k++) {
+            if (logitRows[k] < 0 || logitRows[k] >= rows) {
+                throw new IllegalArgumentException("logitRows[" + k + "] = " + logitRows[k] + " is outside [0, " + rows
+                    + ") (rows)");
+            }
+        }
+        if (rows > 1) {
+            checkDistinctCells(rows, positions, slots);
+        }
+        logitRowCount = 0;
+        int rc = LlamaKernels.forward(handle, rows, tokens, positions, slots, nLogits, logitRows, threads);
+        if (rc != LlamaKernels.OK) {
+            throw new IllegalArgumentException("native forward rejected its arguments (code " + rc + ")");
+        }
+        logitRowCount = nLogits;
+    }
+
+    private void checkDistinctCells(int rows, int[] positions, int[] slots) {
+        Arrays.sort(keyScratch, 0, rows);
+        for (int i = 1; i < rows; i++) {
+            if (keyScratch[i] == keyScratch[i - 1]) {
+                long key = keyScratch[i];
+                int seq = config.seqLen();
+                int first = -1;
+                for (int r = 0; r < rows; r++) {
+                    if ((long) slots[r] * seq + positions[r] == key) {
+                        if (first < 0) {
+                            first = r;
+                        } else {
+                            throw new IllegalArgumentException("row " + r + " repeats slot " + slots[r] + " position "
+                                + positions[r] + " of row " + first + " in the same step");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static void requireLength(String name, int[] a, int n) {
+        if (a == null) {
+            if (n == 0) {
+                return;
+            }
+            throw new IllegalArgumentException(name + " is null");
+        }
+        if (a.length < n) {
+            throw new IllegalArgumentException(name + " has " + a.length + " entries, needs " + n);
+        }
+    }
+
+    /** @return how many logits rows the last {@link #forward} produced */
+    public int logitRowCount() {
+        return logitRowCount;
+    }
+
+    /** @return logit of {@code token} in logits row {@code k} of the last step */
+    public float logit(int k, int token) {
+        checkOpen();
+        checkLogitRow(k);
+        if (token < 0 || token >= config.vocabSize()) {
+            throw new IllegalArgumentException("token " + token + " is outside [0, " + config.vocabSize() + ")");
+        }
+        return logits.get((long) k * config.vocabSize() + token);
+    }
+
+    /** Copies logits row {@code k} of the last step into {@code dst[0 .. vocab)}. */
+    public void copyLogits(int k, float[] dst) {
+        checkOpen();
+        checkLogitRow(k);
+        if (dst.length < config.vocabSize()) {
+            throw new IllegalArgumentException("dst has " + dst.length + " entries, needs vocab " + config.vocabSize());
+        }
+        logits.position((long) k * config.vocabSize()).get(dst, 0, config.vocabSize());
+        logits.position(0);
+    }
+
+    /** @return the address of the native {@code [maxRowsPerStep][vocab]} float logits (row k valid after a step) */
+    public long logitsAddress() {
+        checkOpen();
+        return logitsAddress;
+    }
+
+    /**
+     * Samples the next token from logits row {@code k} of the last step with llama2.c's sampler: argmax for
+     * temperature 0, else softmax(logits / temperature) and one draw of its xorshift RNG; top-p when
+     * {@code 0 < topp < 1} (candidates ordered by probability, then id). The logits are left untouched.
+     *
+     * @param rngState {@code rngState[0]} is the RNG state, advanced in place (not for temperature 0)
+     */
+    public int sample(int k, float temperature, float topp, long[] rngState) {
+        checkOpen();
+        checkLogitRow(k);
+        if (!(temperature >= 0.0f) || Float.isInfinite(temperature)) {
+            throw new IllegalArgumentException("temperature must be finite and >= 0, got " + temperature);
+        }
+        if (Float.isNaN(topp)) {
+            throw new IllegalArgumentException("topp must not be NaN");
+        }
+        if (rngState == null || rngState.length < 1) {
+            throw new IllegalArgumentException("rngState must be a long[1] or longer");
+        }
+        int token = LlamaKernels.batchSample(handle, k, temperature, topp, rngState);
+        if (token < 0) {
+            throw new IllegalArgumentException("native sampler rejected row " + k + " (code " + token + ")");
+        }
+        return token;
+    }
+
+    private void checkLogitRow(int k) {
+        if (k < 0 || k >= logitRowCount) {
+            throw new IllegalArgumentException("logits row " + k + " is outside [0, " + logitRowCount
+                + ") (the last forward's nLogits)");
+        }
+    }
+
+    private void checkOpen() {
+        if (handle == 0) {
+            throw new IllegalStateException("batch is closed");
+        }
+    }
+
+    /** Tests: {@code true} forces the portable SSE2 code path (results are bitwise the same as AVX). */
+    void forceGenericIsa(boolean force) {
+        checkOpen();
+        LlamaKernels.batchForceGeneric(handle, force ? 1 : 0);
+    }
+
+    /** @return the model this batch runs */
+    public NativeLlamaModel model() {
+        return model;
+    }
+
+    /** @return the number of sequence slots */
+    public int maxSlots() {
+        return maxSlots;
+    }
+
+    /** @return the most rows one step may run */
+    public int maxRowsPerStep() {
+        return maxRows;
+    }
+
+    /** Frees the KV cache and scratch. Idempotent. */
+    @Override
+    public void close() {
+        if (handle != 0) {
+            LlamaKernels.batchFree(handle);
+            handle = 0;
+            logitRowCount = 0;
+            model.batchClosed();
+        }
+    }
+}

@@ -1,0 +1,183 @@
+package org.sparknative.kernels.llama;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.bytedeco.javacpp.FloatPointer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
+import org.junit.jupiter.api.io.TempDir;
+import org.sparknative.kernels.NativeLibrary;
+
+/** Argument validation, lifecycle, the sampler's edge cases, and loading in a fresh JVM. */
+class NativeLlamaValidationTest {
+    static final LlamaConfig SMALL = new LlamaConfig(32, 40, 1, 4, 2, 67, 16, true);
+
+    @TempDir
+    Path tmp;
+
+    private Path small() throws IOException {
+        return LlamaTestSupport.writeSynthetic(tmp.resolve("small.bin"), CheckpointFormat.LEGACY, SMALL, 3, 0.3f);
+    }
+
+    private static void assertIae(String fragment, Executable e) {
+        IllegalArgumentException x = assertThrows(IllegalArgumentException.class, e);
+        assertTrue(x.getMessage().contains(fragment), "'" + x.getMessage() + "' should name '" + fragment + "'");
+    }
+
+    @Test
+    void badArgumentsAreIllegalArgumentExceptions() throws IOException {
+        try (NativeLlamaModel m = NativeLlamaModel.map(Checkpoint.open(small())); NativeLlamaBatch b = m.newBatch(2, 3)) {
+            int[] z3 = new int[3];
+            assertIae("rows = 4", () -> b.forward(4, new int[4], new int[4], new int[4], 0, null, 1));
+            assertIae("rows = -1", () -> b.forward(-1, z3, z3, z3, 0, null, 1));
+            assertIae("row 1: token 67", () -> b.forward(2, new int[] {0, 67}, new int[] {0, 1}, new int[2], 0, null, 1));
+            assertIae("row 0: token -1", () -> b.forward(1, new int[] {-1}, new int[1], new int[1], 0, null, 1));
+            assertIae("row 1: position 16", () -> b.forward(2, new int[2], new int[] {0, 16}, new int[2], 0, null, 1));
+            assertIae("row 0: position -3", () -> b.forward(1, new int[1], new int[] {-3}, new int[1], 0, null, 1));
+            assertIae("row 2: slot 2", () -> b.forward(3, z3, new int[] {0, 1, 2}, new int[] {0, 1, 2}, 0, null, 1));
+            assertIae("row 0: slot -1", () -> b.forward(1, new int[1], new int[1], new int[] {-1}, 0, null, 1));
+            assertIae("nLogits = 3", () -> b.forward(2, z3, new int[] {0, 1, 0}, z3, 3, z3, 1));
+            assertIae("logitRows[0] = 2", () -> b.forward(2, z3, new int[] {0, 1, 0}, z3, 1, new int[] {2}, 1));
+            assertIae("logitRows has 0 entries", () -> b.forward(1, z3, z3, z3, 1, new int[0], 1));
+            assertIae("tokens has 1 entries", () -> b.forward(2, new int[1], z3, z3, 0, null, 1));
+            assertIae("row 2 repeats slot 1 position 4 of row 0",
+                () -> b.forward(3, z3, new int[] {4, 4, 4}, new int[] {1, 0, 1}, 0, null, 1));
+            assertIae("threads", () -> b.forward(1, z3, z3, z3, 0, null, 0));
+            assertEquals(0, b.logitRowCount());
+            assertIae("logits row 0", () -> b.logit(0, 0));
+
+            b.forward(2, new int[] {5, 6}, new int[] {0, 1}, new int[] {0, 0}, 1, new int[] {1}, 1);
+            assertEquals(1, b.logitRowCount());
+            assertIae("logits row 1", () -> b.logit(1, 0));
+            assertIae("token 67", () -> b.logit(0, 67));
+            assertIae("dst has 3", () -> b.copyLogits(0, new float[3]));
+            assertIae("temperature", () -> b.sample(0, -1f, 0.9f, new long[1]));
+            assertIae("temperature", () -> b.sample(0, Float.NaN, 0.9f, new long[1]));
+            assertIae("topp", () -> b.sample(0, 1f, Float.NaN, new long[1]));
+            assertIae("rngState", () -> b.sample(0, 1f, 0.9f, new long[0]));
+            int t = b.sample(0, 0f, 0.9f, new long[1]);
+            assertTrue(t >= 0 && t < 67);
+            // the raw entry point re-checks what it can and returns an error code instead of crashing
+            assertEquals(LlamaKernels.ERR_ARG, LlamaKernels.forward(handleOf(b), 1, new int[] {99},
+                new int[1], new int[1], 0, new int[1], 1));
+        }
+        assertIae("maxSlots", () -> {
+            try (NativeLlamaModel m = NativeLlamaModel.map(Checkpoint.open(small()))) {
+                m.newBatch(0, 1);
+            }
+        });
+    }
+
+    private static long handleOf(NativeLlamaBatch b) {
+        try {
+            java.lang.reflect.Field f = NativeLlamaBatch.class.getDeclaredField("handle");
+            f.setAccessible(true);
+            return f.getLong(b);
+        } catch (ReflectiveOperationException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    @Test
+    void lifecycle() throws IOException {
+        NativeLlamaModel m = NativeLlamaModel.map(Checkpoint.open(small()));
+        NativeLlamaBatch b = m.newBatch(1, 1);
+        m.close();
+        m.close();
+        assertTrue(m.isClosed());
+        assertThrows(IllegalStateException.class, () -> m.newBatch(1, 1));
+        // the mapping outlives the model's close() while a batch is open
+        b.forward(1, new int[] {3}, new int[1], new int[1], 1, new int[1], 1);
+        assertTrue(Float.isFinite(b.logit(0, 5)));
+        b.close();
+        b.close();
+        assertThrows(IllegalStateException.class, () -> b.forward(1, new int[1], new int[1], new int[1], 0, null, 1));
+        assertThrows(IllegalStateException.class, () -> b.logit(0, 0));
+    }
+
+    @Test
+    void nativeSideRefusesAFileThatChangedAfterOpen() throws IOException {
+        Path f = small();
+        Checkpoint ckpt = Checkpoint.open(f);
+        Files.write(f, new byte[] {0}, StandardOpenOption.APPEND);
+        CheckpointException e = assertThrows(CheckpointException.class, () -> NativeLlamaModel.map(ckpt));
+        assertTrue(e.getMessage().contains("expected " + ckpt.fileBytes() + " bytes") && e.getMessage().contains(
+            "got " + (ckpt.fileBytes() + 1)), e.getMessage());
+        Files.delete(f);
+        e = assertThrows(CheckpointException.class, () -> NativeLlamaModel.map(ckpt));
+        assertTrue(e.getMessage().contains("cannot open"), e.getMessage());
+    }
+
+    /** llama2.c's xorshift, for predicting the sampler's coin. */
+    private static float coin(long[] s) {
+        s[0] ^= s[0] >>> 12;
+        s[0] ^= s[0] << 25;
+        s[0] ^= s[0] >>> 27;
+        int u = (int) ((s[0] * 0x2545F4914F6CDD1DL) >>> 32);
+        return (u >>> 8) / 16777216.0f;
+    }
+
+    @Test
+    void samplerSemantics() {
+        NativeLibrary.ensureLoaded();
+        try (FloatPointer logits = new FloatPointer(4); FloatPointer probs = new FloatPointer(4);
+             FloatPointer index = new FloatPointer(16)) {
+            logits.put(new float[] {0.5f, 0.5f, 0.5f, 0.5f});
+            int[] seen = new int[4];
+            for (long seed = 1; seed <= 400; seed++) {
+                long[] rng = {seed};
+                long[] mine = {seed};
+                float c = coin(mine);
+                // four equal candidates in id order; top-p 0.5 keeps 0, 1, 2 (cumulative 0.75 > 0.5), r = coin * 0.75
+                int got = LlamaKernels.sample(logits.address(), 4, 1f, 0.5f, rng, probs.address(), index.address());
+                float r = c * 0.75f;
+                int want = r < 0.25f ? 0 : r < 0.5f ? 1 : 2;
+                assertEquals(want, got, "seed " + seed);
+                assertEquals(mine[0], rng[0], "rng advanced once");
+                seen[got]++;
+                // plain multinomial: first i with coin < cdf
+                rng[0] = seed;
+                int mult = LlamaKernels.sample(logits.address(), 4, 2f, 1f, rng, probs.address(), index.address());
+                assertEquals(c < 0.25f ? 0 : c < 0.5f ? 1 : c < 0.75f ? 2 : 3, mult, "seed " + seed);
+            }
+            assertTrue(seen[0] > 0 && seen[1] > 0 && seen[2] > 0 && seen[3] == 0, java.util.Arrays.toString(seen));
+            // argmax: the first maximum, and the RNG untouched
+            logits.put(new float[] {1f, 3f, 3f, -2f});
+            long[] rng = {77};
+            assertEquals(1, LlamaKernels.sample(logits.address(), 4, 0f, 0.9f, rng, probs.address(), index.address()));
+            assertEquals(77, rng[0]);
+            // where llama2.c would index probindex[-1] (no top-p candidate), the argmax
+            logits.put(new float[] {0f, 0f, 0f, 0f});
+            assertEquals(0, LlamaKernels.sample(logits.address(), 4, 1f, 1e-6f, rng, probs.address(), index.address()));
+            assertEquals(0, LlamaKernels.sample(logits.address(), 1, 1f, 0.9f, rng, probs.address(), index.address()));
+            assertEquals(LlamaKernels.ERR_ARG, LlamaKernels.sample(logits.address(), 0, 1f, 0.9f, rng, probs.address(),
+                index.address()));
+        }
+    }
+
+    /** Loads the JNI libraries (libgomp included) in a brand-new JVM and runs a 2-thread step there. */
+    @Test
+    void loadsInAFreshJvm() throws Exception {
+        Path model = small();
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(FreshJvmProbe.class.getName());
+        cmd.add(model.toString());
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "probe timed out");
+        assertEquals(0, p.exitValue(), out);
+        assertTrue(out.contains("probe ok loads=1"), out);
+    }
+}
