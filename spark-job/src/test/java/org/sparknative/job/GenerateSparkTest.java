@@ -1,0 +1,196 @@
+package org.sparknative.job;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.sparknative.kernels.llama.CheckpointFormat;
+import org.sparknative.kernels.llama.LlamaConfig;
+import org.sparknative.kernels.llama.SyntheticCheckpoint;
+import org.sparknative.kernels.llama.TokenizerWriter;
+import org.sparknative.udf.generate.GenerateTransform;
+import org.sparknative.udf.generate.GenerationParams;
+import org.sparknative.udf.generate.GenerationSpec;
+import org.sparknative.udf.generate.LongPromptPolicy;
+import org.sparknative.udf.generate.ModelRegistry;
+
+class GenerateSparkTest {
+    static final String GREEDY_260K = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball. She wanted to play with it, but it was too high.\nLily's mom said, \"Lily, let's go to the park.\" Lily was sad and didn't know what to do. She said, \"I want to play with your ball, but I can't find it.\"\nLily was sad and didn't know what to do. She said, \"I'm sorry, Lily. I didn't know what to do.\"\nLily didn't want to help her mom, so she";
+    static final String SAMPLED_260K_SEED42 = "Once upon a time, there was a big roof. The fox was ready to look for people inside. He saw a big rock near a big tree. The roof was very small and fun! He ate the roof too. He got a shiny stool, so he sicked the roof with his friend, the girl named Mia.\n\"Help, Mia. Why are you sad, Mia?\" she asked.\n\"I want to try us,\" Mia said. \"It is cute. We have to find one of smells!\"\nMia felt proud of";
+
+    private static SparkSession spark;
+
+    @TempDir
+    static Path tmp;
+
+    @BeforeAll
+    static void start() {
+        spark = SparkTestSession.get();
+    }
+
+    static Path model(String name) {
+        for (String prop : new String[] {"sparknative.models.dir", "sparknative.shared.models.dir"}) {
+            String dir = System.getProperty(prop);
+            if (dir != null && Files.isRegularFile(Path.of(dir, name))) {
+                return Path.of(dir, name);
+            }
+        }
+        assumeTrue(false, name + " not found in data/models or ../shared/models: skipped");
+        return null;
+    }
+
+    private static int run(StringWriter err, String... args) {
+        return SparkNativeCli.run(new PrintWriter(err, true), args);
+    }
+
+    @Test
+    void jobReproducesLlama2cBatchedWithOtherPrompts() throws Exception {
+        Path ckpt = model("stories260K.bin");
+        Path tok = model("tok512.bin");
+        Path in = tmp.resolve("prompts.jsonl");
+        List<String> lines = new ArrayList<>();
+        for (int i = 0; i < 12; i++) {
+            String prompt = i % 4 == 0 ? "" : "Once upon a time, a cat number " + i + " went to the park.";
+            // Rows 0 and 4: the two llama2.c runs (empty prompt, 200 generated tokens); the rest share their batches.
+            String extra = i == 0 ? ",\"temperature\":0.0" : i == 4 ? ",\"temperature\":1.0,\"top_p\":1.0,\"seed\":42" : "";
+            lines.add("{\"id\":" + i + ",\"prompt\":\"" + prompt + "\",\"max_new_tokens\":200" + extra + "}");
+        }
+        Files.write(in, lines);
+        Path out = tmp.resolve("gen-out");
+        StringWriter err = new StringWriter();
+        int code = run(err, "generate", "--input", in.toString(), "--model", ckpt.toString(), "--tokenizer", tok.toString(),
+            "--output", out.toString(), "--format", "json", "--batch-size", "3", "--partitions", "2",
+            "--temperature", "0.8", "--summary", tmp.resolve("gen.json").toString());
+        assertEquals(0, code, err.toString());
+        Map<Long, Row> byId = new HashMap<>();
+        for (Row r : spark.read().json(out.toString()).collectAsList()) {
+            byId.put(r.getLong(r.fieldIndex("id")), r);
+        }
+        assertEquals(12, byId.size());
+        assertEquals(GREEDY_260K, byId.get(0L).getString(byId.get(0L).fieldIndex("completion")));
+        assertEquals(SAMPLED_260K_SEED42, byId.get(4L).getString(byId.get(4L).fieldIndex("completion")));
+        assertEquals("length", byId.get(0L).getString(byId.get(0L).fieldIndex("finish_reason")));
+        assertEquals(200L, byId.get(0L).getLong(byId.get(0L).fieldIndex("completion_tokens")));
+        String summary = Files.readString(tmp.resolve("gen.json"));
+        assertTrue(summary.contains("\"prompts\" : 12"), summary);
+    }
+
+    private static Path[] synthetic(String name, LlamaConfig cfg) {
+        Path m = tmp.resolve(name + ".bin");
+        Path t = tmp.resolve(name + "-tok.bin");
+        SyntheticCheckpoint.write(m, cfg, 11, CheckpointFormat.V1);
+        TokenizerWriter.writeByteLevel(t, cfg.vocabSize());
+        return new Path[] {m, t};
+    }
+
+    private Dataset<Row> prompts(int n) {
+        List<Row> rows = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            rows.add(RowFactory.create((long) i, i % 7 == 0 ? null : "prompt number " + i + " " + "ab".repeat(i % 5)));
+        }
+        return spark.createDataFrame(rows, new StructType().add("id", DataTypes.LongType).add("prompt", DataTypes.StringType));
+    }
+
+    @Test
+    void weightsMappedOncePerJvmAndOutputIndependentOfPartitioningAndBatchSize() {
+        Path[] files = synthetic("invariance", new LlamaConfig(48, 96, 2, 4, 2, 320, 64, false));
+        GenerationParams defaults = new GenerationParams(16, 0.9f, 0.95f, 5);
+        int mapsBefore = ModelRegistry.nativeMapCount();
+        List<Map<Long, String>> results = new ArrayList<>();
+        for (int[] shape : new int[][] {{1, 1}, {4, 8}, {3, 2}}) {
+            GenerationSpec spec = new GenerationSpec(files[0].toString(), files[1].toString(), "cpu", shape[1], 4, 1,
+                LongPromptPolicy.ERROR);
+            GenerateTransform.Result res = GenerateTransform.apply(prompts(40).repartition(shape[0]),
+                GenerateTransform.Options.of(spec, defaults));
+            Map<Long, String> m = new HashMap<>();
+            for (Row r : res.output().collectAsList()) {
+                m.put(r.getLong(0), r.getString(r.fieldIndex("completion")) + "|" + r.getString(r.fieldIndex("finish_reason")));
+            }
+            assertEquals(40, m.size());
+            assertEquals("null|error: prompt is null", m.get(7L));
+            results.add(m);
+        }
+        assertEquals(results.get(0), results.get(1));
+        assertEquals(results.get(0), results.get(2));
+        // Four task slots ran partitions concurrently; the weights were mapped once for this JVM.
+        assertEquals(mapsBefore + 1, ModelRegistry.nativeMapCount());
+        // The native backend agrees with the pure-Java reference backend row for row.
+        GenerationSpec java = new GenerationSpec(files[0].toString(), files[1].toString(), "java", 4, 4, 1,
+            LongPromptPolicy.ERROR);
+        Map<Long, String> ref = new HashMap<>();
+        for (Row r : GenerateTransform.apply(prompts(40), GenerateTransform.Options.of(java,
+            new GenerationParams(16, 0f, 1f, 5))).output().collectAsList()) {
+            ref.put(r.getLong(0), r.getString(r.fieldIndex("completion")));
+        }
+        GenerationSpec cpu = new GenerationSpec(files[0].toString(), files[1].toString(), "cpu", 4, 4, 1,
+            LongPromptPolicy.ERROR);
+        for (Row r : GenerateTransform.apply(prompts(40), GenerateTransform.Options.of(cpu,
+            new GenerationParams(16, 0f, 1f, 5))).output().collectAsList()) {
+            assertEquals(ref.get(r.getLong(0)), r.getString(r.fieldIndex("completion")), "greedy row " + r.getLong(0));
+        }
+    }
+
+    @Test
+    void sqlGenerateFunction() {
+        Path[] files = synthetic("sql", new LlamaConfig(32, 64, 1, 4, 4, 300, 64, true));
+        GenerationSpec spec = new GenerationSpec(files[0].toString(), files[1].toString(), "cpu", 8, 16, 1,
+            LongPromptPolicy.ERROR);
+        GenerationParams defaults = new GenerationParams(8, 0f, 1f, 1);
+        org.sparknative.udf.generate.GenerateFunctions.register(spark, spec, defaults);
+        prompts(10).createOrReplaceTempView("gen_prompts");
+        List<Row> sql = spark.sql("SELECT id, generate(prompt) AS c FROM gen_prompts ORDER BY id").collectAsList();
+        List<Row> batched = GenerateTransform.apply(prompts(10), GenerateTransform.Options.of(spec, defaults))
+            .output().orderBy("id").collectAsList();
+        for (int i = 0; i < 10; i++) {
+            assertEquals(batched.get(i).getString(batched.get(i).fieldIndex("completion")), sql.get(i).getString(1), "row " + i);
+        }
+    }
+
+    @Test
+    void badModelTokenizerAndInputGiveClearErrors() throws Exception {
+        Path in = tmp.resolve("p.jsonl");
+        Files.writeString(in, "{\"prompt\":\"hi\"}\n");
+        StringWriter e1 = new StringWriter();
+        assertEquals(1, run(e1, "generate", "--input", in.toString(), "--model", tmp.resolve("missing.bin").toString(),
+            "--tokenizer", "x"));
+        assertTrue(e1.toString().contains("missing.bin") && e1.toString().contains("fetch.sh"), e1.toString());
+
+        Path ckpt = model("stories260K.bin");
+        StringWriter e2 = new StringWriter();
+        assertEquals(1, run(e2, "generate", "--input", in.toString(), "--model", ckpt.toString(), "--tokenizer",
+            model("tokenizer.bin").toString()));
+        assertTrue(e2.toString().contains("tokenizer.bin"), e2.toString());
+
+        Path truncated = tmp.resolve("truncated.bin");
+        Files.write(truncated, java.util.Arrays.copyOf(Files.readAllBytes(ckpt), 100_000));
+        StringWriter e3 = new StringWriter();
+        assertEquals(1, run(e3, "generate", "--input", in.toString(), "--model", truncated.toString(), "--tokenizer",
+            model("tok512.bin").toString()));
+        assertTrue(e3.toString().contains("file length: expected 1056540 bytes") && e3.toString().contains("got 100000"),
+            e3.toString());
+
+        Path noPrompt = tmp.resolve("np.jsonl");
+        Files.writeString(noPrompt, "{\"text\":\"hi\"}\n");
+        StringWriter e4 = new StringWriter();
+        assertEquals(1, run(e4, "generate", "--input", noPrompt.toString(), "--model", ckpt.toString(), "--tokenizer",
+            model("tok512.bin").toString()));
+        assertTrue(e4.toString().contains("no column 'prompt'"), e4.toString());
+    }
+}
