@@ -1,0 +1,75 @@
+package org.sparknative.job;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.sparknative.kernels.llama.LlamaConfig;
+import org.sparknative.udf.bench.GenerateBenchmark;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code spark-native bench-generate}: generation tokens/s per backend, batch size and thread count,
+ * through the job's UDF classes but without Spark (see {@link GenerateBenchmark}).
+ */
+@Command(name = "bench-generate", mixinStandardHelpOptions = true, sortOptions = false,
+    description = "Generation throughput (tokens/s) at several batch sizes and thread counts, no Spark needed.")
+final class BenchGenerateCommand implements Callable<Integer> {
+    @Option(names = "--model", description = "llama2.c checkpoint; repeatable with --tokenizer in the same order.")
+    List<Path> models = new ArrayList<>();
+
+    @Option(names = "--tokenizer", description = "Tokenizer of each --model.")
+    List<Path> tokenizers = new ArrayList<>();
+
+    @Option(names = "--synthetic-model", description = "A synthetic model shape (repeatable), e.g. "
+        + "dim=288,hidden=768,layers=6,heads=6,kv_heads=6,vocab=32000,seq=256.")
+    List<String> synthetic = new ArrayList<>();
+
+    @Option(names = "--batch", split = ",", defaultValue = "1,8,32,64", description = "Batch sizes (default: ${DEFAULT-VALUE}).")
+    int[] batches;
+
+    @Option(names = "--threads", split = ",", defaultValue = "1,2", description = "Thread counts (default: ${DEFAULT-VALUE}).")
+    int[] threads;
+
+    @Option(names = "--java-batch", split = ",", defaultValue = "1,8", description = "Batch sizes for the Java reference; empty to skip (default: ${DEFAULT-VALUE}).")
+    int[] javaBatches;
+
+    @Option(names = "--tokens", defaultValue = "64", description = "New tokens per sequence (default: ${DEFAULT-VALUE}).")
+    int tokens;
+
+    @Option(names = "--rounds", defaultValue = "2", description = "Sequences per batch slot (default: ${DEFAULT-VALUE}).")
+    int rounds;
+
+    @Option(names = "--summary", description = "Also write the rows as JSON to this file.")
+    Path summary;
+
+    @Override
+    public Integer call() throws Exception {
+        if (models.size() != tokenizers.size()) {
+            throw new IllegalArgumentException("give one --tokenizer per --model");
+        }
+        if (models.isEmpty() && synthetic.isEmpty()) {
+            throw new IllegalArgumentException("give --model/--tokenizer or --synthetic-model");
+        }
+        List<GenerateBenchmark.Row> rows = new ArrayList<>();
+        for (int i = 0; i < models.size(); i++) {
+            rows.addAll(GenerateBenchmark.run(models.get(i), tokenizers.get(i), models.get(i).getFileName().toString(),
+                batches, threads, tokens, rounds, javaBatches));
+            System.out.print(GenerateBenchmark.table(rows));
+        }
+        for (String s : synthetic) {
+            LlamaConfig shape = LlamaConfig.parse(s);
+            Path[] files = GenerateBenchmark.synthetic(Path.of(System.getProperty("java.io.tmpdir"), "spark-native-synthetic"),
+                shape, 1);
+            rows.addAll(GenerateBenchmark.run(files[0], files[1], "synthetic d" + shape.dim() + " L" + shape.nLayers()
+                + " v" + shape.vocabSize(), batches, threads, tokens, rounds, javaBatches));
+        }
+        System.out.println();
+        System.out.print(GenerateBenchmark.table(rows));
+        if (summary != null) {
+            Report.writeJson(rows, summary);
+        }
+        return 0;
+    }
+}
