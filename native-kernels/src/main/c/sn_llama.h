@@ -8,19 +8,24 @@
  * the dot products of the matmuls and of the attention scores, which use SN_LANES (8) independent float
  * accumulators combined in one fixed order (sn_hsum8), then the tail (n % 8) added sequentially. Every
  * output element is computed by the same sequence of float operations whatever the batch composition, the
- * batch size, the thread count or the instruction set (SSE2 or AVX: the same 8 lanes, as two 4-wide or one
+ * batch size, the thread count or the instruction set (SSE2 or AVX2: the same 8 lanes, as two 4-wide or one
  * 8-wide vector), and the library is built with -ffp-contract=off (no FMA), so results are bitwise
- * reproducible. The remaining dependency is libm: expf/powf/sinf/cosf come from the C library.
+ * reproducible. The remaining dependency is libm: expf (softmax, SiLU) and powf/sinf/cosf (the RoPE table)
+ * come from the C library, and glibc picks FMA builds of them at run time on FMA CPUs. They evaluate in
+ * double and round to float, so a different last bit across CPUs is possible only in rare rounding-boundary
+ * cases; a strict cross-CPU guarantee would need our own expf.
  *
  * Threading model:
  *   - sn_llama_model: immutable after sn_llama_model_map(); any number of threads may share it.
  *   - sn_llama_batch: owned by one caller thread (one Spark task); not thread-safe. It owns the KV cache
  *     and every scratch buffer, allocated once in sn_llama_batch_new(); a step allocates nothing.
- *   - sn_llama_forward(..., threads): threads <= 1 runs on the calling thread with no OpenMP region. For
- *     threads > 1, ONE OpenMP parallel region per call (num_threads(threads), the calling thread's own
- *     libgomp team) runs the whole step; phases are separated by barriers; matmuls split weight rows in
- *     contiguous chunks, attention splits (row, head) items. Nothing is shared between calls except the
- *     read-only model.
+ *   - sn_llama_forward(..., threads): threads <= 1 runs on the calling thread alone. For threads > 1 the
+ *     batch's own persistent pool (sn_pool.h: threads - 1 pthreads, created on first use, recreated if the
+ *     count changes, joined by sn_llama_batch_free) runs the whole step with the caller as thread 0;
+ *     phases are separated by barriers; matmuls split weight rows in contiguous chunks, attention splits
+ *     (row, head) items. Waits spin briefly, then yield, then sleep, so oversubscribed cores (several
+ *     tasks per executor) degrade gracefully and an idle batch costs no CPU. Nothing is shared between
+ *     batches except the read-only model.
  */
 #ifndef SN_LLAMA_H
 #define SN_LLAMA_H
@@ -35,10 +40,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
+#include "sn_pool.h"
 #include "sn_sampler.h"
 
 /* Error codes returned by the sn_llama_* functions (0 = success). */
@@ -71,13 +73,15 @@ typedef struct sn_llama_model {
 typedef struct sn_llama_batch {
     const sn_llama_model *m;
     int32_t max_slots, max_rows;
-    int32_t force_generic; /* 1: never use the AVX code path (tests prove both paths agree bitwise) */
+    int32_t force_generic; /* 1: never use the AVX2 code path (tests prove both paths agree bitwise) */
     float *key_cache, *value_cache; /* [layer][slot][pos][kv_dim] */
     float *x, *xb, *q, *k, *v, *hb, *hb2; /* [max_rows][dim | kv_dim | hidden] */
     float *att;                          /* [max_rows][n_heads][seq_len] */
     float *logits;                       /* [max_rows][vocab] */
     float *probs;                        /* [vocab] sampler scratch */
     sn_prob_index *probindex;            /* [2 * vocab] sampler scratch */
+    sn_pool *pool;                       /* worker threads for threads > 1, NULL until then */
+    int32_t pool_threads;                /* the thread count the pool was made for */
 } sn_llama_batch;
 
 /* ------------------------------------------------------------------------------------------------ */
@@ -204,6 +208,7 @@ static inline void *sn_llama_alloc(size_t count, size_t elem, int *failed) {
 static inline void sn_llama_batch_free(int64_t batch) {
     sn_llama_batch *b = (sn_llama_batch *) (intptr_t) batch;
     if (b == NULL) return;
+    sn_pool_free(b->pool);
     free(b->key_cache);
     free(b->value_cache);
     free(b->x);
@@ -268,7 +273,7 @@ static inline void sn_llama_batch_force_generic(int64_t batch, int32_t force) {
     ((sn_llama_batch *) (intptr_t) batch)->force_generic = force != 0;
 }
 
-/* 1 when this CPU runs the AVX code path. */
+/* 1 when this CPU runs the AVX2 code path (chosen per call unless the batch forces the generic one). */
 static inline int32_t sn_llama_cpu_has_avx(void) {
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
     return __builtin_cpu_supports("avx2") ? 1 : 0;
@@ -278,7 +283,7 @@ static inline int32_t sn_llama_cpu_has_avx(void) {
 }
 
 /* ------------------------------------------------------------------------------------------------ */
-/* Kernels. Everything below is always_inline so that each of the two workers (generic, AVX) gets its  */
+/* Kernels. Everything below is always_inline so that each of the two workers (generic, AVX2) gets its  */
 /* own copy compiled for its instruction set; the float operations are the same in both.              */
 
 #if defined(__GNUC__)
@@ -519,18 +524,9 @@ SN_INLINE void sn_rmsnorm(float *o, const float *x, const float *weight, int siz
     for (int j = 0; j < size; j++) o[j] = weight[j] * (ss * x[j]);
 }
 
-static inline void sn_barrier(int nth) {
-#ifdef _OPENMP
-    if (nth > 1) {
-#pragma omp barrier
-    }
-#else
-    (void) nth;
-#endif
-}
-
 typedef struct sn_step {
     sn_llama_batch *b;
+    sn_pool *pool; /* NULL when the step runs on the caller alone */
     int rows;
     const int32_t *tokens, *positions, *slots;
     int n_logits;
@@ -554,7 +550,7 @@ SN_INLINE void sn_forward_worker_body(const sn_step *s, int tid, int nth) {
     for (int l = 0; l < m->n_layers; l++) {
         /* attention rmsnorm */
         for (int r = tid; r < R; r += nth) sn_rmsnorm(b->xb + (size_t) r * dim, b->x + (size_t) r * dim, m->rms_att + (size_t) l * dim, dim);
-        sn_barrier(nth);
+        sn_pool_barrier(s->pool);
 
         /* q, k, v for this thread's weight rows, RoPE on those rows' pairs, K/V into the cache */
         float *kc = b->key_cache + (size_t) l * layer_stride;
@@ -590,7 +586,7 @@ SN_INLINE void sn_forward_worker_body(const sn_step *s, int tid, int nth) {
             memcpy(kc + off + i0, k + i0, (size_t) (i1 - i0) * sizeof(float));
             memcpy(vc + off + i0, b->v + (size_t) r * kv_dim + i0, (size_t) (i1 - i0) * sizeof(float));
         }
-        sn_barrier(nth);
+        sn_pool_barrier(s->pool);
 
         /* attention: every row sees its slot's cache 0..pos, including rows written in this step */
         {
@@ -618,7 +614,7 @@ SN_INLINE void sn_forward_worker_body(const sn_step *s, int tid, int nth) {
                 sn_att_values(b->xb + (size_t) r * dim + (size_t) h * hs, att, vc + base, kv_dim, hs, pos + 1);
             }
         }
-        sn_barrier(nth);
+        sn_pool_barrier(s->pool);
 
         /* wo, then the residual on this thread's columns (q is free: reuse it as the wo output) */
         sn_split(dim, tid, nth, &i0, &i1);
@@ -628,11 +624,11 @@ SN_INLINE void sn_forward_worker_body(const sn_step *s, int tid, int nth) {
             const float *o = b->q + (size_t) r * dim;
             for (int i = i0; i < i1; i++) x[i] += o[i];
         }
-        sn_barrier(nth);
+        sn_pool_barrier(s->pool);
 
         /* ffn rmsnorm */
         for (int r = tid; r < R; r += nth) sn_rmsnorm(b->xb + (size_t) r * dim, b->x + (size_t) r * dim, m->rms_ffn + (size_t) l * dim, dim);
-        sn_barrier(nth);
+        sn_pool_barrier(s->pool);
 
         /* w1, w3 and SwiGLU on this thread's hidden units */
         sn_split(hidden, tid, nth, &i0, &i1);
@@ -648,7 +644,7 @@ SN_INLINE void sn_forward_worker_body(const sn_step *s, int tid, int nth) {
                 h1[i] = val;
             }
         }
-        sn_barrier(nth);
+        sn_pool_barrier(s->pool);
 
         /* w2, then the residual on this thread's columns */
         sn_split(dim, tid, nth, &i0, &i1);
@@ -658,7 +654,7 @@ SN_INLINE void sn_forward_worker_body(const sn_step *s, int tid, int nth) {
             const float *o = b->q + (size_t) r * dim;
             for (int i = i0; i < i1; i++) x[i] += o[i];
         }
-        sn_barrier(nth);
+        sn_pool_barrier(s->pool);
     }
 
     /* final rmsnorm of the rows that want logits, then the classifier for those rows only */
@@ -666,21 +662,21 @@ SN_INLINE void sn_forward_worker_body(const sn_step *s, int tid, int nth) {
         const int r = s->logit_rows[k];
         sn_rmsnorm(b->xb + (size_t) k * dim, b->x + (size_t) r * dim, m->rms_final, dim);
     }
-    sn_barrier(nth);
+    sn_pool_barrier(s->pool);
     if (s->n_logits > 0) {
         sn_split(m->vocab, tid, nth, &i0, &i1);
         sn_matmul_rows(m->wcls, dim, b->xb, s->n_logits, b->logits, m->vocab, i0, i1);
     }
 }
 
-static void sn_forward_worker_generic(const sn_step *s, int tid, int nth) {
-    sn_forward_worker_body(s, tid, nth);
+static void sn_forward_worker_generic(void *s, int tid, int nth) {
+    sn_forward_worker_body((const sn_step *) s, tid, nth);
 }
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define SN_HAVE_AVX_PATH 1
-__attribute__((target("avx2"))) static void sn_forward_worker_avx(const sn_step *s, int tid, int nth) {
-    sn_forward_worker_body(s, tid, nth);
+__attribute__((target("avx2"))) static void sn_forward_worker_avx(void *s, int tid, int nth) {
+    sn_forward_worker_body((const sn_step *) s, tid, nth);
 }
 #else
 #define SN_HAVE_AVX_PATH 0
@@ -711,25 +707,27 @@ static inline int32_t sn_llama_forward(int64_t batch, int32_t rows, const int32_
     if (rows == 0) return SN_LLAMA_OK;
     sn_step s;
     s.b = b;
+    s.pool = NULL;
     s.rows = rows;
     s.tokens = tokens;
     s.positions = positions;
     s.slots = slots;
     s.n_logits = n_logits;
     s.logit_rows = logit_rows;
-    void (*worker)(const sn_step *, int, int) = sn_forward_worker_generic;
+    sn_pool_fn worker = sn_forward_worker_generic;
 #if SN_HAVE_AVX_PATH
     if (!b->force_generic && sn_llama_cpu_has_avx()) worker = sn_forward_worker_avx;
 #endif
-    if (threads <= 1) {
+    if (threads > 1 && b->pool_threads != threads) {
+        sn_pool_free(b->pool);
+        b->pool = sn_pool_new(threads - 1); /* NULL or fewer workers if threads cannot be created: same results */
+        b->pool_threads = threads;
+    }
+    if (threads <= 1 || b->pool == NULL) {
         worker(&s, 0, 1);
     } else {
-#ifdef _OPENMP
-#pragma omp parallel num_threads(threads)
-        { worker(&s, omp_get_thread_num(), omp_get_num_threads()); }
-#else
-        worker(&s, 0, 1);
-#endif
+        s.pool = b->pool;
+        sn_pool_run(b->pool, worker, &s);
     }
     return SN_LLAMA_OK;
 }

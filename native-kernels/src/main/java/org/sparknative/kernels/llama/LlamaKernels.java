@@ -19,7 +19,7 @@ import org.bytedeco.javacpp.annotation.Platform;
  * batch handle must be used by one thread at a time. Call {@link org.sparknative.kernels.NativeLibrary#ensureLoaded()}
  * first.
  */
-@Platform(include = {"sn_sampler.h", "sn_tokenizer.h", "sn_llama.h"}, preload = "gomp@.1")
+@Platform(include = {"sn_pool.h", "sn_sampler.h", "sn_tokenizer.h", "sn_llama.h"})
 public final class LlamaKernels {
     /** Success. */
     public static final int OK = 0;
@@ -85,7 +85,7 @@ public final class LlamaKernels {
     @Name("sn_llama_batch_force_generic")
     public static native void batchForceGeneric(@Cast("int64_t") long batch, int force);
 
-    /** @return 1 if this CPU runs the AVX code path */
+    /** @return 1 if this CPU runs the AVX2 code path */
     @Name("sn_llama_cpu_has_avx")
     public static native int cpuHasAvx();
 

@@ -13,12 +13,15 @@ import org.bytedeco.javacpp.Pointer;
  * that reuses a slot for a new sequence simply starts again at position 0: attention at position
  * {@code p} reads cache positions {@code 0..p} only, so what an earlier sequence left at higher positions
  * is never seen. Results are bitwise reproducible: a row's logits do not depend on which other rows share
- * the step, on the thread count, nor on the instruction set (SSE2 or AVX).
+ * the step, on the thread count, nor on the instruction set (SSE2 or AVX2).
  *
  * <p>Threading: not thread-safe; one batch per Spark task. {@code forward(..., threads)} runs the step on
- * the calling thread for {@code threads == 1}, otherwise in one OpenMP parallel region of {@code threads}
- * threads for the duration of the call; nothing is shared between calls or batches except the read-only
- * weights. {@link #close()} is idempotent.
+ * the calling thread alone for {@code threads == 1}; otherwise on the calling thread plus
+ * {@code threads - 1} native worker threads that belong to this batch (named {@code sn-llama-pool},
+ * created on first use, recreated if the count changes, sleeping between steps, joined by
+ * {@link #close()}). Waits spin briefly, then yield, then sleep, so several multi-threaded tasks on too
+ * few cores slow down gracefully. Nothing is shared between batches except the read-only weights.
+ * {@link #close()} is idempotent; an unclosed batch leaks its native memory and threads.
  */
 public final class NativeLlamaBatch implements AutoCloseable {
     private final NativeLlamaModel model;
@@ -215,7 +218,7 @@ public final class NativeLlamaBatch implements AutoCloseable {
         }
     }
 
-    /** Tests: {@code true} forces the portable SSE2 code path (results are bitwise the same as AVX). */
+    /** Tests: {@code true} forces the portable SSE2 code path (results are bitwise the same as AVX2). */
     void forceGenericIsa(boolean force) {
         checkOpen();
         LlamaKernels.batchForceGeneric(handle, force ? 1 : 0);

@@ -102,6 +102,22 @@ class NativeLlamaGenerationTest {
     }
 
     @Test
+    void oneModelSharedByConcurrentTasks() throws Exception {
+        // Spark runs several tasks per executor: one batch each, one shared model, each with its own worker threads.
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(3);
+        try {
+            java.util.concurrent.Future<String> a = pool.submit(() -> LlamaTestSupport.generate(model, tok, "", 0f, 0.9f, 0, 200, 2));
+            java.util.concurrent.Future<String> b = pool.submit(() -> LlamaTestSupport.generate(model, tok, "", 1f, 1f, 42, 200, 2));
+            java.util.concurrent.Future<String> c = pool.submit(() -> LlamaTestSupport.generate(model, tok, "", 1f, 0.9f, 7, 120, 1));
+            assertEquals(GREEDY, a.get());
+            assertEquals(SAMPLED, b.get());
+            assertEquals(TOPP, c.get());
+        } finally {
+            pool.shutdown();
+        }
+    }
+
+    @Test
     void slotReuseStartsAFreshSequence() {
         // A slot that held a long sequence is reused from position 0: stale cache entries are never read.
         try (NativeLlamaBatch b = model.newBatch(1, 4)) {

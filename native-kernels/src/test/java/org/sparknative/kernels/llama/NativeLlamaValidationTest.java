@@ -104,6 +104,43 @@ class NativeLlamaValidationTest {
         assertThrows(IllegalStateException.class, () -> b.logit(0, 0));
     }
 
+    /** @return this process's native threads named sn-llama-pool (the batches' workers) */
+    private static long osThreads() throws IOException {
+        try (java.util.stream.Stream<Path> tasks = Files.list(Path.of("/proc/self/task"))) {
+            return tasks.filter(t -> {
+                try {
+                    return Files.readString(t.resolve("comm")).trim().equals("sn-llama-pool");
+                } catch (IOException e) {
+                    return false; // the thread ended meanwhile
+                }
+            }).count();
+        }
+    }
+
+    @Test
+    void workerThreadsEndWithTheirBatch() throws IOException {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(Path.of("/proc/self/task")), "Linux /proc only");
+        try (NativeLlamaModel m = NativeLlamaModel.map(Checkpoint.open(small()))) {
+            long before = osThreads();
+            float[] first = null;
+            for (int i = 0; i < 20; i++) {
+                try (NativeLlamaBatch b = m.newBatch(1, 2)) {
+                    for (int threads : new int[] {2, 3, 2, 1, 4}) { // the pool is rebuilt when the count changes
+                        b.forward(2, new int[] {3, 4}, new int[] {0, 1}, new int[2], 1, new int[] {1}, threads);
+                        float[] row = new float[SMALL.vocabSize()];
+                        b.copyLogits(0, row);
+                        if (first == null) {
+                            first = row;
+                        }
+                        assertEquals(java.util.Arrays.toString(first), java.util.Arrays.toString(row), threads + " threads");
+                    }
+                    assertEquals(before + 3, osThreads(), "a 4-thread step leaves 3 pool threads while the batch lives");
+                }
+            }
+            assertEquals(before, osThreads(), "pool threads are joined when the batch closes");
+        }
+    }
+
     @Test
     void nativeSideRefusesAFileThatChangedAfterOpen() throws IOException {
         Path f = small();
@@ -164,7 +201,7 @@ class NativeLlamaValidationTest {
         }
     }
 
-    /** Loads the JNI libraries (libgomp included) in a brand-new JVM and runs a 2-thread step there. */
+    /** Loads the JNI libraries in a brand-new JVM and runs a 2-thread step there. */
     @Test
     void loadsInAFreshJvm() throws Exception {
         Path model = small();
