@@ -6,6 +6,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import org.sparknative.kernels.llama.LlamaConfig;
 import org.sparknative.udf.bench.GenerateBenchmark;
+import org.sparknative.udf.generate.SyntheticModels;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -60,9 +61,9 @@ final class BenchGenerateCommand implements Callable<Integer> {
         }
         for (String s : synthetic) {
             LlamaConfig shape = LlamaConfig.parse(s);
-            Path[] files = GenerateBenchmark.synthetic(Path.of(System.getProperty("java.io.tmpdir"), "spark-native-synthetic"),
-                shape, 1);
-            rows.addAll(GenerateBenchmark.run(files[0], files[1], "synthetic d" + shape.dim() + " L" + shape.nLayers()
+            Path dir = SyntheticModels.defaultDir();
+            rows.addAll(GenerateBenchmark.run(SyntheticModels.checkpoint(dir, shape, 1),
+                SyntheticModels.byteLevelTokenizer(dir, shape.vocabSize()), "synthetic d" + shape.dim() + " L" + shape.nLayers()
                 + " v" + shape.vocabSize(), batches, threads, tokens, rounds, javaBatches));
         }
         System.out.println();

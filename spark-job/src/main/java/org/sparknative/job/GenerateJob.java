@@ -15,15 +15,13 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.sparknative.kernels.llama.Checkpoint;
 import org.sparknative.kernels.llama.CheckpointException;
-import org.sparknative.kernels.llama.CheckpointFormat;
 import org.sparknative.kernels.llama.LlamaConfig;
-import org.sparknative.kernels.llama.SyntheticCheckpoint;
-import org.sparknative.kernels.llama.TokenizerWriter;
 import org.sparknative.udf.generate.GenerateFunctions;
 import org.sparknative.udf.generate.GenerateTransform;
 import org.sparknative.udf.generate.GenerationParams;
 import org.sparknative.udf.generate.GenerationSpec;
 import org.sparknative.udf.generate.LongPromptPolicy;
+import org.sparknative.udf.generate.SyntheticModels;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -182,33 +180,15 @@ final class GenerateJob implements Callable<Integer> {
         return 0;
     }
 
-    private String[] modelPaths() throws Exception {
+    private String[] modelPaths() {
         if (syntheticModel != null) {
             if (model != null) {
                 throw new IllegalArgumentException("give --model or --synthetic-model, not both");
             }
             LlamaConfig shape = LlamaConfig.parse(syntheticModel);
-            Path dir = Path.of(System.getProperty("java.io.tmpdir"), "spark-native-synthetic");
-            Files.createDirectories(dir);
-            String tag = shape.toString().replaceAll("[^a-z0-9]+", "_") + "_seed" + seed;
-            Path ckpt = dir.resolve(tag + ".bin");
-            if (!Files.isRegularFile(ckpt) || Files.size(ckpt) != Checkpoint.expectedFileBytes(CheckpointFormat.V1, shape)) {
-                Path tmp = dir.resolve(tag + ".bin.tmp" + ProcessHandle.current().pid());
-                SyntheticCheckpoint.write(tmp, shape, seed, CheckpointFormat.V1);
-                Files.move(tmp, ckpt, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
-                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-            }
-            String tok = tokenizer;
-            if (tok == null) {
-                Path t = dir.resolve("bytelevel_vocab" + shape.vocabSize() + ".bin");
-                if (!Files.isRegularFile(t)) {
-                    Path tmp = dir.resolve(t.getFileName() + ".tmp" + ProcessHandle.current().pid());
-                    TokenizerWriter.writeByteLevel(tmp, shape.vocabSize());
-                    Files.move(tmp, t, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
-                        java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-                }
-                tok = t.toString();
-            }
+            Path dir = SyntheticModels.defaultDir();
+            Path ckpt = SyntheticModels.checkpoint(dir, shape, seed);
+            String tok = tokenizer != null ? tokenizer : SyntheticModels.byteLevelTokenizer(dir, shape.vocabSize()).toString();
             System.out.println("synthetic model " + shape + " written to " + ckpt);
             return new String[] {ckpt.toString(), tok};
         }

@@ -164,6 +164,24 @@ class GenerateSparkTest {
     }
 
     @Test
+    void syntheticModelFromTheCommandLine() throws Exception {
+        Path in = tmp.resolve("syn.jsonl");
+        Files.writeString(in, "{\"id\":1,\"prompt\":\"hello\"}\n{\"id\":2,\"prompt\":\"\"}\n");
+        Path summaryFile = tmp.resolve("syn.json");
+        StringWriter err = new StringWriter();
+        assertEquals(0, run(err, "generate", "--input", in.toString(), "--synthetic-model",
+            "dim=32,hidden=64,layers=1,heads=4,kv_heads=2,vocab=300,seq=32", "--max-new-tokens", "5",
+            "--temperature", "0", "--summary", summaryFile.toString()), err.toString());
+        var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(summaryFile.toFile());
+        assertEquals(2, json.get("prompts").asLong());
+        assertEquals("dim=32,hidden=64,layers=1,heads=4,kv_heads=2,vocab=300,seq=32,shared=true", json.get("modelShape").asText());
+        assertTrue(json.get("completionTokens").asLong() >= 1 && json.get("completionTokens").asLong() <= 10, json.toString());
+        StringWriter bad = new StringWriter();
+        assertEquals(1, run(bad, "generate", "--input", in.toString(), "--synthetic-model", "dim=30,heads=4"));
+        assertTrue(bad.toString().contains("missing key 'hidden'"), bad.toString());
+    }
+
+    @Test
     void badModelTokenizerAndInputGiveClearErrors() throws Exception {
         Path in = tmp.resolve("p.jsonl");
         Files.writeString(in, "{\"prompt\":\"hi\"}\n");

@@ -1,7 +1,6 @@
 package org.sparknative.udf.bench;
 
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -11,13 +10,9 @@ import org.apache.arrow.vector.IntVector;
 import org.apache.arrow.vector.VarCharVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.sparknative.kernels.llama.Checkpoint;
-import org.sparknative.kernels.llama.CheckpointFormat;
-import org.sparknative.kernels.llama.LlamaConfig;
 import org.sparknative.kernels.llama.NativeLlamaModel;
 import org.sparknative.kernels.llama.NativeTokenizer;
-import org.sparknative.kernels.llama.SyntheticCheckpoint;
 import org.sparknative.kernels.llama.Tokenizer;
-import org.sparknative.kernels.llama.TokenizerWriter;
 import org.sparknative.udf.ExecutorRuntime;
 import org.sparknative.udf.generate.ContinuousBatcher;
 import org.sparknative.udf.generate.DecodeBackend;
@@ -117,21 +112,6 @@ public final class GenerateBenchmark {
         }
         double tps = generated / secs;
         return new Row(label, backend, batch, threads, sequences, generated, secs, tps, tps / threads);
-    }
-
-    /** Writes a synthetic checkpoint (v1) and a byte-level tokenizer for {@code shape} into {@code dir}, once. */
-    public static Path[] synthetic(Path dir, LlamaConfig shape, long seed) throws java.io.IOException {
-        Files.createDirectories(dir);
-        String tag = shape.toString().replaceAll("[^a-z0-9]+", "_") + "_seed" + seed;
-        Path ckpt = dir.resolve(tag + ".bin");
-        if (!Files.isRegularFile(ckpt) || Files.size(ckpt) != Checkpoint.expectedFileBytes(CheckpointFormat.V1, shape)) {
-            SyntheticCheckpoint.write(ckpt, shape, seed, CheckpointFormat.V1);
-        }
-        Path tok = dir.resolve("bytelevel_vocab" + shape.vocabSize() + ".bin");
-        if (!Files.isRegularFile(tok)) {
-            TokenizerWriter.writeByteLevel(tok, shape.vocabSize());
-        }
-        return new Path[] {ckpt, tok};
     }
 
     /** Formats rows as a plain-text table, with each native row's speedup per thread over its batch-1 row. */
