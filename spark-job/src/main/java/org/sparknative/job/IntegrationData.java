@@ -9,6 +9,7 @@ import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
+import org.sparknative.udf.Seeds;
 
 /**
  * The generated integration workload, mirroring the pandas benchmark's
@@ -39,17 +40,10 @@ final class IntegrationData {
     }
 
     static Row row(long seed, long id) {
-        SplittableRandom r = new SplittableRandom(mix(seed * 0x9E3779B97F4A7C15L + id));
+        SplittableRandom r = new SplittableRandom(Seeds.mix(seed * 0x9E3779B97F4A7C15L + id));
         double a = -Math.abs(r.nextGaussian());
         double b = Math.abs(r.nextGaussian());
         int n = 100 + r.nextInt(19_900);
         return RowFactory.create(id, a, b, n);
-    }
-
-    /** Stafford's mix13 finalizer: decorrelates consecutive ids. */
-    private static long mix(long z) {
-        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
-        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
-        return z ^ (z >>> 31);
     }
 }

@@ -9,7 +9,6 @@ import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.Float8Vector;
 import org.apache.arrow.vector.IntVector;
 import org.apache.spark.api.java.function.FlatMapFunction;
-import org.apache.spark.rdd.RDD;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -128,10 +127,7 @@ public final class IntegrateTransform {
         LongAccumulator invalid = in.sparkSession().sparkContext().longAccumulator("integrate_f invalid rows");
         PartitionFunction fn = new PartitionFunction(inSchema.fieldIndex("a"), inSchema.fieldIndex("b"),
             inSchema.fieldIndex("n"), outSchema, options, invalid);
-        RDD<InternalRow> rows = ((org.apache.spark.sql.classic.Dataset<Row>) in).queryExecution().toRdd();
-        RDD<InternalRow> out = rows.toJavaRDD().mapPartitions(fn).rdd();
-        return new Result(((org.apache.spark.sql.classic.SparkSession) in.sparkSession())
-            .internalCreateDataFrame(out, outSchema, false), invalid);
+        return new Result(InternalRows.mapPartitions(in, outSchema, fn), invalid);
     }
 
     /** Runs in each task: rows to Arrow record batches, the kernel, rows with {@code x} out. */

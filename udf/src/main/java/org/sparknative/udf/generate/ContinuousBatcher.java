@@ -105,6 +105,7 @@ public final class ContinuousBatcher {
         int last;         // the token at pos - 1 (prev for decode)
         int next;         // the token to feed at pos once the prompt is done
         int generated;
+        boolean promptEndsThisStep; // the prompt's last token is in the current step: sample from it
         long[] rng;
         GenerationParams params;
         ByteArrayOutputStream text;
@@ -211,7 +212,7 @@ public final class ContinuousBatcher {
                 if (q.fed == q.promptLen) {
                     logitRows[nLogits] = rows - 1;
                     slotOfLogit[nLogits++] = s;
-                    q.fed = -q.promptLen - 1; // mark "prompt done this step" until sampled
+                    q.promptEndsThisStep = true;
                 }
             }
             backend.forward(rows, tokens, positions, slotOfRow, nLogits, logitRows);
@@ -219,8 +220,8 @@ public final class ContinuousBatcher {
             for (int k = 0; k < nLogits; k++) {
                 int s = slotOfLogit[k];
                 Seq q = slots[s];
-                if (q.fed < 0) {
-                    q.fed = q.promptLen; // the prompt's last token was fed this step
+                if (q.promptEndsThisStep) {
+                    q.promptEndsThisStep = false; // pos and last were set when the prompt's end was fed
                 } else {
                     q.last = q.next;
                     q.pos++;

@@ -14,7 +14,6 @@ import org.apache.arrow.vector.IntVector;
 import org.apache.arrow.vector.VarCharVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.spark.api.java.function.FlatMapFunction;
-import org.apache.spark.rdd.RDD;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -32,6 +31,7 @@ import org.apache.spark.util.LongAccumulator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.sparknative.udf.ExecutorRuntime;
+import org.sparknative.udf.InternalRows;
 import org.sparknative.udf.TaskResources;
 
 /**
@@ -128,10 +128,7 @@ public final class GenerateTransform {
             idx[i] = names.contains(optional[i]) ? inSchema.fieldIndex(optional[i]) : -1;
         }
         PartitionFunction fn = new PartitionFunction(idx, outSchema, options, counters);
-        RDD<InternalRow> rows = ((org.apache.spark.sql.classic.Dataset<Row>) in).queryExecution().toRdd();
-        RDD<InternalRow> out = rows.toJavaRDD().mapPartitions(fn).rdd();
-        return new Result(((org.apache.spark.sql.classic.SparkSession) in.sparkSession())
-            .internalCreateDataFrame(out, outSchema, false), counters);
+        return new Result(InternalRows.mapPartitions(in, outSchema, fn), counters);
     }
 
     /** Checks an optional input column's type; returns the identity so calls chain. */

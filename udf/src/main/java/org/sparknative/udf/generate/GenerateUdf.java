@@ -11,6 +11,7 @@ import org.apache.arrow.vector.IntVector;
 import org.apache.arrow.vector.VarCharVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.sparknative.kernels.llama.Tokenizer;
+import org.sparknative.udf.Seeds;
 
 /**
  * The vectorized text-generation UDF: an Arrow record batch of prompts in, a record batch of
@@ -141,13 +142,6 @@ public final class GenerateUdf {
             }
             key = h;
         }
-        return mix(jobSeed * 0x9E3779B97F4A7C15L + key);
-    }
-
-    /** Stafford's mix13 finalizer. */
-    static long mix(long z) {
-        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
-        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
-        return z ^ (z >>> 31);
+        return Seeds.mix(jobSeed * 0x9E3779B97F4A7C15L + key);
     }
 }

@@ -142,7 +142,7 @@ class ContinuousBatcherTest {
             }
         }
         // Row 0 equals the one-at-a-time generator with the seed GenerateUdf derives for it.
-        long seed = GenerateUdf.mix(3 * 0x9E3779B97F4A7C15L + fnv("hello world"));
+        long seed = org.sparknative.udf.Seeds.mix(3 * 0x9E3779B97F4A7C15L + fnv("hello world"));
         ReferenceGenerator.Result solo = ReferenceGenerator.generate(new ReferenceTransformer(ckpt), tok,
             "hello world".getBytes(StandardCharsets.UTF_8), 20, 0.8f, 0.9f, seed);
         assertEquals(solo.completion() + "|" + solo.finishReason(), first[0]);
