@@ -2,6 +2,7 @@ package org.sparknative.kernels;
 
 import java.util.concurrent.atomic.AtomicInteger;
 import org.bytedeco.javacpp.Loader;
+import org.sparknative.kernels.integrate.IntegrateKernels;
 
 /**
  * Loads the project's JNI libraries (built by JavaCPP and packaged in this jar) into the JVM.
@@ -27,7 +28,7 @@ public final class NativeLibrary {
         }
         synchronized (NativeLibrary.class) {
             if (!loaded) {
-                Loader.load(IntegrationKernels.class);
+                Loader.load(IntegrateKernels.class);
                 for (Class<?> c : KernelRegistry.OTHER_KERNEL_CLASSES) {
                     Loader.load(c);
                 }

@@ -3,8 +3,8 @@ package org.sparknative.udf;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.api.java.UDF3;
 import org.apache.spark.sql.types.DataTypes;
-import org.sparknative.kernels.IntegrateReference;
-import org.sparknative.kernels.IntegrationKernels;
+import org.sparknative.kernels.integrate.IntegrateKernels;
+import org.sparknative.kernels.integrate.IntegrateReference;
 
 /**
  * Row-at-a-time SQL functions of the integration workload, for SQL and the DataFrame API:
@@ -39,7 +39,7 @@ public final class IntegrateFunctions {
                 return null;
             }
             ExecutorRuntime.ensureNativeLoaded();
-            return IntegrationKernels.integrateRow(a, b, n);
+            return IntegrateKernels.integrateRow(a, b, n);
         };
     }
 

@@ -5,7 +5,7 @@ import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.BitVectorHelper;
 import org.apache.arrow.vector.Float8Vector;
 import org.apache.arrow.vector.IntVector;
-import org.sparknative.kernels.IntegrationKernels;
+import org.sparknative.kernels.integrate.IntegrateKernels;
 
 /**
  * The vectorized {@code integrate_f}: Arrow vectors {@code a, b} (float64) and {@code n} (int32) in, a
@@ -87,7 +87,7 @@ public final class IntegrateUdf {
                 }
             }
             if (rows > 0) {
-                IntegrationKernels.integrateBatch(ad.memoryAddress(), bd.memoryAddress(), nd.memoryAddress(),
+                IntegrateKernels.integrateBatch(ad.memoryAddress(), bd.memoryAddress(), nd.memoryAddress(),
                     x.getDataBuffer().memoryAddress(), rows, masked ? validity.memoryAddress() : 0L);
             }
             x.setValueCount(rows);

@@ -1,8 +1,9 @@
-package org.sparknative.kernels;
+package org.sparknative.kernels.integrate;
 
 import org.bytedeco.javacpp.annotation.Cast;
 import org.bytedeco.javacpp.annotation.Name;
 import org.bytedeco.javacpp.annotation.Platform;
+import org.sparknative.kernels.NativeLibrary;
 
 /**
  * JNI bindings of the integration kernel {@code sn_integrate.h}: the left Riemann sum
@@ -17,8 +18,8 @@ import org.bytedeco.javacpp.annotation.Platform;
  * Call {@link NativeLibrary#ensureLoaded()} before the first call.
  */
 @Platform(include = "sn_integrate.h")
-public final class IntegrationKernels {
-    private IntegrationKernels() {
+public final class IntegrateKernels {
+    private IntegrateKernels() {
     }
 
     /**
