@@ -42,9 +42,4 @@ public final class NativeLibrary {
     public static int loadCount() {
         return LOADS.get();
     }
-
-    /** @return JavaCPP's platform name of this JVM, such as {@code linux-x86_64} */
-    public static String platform() {
-        return Loader.getPlatform();
-    }
 }

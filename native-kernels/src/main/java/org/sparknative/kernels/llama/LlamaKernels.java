@@ -100,17 +100,6 @@ public final class LlamaKernels {
                                      @Cast("const int32_t*") int[] logitRows, int threads);
 
     /**
-     * One forward step over int32 arrays at raw addresses ({@code rows} entries each, {@code nLogits} for
-     * {@code logitRows}); zero-copy for Arrow buffers.
-     *
-     * @return {@link #OK} or {@link #ERR_ARG} (nothing computed)
-     */
-    @Name("sn_llama_forward")
-    public static native int forwardAddresses(@Cast("int64_t") long batch, int rows, @Cast("const int32_t*") long tokens,
-                                              @Cast("const int32_t*") long positions, @Cast("const int32_t*") long slots,
-                                              int nLogits, @Cast("const int32_t*") long logitRows, int threads);
-
-    /**
      * Samples from logits row {@code k} of the batch's last forward; the logits are left untouched.
      *
      * @return the token, or {@link #ERR_ARG}

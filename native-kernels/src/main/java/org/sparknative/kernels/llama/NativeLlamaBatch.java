@@ -29,7 +29,6 @@ public final class NativeLlamaBatch implements AutoCloseable {
     private final int maxSlots;
     private final int maxRows;
     private final FloatPointer logits;
-    private final long logitsAddress;
     private final long[] keyScratch;
     private long handle;
     private int logitRowCount;
@@ -49,8 +48,7 @@ public final class NativeLlamaBatch implements AutoCloseable {
         this.handle = handle;
         this.maxSlots = maxSlots;
         this.maxRows = maxRows;
-        this.logitsAddress = LlamaKernels.batchLogits(handle);
-        this.logits = new FloatPointer(new View(logitsAddress, (long) maxRows * config.vocabSize()));
+        this.logits = new FloatPointer(new View(LlamaKernels.batchLogits(handle), (long) maxRows * config.vocabSize()));
         this.keyScratch = new long[maxRows];
     }
 
@@ -171,12 +169,6 @@ public final class NativeLlamaBatch implements AutoCloseable {
         }
         logits.position((long) k * config.vocabSize()).get(dst, 0, config.vocabSize());
         logits.position(0);
-    }
-
-    /** @return the address of the native {@code [maxRowsPerStep][vocab]} float logits (row k valid after a step) */
-    public long logitsAddress() {
-        checkOpen();
-        return logitsAddress;
     }
 
     /**
