@@ -1,8 +1,10 @@
 package org.sparknative.kernels.llama;
 
+import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.annotation.Cast;
 import org.bytedeco.javacpp.annotation.Name;
 import org.bytedeco.javacpp.annotation.Platform;
+import org.sparknative.kernels.NativeLibrary;
 
 /**
  * Raw JNI bindings of the llama C kernels ({@code sn_llama.h}, {@code sn_tokenizer.h},
@@ -16,8 +18,8 @@ import org.bytedeco.javacpp.annotation.Platform;
  * enough memory, nor that a handle is live.
  *
  * <p>Threading: model and tokenizer handles are immutable and may be shared by any number of threads; a
- * batch handle must be used by one thread at a time. Call {@link org.sparknative.kernels.NativeLibrary#ensureLoaded()}
- * first.
+ * batch handle must be used by one thread at a time. The class loads its JNI library in its static
+ * initializer, so the first call from any thread loads it, once per JVM (see {@link NativeLibrary}).
  */
 @Platform(include = {"sn_pool.h", "sn_sampler.h", "sn_tokenizer.h", "sn_llama.h"})
 public final class LlamaKernels {
@@ -46,6 +48,11 @@ public final class LlamaKernels {
     public static final int TOK_ERR_BYTE = -3;
     /** Tokenizer: bad argument. */
     public static final int TOK_ERR_ARG = -4;
+
+    static {
+        Loader.load();
+        NativeLibrary.recordLoad(LlamaKernels.class);
+    }
 
     private LlamaKernels() {
     }

@@ -1,7 +1,5 @@
 package org.sparknative.kernels.llama;
 
-import org.sparknative.kernels.NativeLibrary;
-
 /**
  * The weights of a llama2.c checkpoint, memory-mapped read-only by the C side ({@code sn_llama.h}) with
  * the tensor offsets {@link Checkpoint} computed. The mapping is shared by every
@@ -30,7 +28,6 @@ public final class NativeLlamaModel implements AutoCloseable {
      *                             the header (the file changed since {@link Checkpoint#open})
      */
     public static NativeLlamaModel map(Checkpoint ckpt) {
-        NativeLibrary.ensureLoaded();
         LlamaConfig c = ckpt.config();
         int[] cfg = {c.dim(), c.hiddenDim(), c.nLayers(), c.nHeads(), c.nKvHeads(), c.vocabSize(), c.seqLen(),
             c.sharedClassifier() ? 1 : 0};

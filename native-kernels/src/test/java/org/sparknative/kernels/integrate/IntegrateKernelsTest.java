@@ -8,16 +8,10 @@ import java.util.SplittableRandom;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.IntPointer;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.sparknative.kernels.NativeLibrary;
 
 class IntegrateKernelsTest {
-    @BeforeAll
-    static void load() {
-        NativeLibrary.ensureLoaded();
-    }
-
     @Test
     void closedFormMatchesHandComputedSums() {
         // n = 1: dx * f(a) = (b-a) * a(a-1)
