@@ -40,18 +40,9 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include "sn_status.h"
 #include "sn_pool.h"
 #include "sn_sampler.h"
-
-/* Error codes returned by the sn_llama_* functions (0 = success). */
-#define SN_LLAMA_OK 0
-#define SN_LLAMA_ERR_OPEN (-1)      /* open() failed; out[1] holds errno */
-#define SN_LLAMA_ERR_STAT (-2)      /* fstat() failed; out[1] holds errno */
-#define SN_LLAMA_ERR_LENGTH (-3)    /* file length differs from the expected length; out[1] holds it */
-#define SN_LLAMA_ERR_MMAP (-4)      /* mmap() failed; out[1] holds errno */
-#define SN_LLAMA_ERR_NOMEM (-5)     /* malloc failed */
-#define SN_LLAMA_ERR_CONFIG (-6)    /* inconsistent shape, or a tensor offset outside the file */
-#define SN_LLAMA_ERR_ARG (-7)       /* an argument out of range (forward, sample) */
 
 /* Tensor order of the offsets array: the Java enum org.sparknative.kernels.llama.Tensor. */
 enum {
@@ -99,17 +90,17 @@ static inline void sn_llama_model_release(sn_llama_model *m) {
  *   cfg[8]: dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len, shared_classifier (0/1)
  *   offsets[SN_T_COUNT]: byte offset of every tensor (Tensor declaration order)
  *   out[2]: out[0] receives the handle; on failure out[1] receives errno or the actual file length
- * Returns SN_LLAMA_OK or a negative SN_LLAMA_ERR_* code; nothing is leaked on failure.
+ * Returns SN_OK or a negative sn_status (sn_status.h); nothing is leaked on failure.
  */
-static inline int32_t sn_llama_model_map(const char *path, int64_t expected_bytes, const int32_t *cfg,
-                                         const int64_t *offsets, int64_t *out) {
+static inline sn_status sn_llama_model_map(const char *path, int64_t expected_bytes, const int32_t *cfg,
+                                           const int64_t *offsets, int64_t *out) {
     out[0] = 0;
     out[1] = 0;
     const int64_t dim = cfg[0], hidden = cfg[1], layers = cfg[2], heads = cfg[3], kv_heads = cfg[4];
     const int64_t vocab = cfg[5], seq = cfg[6];
     if (dim <= 0 || hidden <= 0 || layers <= 0 || heads <= 0 || kv_heads <= 0 || vocab <= 0 || seq <= 0
         || dim % heads != 0 || heads % kv_heads != 0 || (dim / heads) % 2 != 0 || expected_bytes <= 0) {
-        return SN_LLAMA_ERR_CONFIG;
+        return SN_ERR_CONFIG;
     }
     const int64_t kv_dim = dim / heads * kv_heads;
     const int64_t sizes[SN_T_COUNT] = {
@@ -118,31 +109,31 @@ static inline int32_t sn_llama_model_map(const char *path, int64_t expected_byte
         dim, vocab * dim};
     for (int t = 0; t < SN_T_COUNT; t++) {
         if (offsets[t] < 0 || offsets[t] % 4 != 0 || sizes[t] > (expected_bytes - offsets[t]) / 4) {
-            return SN_LLAMA_ERR_CONFIG;
+            return SN_ERR_CONFIG;
         }
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         out[1] = errno;
-        return SN_LLAMA_ERR_OPEN;
+        return SN_ERR_OPEN;
     }
     struct stat st;
     if (fstat(fd, &st) != 0) {
         out[1] = errno;
         close(fd);
-        return SN_LLAMA_ERR_STAT;
+        return SN_ERR_STAT;
     }
     if ((int64_t) st.st_size != expected_bytes) {
         out[1] = (int64_t) st.st_size;
         close(fd);
-        return SN_LLAMA_ERR_LENGTH;
+        return SN_ERR_LENGTH;
     }
     void *map = mmap(NULL, (size_t) expected_bytes, PROT_READ, MAP_PRIVATE, fd, 0);
     int map_errno = errno;
     close(fd); /* the mapping keeps the file alive */
     if (map == MAP_FAILED) {
         out[1] = map_errno;
-        return SN_LLAMA_ERR_MMAP;
+        return SN_ERR_MMAP;
     }
     sn_llama_model *m = (sn_llama_model *) calloc(1, sizeof(sn_llama_model));
     const int64_t head_size = dim / heads;
@@ -151,7 +142,7 @@ static inline int32_t sn_llama_model_map(const char *path, int64_t expected_byte
         free(m);
         free(rope);
         munmap(map, (size_t) expected_bytes);
-        return SN_LLAMA_ERR_NOMEM;
+        return SN_ERR_NOMEM;
     }
     m->dim = (int32_t) dim;
     m->hidden = (int32_t) hidden;
@@ -190,7 +181,7 @@ static inline int32_t sn_llama_model_map(const char *path, int64_t expected_byte
     }
     m->rope = rope;
     out[0] = (int64_t) (intptr_t) m;
-    return SN_LLAMA_OK;
+    return SN_OK;
 }
 
 /* Unmaps the checkpoint and frees the model. The caller guarantees no batch uses it any more. */
@@ -227,15 +218,15 @@ static inline void sn_llama_batch_free(int64_t batch) {
 
 /*
  * A batch of max_slots sequences (KV cache [layer][slot][pos][kv_dim], keys and values) that runs at most
- * max_rows rows per step. out[0] receives the handle. Returns SN_LLAMA_OK, SN_LLAMA_ERR_ARG or
- * SN_LLAMA_ERR_NOMEM.
+ * max_rows rows per step. out[0] receives the handle. Returns SN_OK, SN_ERR_ARG or
+ * SN_ERR_NOMEM.
  */
-static inline int32_t sn_llama_batch_new(int64_t model, int32_t max_slots, int32_t max_rows, int64_t *out) {
+static inline sn_status sn_llama_batch_new(int64_t model, int32_t max_slots, int32_t max_rows, int64_t *out) {
     out[0] = 0;
     const sn_llama_model *m = (const sn_llama_model *) (intptr_t) model;
-    if (m == NULL || max_slots <= 0 || max_rows <= 0) return SN_LLAMA_ERR_ARG;
+    if (m == NULL || max_slots <= 0 || max_rows <= 0) return SN_ERR_ARG;
     sn_llama_batch *b = (sn_llama_batch *) calloc(1, sizeof(sn_llama_batch));
-    if (b == NULL) return SN_LLAMA_ERR_NOMEM;
+    if (b == NULL) return SN_ERR_NOMEM;
     b->m = m;
     b->max_slots = max_slots;
     b->max_rows = max_rows;
@@ -257,10 +248,10 @@ static inline int32_t sn_llama_batch_new(int64_t model, int32_t max_slots, int32
     b->probindex = (sn_prob_index *) sn_llama_alloc(2 * (size_t) m->vocab, sizeof(sn_prob_index), &failed);
     if (failed) {
         sn_llama_batch_free((int64_t) (intptr_t) b);
-        return SN_LLAMA_ERR_NOMEM;
+        return SN_ERR_NOMEM;
     }
     out[0] = (int64_t) (intptr_t) b;
-    return SN_LLAMA_OK;
+    return SN_OK;
 }
 
 /* Address of the [max_rows][vocab] logits buffer: row k holds the k-th logit row of the last forward. */
@@ -687,24 +678,24 @@ __attribute__((target("avx2"))) static void sn_forward_worker_avx(void *s, int t
  * layer all rows' K/V are written to the cache before any attention runs, so several rows of one slot at
  * distinct positions (chunked prefill) attend to each other causally. Logits are computed only for the
  * n_logits rows listed in logit_rows, into logits row k = 0..n_logits-1.
- * Returns SN_LLAMA_OK, or SN_LLAMA_ERR_ARG (nothing computed) if any index is out of range.
+ * Returns SN_OK, or SN_ERR_ARG (nothing computed) if any index is out of range.
  */
-static inline int32_t sn_llama_forward(int64_t batch, int32_t rows, const int32_t *tokens, const int32_t *positions,
-                                       const int32_t *slots, int32_t n_logits, const int32_t *logit_rows,
-                                       int32_t threads) {
+static inline sn_status sn_llama_forward(int64_t batch, int32_t rows, const int32_t *tokens, const int32_t *positions,
+                                         const int32_t *slots, int32_t n_logits, const int32_t *logit_rows,
+                                         int32_t threads) {
     sn_llama_batch *b = (sn_llama_batch *) (intptr_t) batch;
-    if (b == NULL || rows < 0 || rows > b->max_rows || n_logits < 0 || n_logits > rows) return SN_LLAMA_ERR_ARG;
+    if (b == NULL || rows < 0 || rows > b->max_rows || n_logits < 0 || n_logits > rows) return SN_ERR_ARG;
     const sn_llama_model *m = b->m;
     for (int r = 0; r < rows; r++) {
         if (tokens[r] < 0 || tokens[r] >= m->vocab || positions[r] < 0 || positions[r] >= m->seq_len
             || slots[r] < 0 || slots[r] >= b->max_slots) {
-            return SN_LLAMA_ERR_ARG;
+            return SN_ERR_ARG;
         }
     }
     for (int k = 0; k < n_logits; k++) {
-        if (logit_rows[k] < 0 || logit_rows[k] >= rows) return SN_LLAMA_ERR_ARG;
+        if (logit_rows[k] < 0 || logit_rows[k] >= rows) return SN_ERR_ARG;
     }
-    if (rows == 0) return SN_LLAMA_OK;
+    if (rows == 0) return SN_OK;
     sn_step s;
     s.b = b;
     s.pool = NULL;
@@ -729,17 +720,17 @@ static inline int32_t sn_llama_forward(int64_t batch, int32_t rows, const int32_
         s.pool = b->pool;
         sn_pool_run(b->pool, worker, &s);
     }
-    return SN_LLAMA_OK;
+    return SN_OK;
 }
 
 /*
  * Samples from logits row k of the last forward (which must have produced more than k rows), exactly as
  * llama2.c's sampler (see sn_sampler.h); the logits themselves are left untouched (copied to scratch).
- * Returns the token, or SN_LLAMA_ERR_ARG.
+ * Returns the token, or SN_ERR_ARG.
  */
 static inline int32_t sn_llama_batch_sample(int64_t batch, int32_t k, float temperature, float topp, uint64_t *rng_state) {
     sn_llama_batch *b = (sn_llama_batch *) (intptr_t) batch;
-    if (b == NULL || k < 0 || k >= b->max_rows) return SN_LLAMA_ERR_ARG;
+    if (b == NULL || k < 0 || k >= b->max_rows) return SN_ERR_ARG;
     const int n = b->m->vocab;
     return sn_sample(b->logits + (size_t) k * n, n, temperature, topp, rng_state, b->probs, b->probindex);
 }

@@ -3,6 +3,7 @@ package org.sparknative.kernels.llama;
 import java.util.Arrays;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Pointer;
+import org.sparknative.kernels.NativeStatus;
 
 /**
  * Batched Llama-2 inference state over a {@link NativeLlamaModel}: the KV cache of {@code maxSlots}
@@ -105,9 +106,10 @@ public final class NativeLlamaBatch implements AutoCloseable {
             checkDistinctCells(rows, positions, slots);
         }
         logitRowCount = 0;
-        int rc = LlamaKernels.forward(handle, rows, tokens, positions, slots, nLogits, logitRows, threads);
-        if (rc != LlamaKernels.OK) {
-            throw new IllegalArgumentException("native forward rejected its arguments (code " + rc + ")");
+        NativeStatus status = NativeStatus.of(LlamaKernels.forward(handle, rows, tokens, positions, slots, nLogits,
+            logitRows, threads));
+        if (status != NativeStatus.OK) {
+            throw new IllegalArgumentException("native forward rejected its arguments (" + status.describe() + ")");
         }
         logitRowCount = nLogits;
     }
@@ -192,7 +194,8 @@ public final class NativeLlamaBatch implements AutoCloseable {
         }
         int token = LlamaKernels.batchSample(handle, k, temperature, topp, rngState);
         if (token < 0) {
-            throw new IllegalArgumentException("native sampler rejected row " + k + " (code " + token + ")");
+            throw new IllegalArgumentException("native sampler rejected row " + k + " ("
+                + NativeStatus.of(token).describe() + ")");
         }
         return token;
     }

@@ -16,6 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.api.io.TempDir;
 import org.sparknative.kernels.NativeLibrary;
+import org.sparknative.kernels.NativeStatus;
 
 /** Argument validation, lifecycle, the sampler's edge cases, and loading in a fresh JVM. */
 class NativeLlamaValidationTest {
@@ -67,7 +68,7 @@ class NativeLlamaValidationTest {
             int t = b.sample(0, 0f, 0.9f, new long[1]);
             assertTrue(t >= 0 && t < 67);
             // the raw entry point re-checks what it can and returns an error code instead of crashing
-            assertEquals(LlamaKernels.ERR_ARG, LlamaKernels.forward(handleOf(b), 1, new int[] {99},
+            assertEquals(NativeStatus.ERR_ARG.code(), LlamaKernels.forward(handleOf(b), 1, new int[] {99},
                 new int[1], new int[1], 0, new int[1], 1));
         }
         assertIae("maxSlots", () -> {
@@ -196,7 +197,7 @@ class NativeLlamaValidationTest {
             logits.put(new float[] {0f, 0f, 0f, 0f});
             assertEquals(0, LlamaKernels.sample(logits.address(), 4, 1f, 1e-6f, rng, probs.address(), index.address()));
             assertEquals(0, LlamaKernels.sample(logits.address(), 1, 1f, 0.9f, rng, probs.address(), index.address()));
-            assertEquals(LlamaKernels.ERR_ARG, LlamaKernels.sample(logits.address(), 0, 1f, 0.9f, rng, probs.address(),
+            assertEquals(NativeStatus.ERR_ARG.code(), LlamaKernels.sample(logits.address(), 0, 1f, 0.9f, rng, probs.address(),
                 index.address()));
         }
     }
