@@ -87,8 +87,9 @@ static inline void sn_llama_model_release(sn_llama_model *m) {
 
 /*
  * Maps `path` read-only and builds the weight pointers from the Java-computed byte offsets.
- *   cfg[8]: dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len, shared_classifier (0/1)
- *   offsets[SN_T_COUNT]: byte offset of every tensor (Tensor declaration order)
+ *   cfg[7]: dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len
+ *   offsets[SN_T_COUNT]: byte offset of every tensor (Tensor declaration order; a shared classifier's
+ *     SN_T_WCLS offset is the token embedding's)
  *   out[2]: out[0] receives the handle; on failure out[1] receives errno or the actual file length
  * Returns SN_OK or a negative sn_status (sn_status.h); nothing is leaked on failure.
  */

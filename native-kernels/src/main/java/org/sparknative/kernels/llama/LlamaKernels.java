@@ -50,8 +50,8 @@ public final class LlamaKernels {
     // ---- model ------------------------------------------------------------------------------------
 
     /**
-     * mmaps {@code path} read-only. {@code cfg}: dim, hidden, layers, heads, kv_heads, vocab, seq, shared
-     * (0/1); {@code offsets}: the byte offset of every {@link Tensor} in declaration order; {@code out[0]}
+     * mmaps {@code path} read-only. {@code cfg}: dim, hidden, layers, heads, kv_heads, vocab, seq;
+     * {@code offsets}: the byte offset of every {@link Tensor} in declaration order; {@code out[0]}
      * receives the handle, {@code out[1]} errno or the actual length on failure.
      *
      * @return a {@link NativeStatus} code: {@code OK}, or why the mapping failed

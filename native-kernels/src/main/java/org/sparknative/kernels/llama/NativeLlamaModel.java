@@ -31,8 +31,7 @@ public final class NativeLlamaModel implements AutoCloseable {
      */
     public static NativeLlamaModel map(Checkpoint ckpt) {
         LlamaConfig c = ckpt.config();
-        int[] cfg = {c.dim(), c.hiddenDim(), c.nLayers(), c.nHeads(), c.nKvHeads(), c.vocabSize(), c.seqLen(),
-            c.sharedClassifier() ? 1 : 0};
+        int[] cfg = {c.dim(), c.hiddenDim(), c.nLayers(), c.nHeads(), c.nKvHeads(), c.vocabSize(), c.seqLen()};
         long[] out = new long[2];
         NativeStatus status = NativeStatus.of(
             LlamaKernels.modelMap(ckpt.path().toString(), ckpt.fileBytes(), cfg, ckpt.offsets(), out));
