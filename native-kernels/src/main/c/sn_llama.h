@@ -19,7 +19,7 @@
  *   - sn_llama_model: immutable after sn_llama_model_map(); any number of threads may share it.
  *   - sn_llama_batch: owned by one caller thread (one Spark task); not thread-safe. It owns the KV cache
  *     and every scratch buffer, allocated once in sn_llama_batch_new(); a step allocates nothing.
- *   - sn_llama_forward(..., threads): threads <= 1 runs on the calling thread alone. For threads > 1 the
+ *   - sn_llama_forward(batch, step, threads): threads <= 1 runs on the calling thread alone. For threads > 1 the
  *     batch's own persistent pool (sn_pool.h: threads - 1 pthreads, created on first use, recreated if the
  *     count changes, joined by sn_llama_batch_free) runs the whole step with the caller as thread 0;
  *     phases are separated by barriers; matmuls split weight rows in contiguous chunks, attention splits
@@ -69,11 +69,27 @@ typedef struct sn_llama_batch {
     float *x, *xb, *q, *k, *v, *hb, *hb2; /* [max_rows][dim | kv_dim | hidden] */
     float *att;                          /* [max_rows][n_heads][seq_len] */
     float *logits;                       /* [max_rows][vocab] */
+    int32_t *logit_rows;                 /* [max_rows] the rows whose logits the current step computes */
     float *probs;                        /* [vocab] sampler scratch */
     sn_prob_index *probindex;            /* [2 * vocab] sampler scratch */
     sn_pool *pool;                       /* worker threads for threads > 1, NULL until then */
     int32_t pool_threads;                /* the thread count the pool was made for */
 } sn_llama_batch;
+
+/*
+ * The rows of one forward step, in the shape of llama.cpp's llama_batch (here "batch" already names the
+ * KV-cache state above, so the rows of a step are a "step"). Row i feeds token[i] at position pos[i] of
+ * sequence slot slot[i]. The rows whose logits[i] is nonzero get logits, in row order: logits row k belongs
+ * to the k-th such row; logits == NULL means no row does. The arrays hold n_rows entries each and belong to
+ * the caller; sn_llama_forward() only reads them during the call.
+ */
+typedef struct sn_llama_step {
+    int32_t n_rows;
+    const int32_t *token; /* [n_rows] token ids in [0, vocab) */
+    const int32_t *pos;   /* [n_rows] positions in [0, seq_len) */
+    const int32_t *slot;  /* [n_rows] sequence slots in [0, max_slots) (llama.cpp: seq_id) */
+    const int8_t *logits; /* [n_rows] nonzero: compute this row's logits; or NULL */
+} sn_llama_step;
 
 /* ------------------------------------------------------------------------------------------------ */
 /* Loading                                                                                          */
@@ -212,6 +228,7 @@ static inline void sn_llama_batch_free(int64_t batch) {
     free(b->hb2);
     free(b->att);
     free(b->logits);
+    free(b->logit_rows);
     free(b->probs);
     free(b->probindex);
     free(b);
@@ -245,6 +262,7 @@ static inline sn_status sn_llama_batch_new(int64_t model, int32_t max_slots, int
     b->hb2 = (float *) sn_llama_alloc(R * m->hidden, sizeof(float), &failed);
     b->att = (float *) sn_llama_alloc(R * m->n_heads * (size_t) m->seq_len, sizeof(float), &failed);
     b->logits = (float *) sn_llama_alloc(R * m->vocab, sizeof(float), &failed);
+    b->logit_rows = (int32_t *) sn_llama_alloc(R, sizeof(int32_t), &failed);
     b->probs = (float *) sn_llama_alloc((size_t) m->vocab, sizeof(float), &failed);
     b->probindex = (sn_prob_index *) sn_llama_alloc(2 * (size_t) m->vocab, sizeof(sn_prob_index), &failed);
     if (failed) {
@@ -516,17 +534,18 @@ SN_INLINE void sn_rmsnorm(float *o, const float *x, const float *weight, int siz
     for (int j = 0; j < size; j++) o[j] = weight[j] * (ss * x[j]);
 }
 
-typedef struct sn_step {
+/* One step as the pool's threads see it: the validated rows, and the rows that get logits. */
+typedef struct sn_forward_job {
     sn_llama_batch *b;
     sn_pool *pool; /* NULL when the step runs on the caller alone */
     int rows;
     const int32_t *tokens, *positions, *slots;
     int n_logits;
-    const int32_t *logit_rows;
-} sn_step;
+    const int32_t *logit_rows; /* [n_logits] ascending */
+} sn_forward_job;
 
 /* One thread's part of a whole forward step; all threads run it, separated by barriers. */
-SN_INLINE void sn_forward_worker_body(const sn_step *s, int tid, int nth) {
+SN_INLINE void sn_forward_worker_body(const sn_forward_job *s, int tid, int nth) {
     sn_llama_batch *b = s->b;
     const sn_llama_model *m = b->m;
     const int R = s->rows;
@@ -662,50 +681,54 @@ SN_INLINE void sn_forward_worker_body(const sn_step *s, int tid, int nth) {
 }
 
 static void sn_forward_worker_generic(void *s, int tid, int nth) {
-    sn_forward_worker_body((const sn_step *) s, tid, nth);
+    sn_forward_worker_body((const sn_forward_job *) s, tid, nth);
 }
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define SN_HAVE_AVX_PATH 1
 __attribute__((target("avx2"))) static void sn_forward_worker_avx(void *s, int tid, int nth) {
-    sn_forward_worker_body((const sn_step *) s, tid, nth);
+    sn_forward_worker_body((const sn_forward_job *) s, tid, nth);
 }
 #else
 #define SN_HAVE_AVX_PATH 0
 #endif
 
 /*
- * One batched step: row i feeds token tokens[i] at position positions[i] of sequence slots[i]. In every
- * layer all rows' K/V are written to the cache before any attention runs, so several rows of one slot at
- * distinct positions (chunked prefill) attend to each other causally. Logits are computed only for the
- * n_logits rows listed in logit_rows, into logits row k = 0..n_logits-1.
- * Returns SN_OK, or SN_ERR_ARG (nothing computed) if any index is out of range.
+ * One batched step over the rows of `step` (see sn_llama_step). In every layer all rows' K/V are written to
+ * the cache before any attention runs, so several rows of one slot at distinct positions (chunked prefill)
+ * attend to each other causally. Logits are computed only for the rows flagged in step->logits, into logits
+ * rows 0, 1, ... in row order. Returns SN_OK, or SN_ERR_ARG (nothing computed) if the step is NULL, has
+ * more than max_rows rows or a NULL array, or any token, position or slot is out of range.
  */
-static inline sn_status sn_llama_forward(int64_t batch, int32_t rows, const int32_t *tokens, const int32_t *positions,
-                                         const int32_t *slots, int32_t n_logits, const int32_t *logit_rows,
-                                         int32_t threads) {
+static inline sn_status sn_llama_forward(int64_t batch, const sn_llama_step *step, int32_t threads) {
     sn_llama_batch *b = (sn_llama_batch *) (intptr_t) batch;
-    if (b == NULL || rows < 0 || rows > b->max_rows || n_logits < 0 || n_logits > rows) return SN_ERR_ARG;
+    if (b == NULL || step == NULL) return SN_ERR_ARG;
+    const int32_t rows = step->n_rows;
+    if (rows < 0 || rows > b->max_rows) return SN_ERR_ARG;
+    if (rows == 0) return SN_OK;
+    if (step->token == NULL || step->pos == NULL || step->slot == NULL) return SN_ERR_ARG;
     const sn_llama_model *m = b->m;
     for (int r = 0; r < rows; r++) {
-        if (tokens[r] < 0 || tokens[r] >= m->vocab || positions[r] < 0 || positions[r] >= m->seq_len
-            || slots[r] < 0 || slots[r] >= b->max_slots) {
+        if (step->token[r] < 0 || step->token[r] >= m->vocab || step->pos[r] < 0 || step->pos[r] >= m->seq_len
+            || step->slot[r] < 0 || step->slot[r] >= b->max_slots) {
             return SN_ERR_ARG;
         }
     }
-    for (int k = 0; k < n_logits; k++) {
-        if (logit_rows[k] < 0 || logit_rows[k] >= rows) return SN_ERR_ARG;
+    int32_t n_logits = 0;
+    if (step->logits != NULL) {
+        for (int r = 0; r < rows; r++) {
+            if (step->logits[r] != 0) b->logit_rows[n_logits++] = r;
+        }
     }
-    if (rows == 0) return SN_OK;
-    sn_step s;
+    sn_forward_job s;
     s.b = b;
     s.pool = NULL;
     s.rows = rows;
-    s.tokens = tokens;
-    s.positions = positions;
-    s.slots = slots;
+    s.tokens = step->token;
+    s.positions = step->pos;
+    s.slots = step->slot;
     s.n_logits = n_logits;
-    s.logit_rows = logit_rows;
+    s.logit_rows = b->logit_rows;
     sn_pool_fn worker = sn_forward_worker_generic;
 #if SN_HAVE_AVX_PATH
     if (!b->force_generic && sn_llama_cpu_has_avx()) worker = sn_forward_worker_avx;

@@ -1,7 +1,11 @@
 package org.sparknative.kernels.llama;
 
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.annotation.Cast;
+import org.bytedeco.javacpp.annotation.Const;
 import org.bytedeco.javacpp.annotation.Name;
 import org.bytedeco.javacpp.annotation.Platform;
 import org.sparknative.kernels.NativeLibrary;
@@ -91,14 +95,67 @@ public final class LlamaKernels {
     public static native int cpuHasAvx();
 
     /**
-     * One forward step over Java arrays (see {@link NativeLlamaBatch#forward}).
+     * The rows of one forward step: the C struct {@code sn_llama_step} (in the shape of llama.cpp's
+     * {@code llama_batch}). Row {@code i} feeds {@code token[i]} at position {@code pos[i]} of sequence slot
+     * {@code slot[i]}; the rows whose {@code logits[i]} is nonzero get logits, in row order (logits row
+     * {@code k} belongs to the {@code k}-th such row); a null {@code logits} means none. The struct only
+     * points at the four arrays of {@code nRows} entries each, which the caller owns and keeps alive across
+     * {@link #forward}. {@link #close()} frees the struct, not the arrays.
+     */
+    @Name("sn_llama_step")
+    public static class Step extends Pointer {
+        static {
+            Loader.load();
+        }
+
+        /** Allocates a zeroed descriptor: no rows, null arrays. */
+        public Step() {
+            allocate();
+        }
+
+        private native void allocate();
+
+        /** @return the row count */
+        @Name("n_rows")
+        public native int nRows();
+
+        /** Sets the row count. */
+        @Name("n_rows")
+        public native Step nRows(int nRows);
+
+        /** @return the int32 token ids, one per row */
+        public native @Cast("const int32_t*") IntPointer token();
+
+        /** Points at the int32 token ids, one per row. */
+        public native Step token(@Cast("const int32_t*") IntPointer token);
+
+        /** @return the int32 positions, one per row */
+        public native @Cast("const int32_t*") IntPointer pos();
+
+        /** Points at the int32 positions, one per row. */
+        public native Step pos(@Cast("const int32_t*") IntPointer pos);
+
+        /** @return the int32 sequence slots, one per row */
+        public native @Cast("const int32_t*") IntPointer slot();
+
+        /** Points at the int32 sequence slots, one per row. */
+        public native Step slot(@Cast("const int32_t*") IntPointer slot);
+
+        /** @return the int8 "needs logits" flags, one per row */
+        public native @Cast("const int8_t*") BytePointer logits();
+
+        /** Points at the int8 "needs logits" flags, one per row, or clears them (null: no row gets logits). */
+        public native Step logits(@Cast("const int8_t*") BytePointer logits);
+    }
+
+    /**
+     * One forward step over the rows {@code step} describes (see {@link NativeLlamaBatch#forward}, which
+     * validates everything first and builds the descriptor).
      *
      * @return {@link NativeStatus#OK} or {@link NativeStatus#ERR_ARG} (nothing computed)
      */
     @Name("sn_llama_forward")
-    public static native int forward(@Cast("int64_t") long batch, int rows, @Cast("const int32_t*") int[] tokens,
-                                     @Cast("const int32_t*") int[] positions, @Cast("const int32_t*") int[] slots, int nLogits,
-                                     @Cast("const int32_t*") int[] logitRows, int threads);
+    public static native int forward(@Cast("int64_t") long batch, @Const Step step, int threads);
 
     /**
      * Samples from logits row {@code k} of the batch's last forward; the logits are left untouched.
