@@ -54,10 +54,24 @@ enum {
 
 typedef struct sn_llama_model {
     int32_t dim, hidden, n_layers, n_heads, n_kv_heads, vocab, seq_len;
-    int32_t head_size, kv_dim, kv_mul;
+    int32_t head_size; /* dim / n_heads */
+    int32_t kv_dim;    /* head_size * n_kv_heads */
+    int32_t kv_mul;    /* n_heads / n_kv_heads: query heads per key/value head */
     void *map;
     size_t map_bytes;
-    const float *tok_emb, *rms_att, *wq, *wk, *wv, *wo, *rms_ffn, *w1, *w2, *w3, *rms_final, *wcls;
+    /* The weights, pointers into the mapping. A matrix is [out][in], row-major, as llama2.c stores it. */
+    const float *tok_emb;   /* [vocab][dim] */
+    const float *rms_att;   /* [n_layers][dim] */
+    const float *wq;        /* [n_layers][dim][dim]: n_heads * head_size outputs */
+    const float *wk;        /* [n_layers][kv_dim][dim] */
+    const float *wv;        /* [n_layers][kv_dim][dim] */
+    const float *wo;        /* [n_layers][dim][dim] */
+    const float *rms_ffn;   /* [n_layers][dim] */
+    const float *w1;        /* [n_layers][hidden][dim] */
+    const float *w2;        /* [n_layers][dim][hidden] */
+    const float *w3;        /* [n_layers][hidden][dim] */
+    const float *rms_final; /* [dim] */
+    const float *wcls;      /* [vocab][dim]; the same memory as tok_emb when the classifier is shared */
     float *rope; /* [seq_len][head_size/2][2]: cosf, sinf of pos * freq, exactly as llama2.c computes them */
 } sn_llama_model;
 
@@ -534,6 +548,58 @@ SN_INLINE void sn_rmsnorm(float *o, const float *x, const float *weight, int siz
     for (int j = 0; j < size; j++) o[j] = weight[j] * (ss * x[j]);
 }
 
+/* sn_rmsnorm of the rows r = tid, tid + nth, ... of x [R][dim] into o [R][dim]. */
+SN_INLINE void sn_rmsnorm_rows(float *o, const float *x, const float *weight, int R, int dim, int tid, int nth) {
+    for (int r = tid; r < R; r += nth) sn_rmsnorm(o + (size_t) r * dim, x + (size_t) r * dim, weight, dim);
+}
+
+/* llama2.c softmax() of x[0, n): the maximum, expf of the differences with a sequential sum, then divide. */
+SN_INLINE void sn_softmax(float *x, int n) {
+    float max_val = x[0];
+    for (int i = 1; i < n; i++)
+        if (x[i] > max_val) max_val = x[i];
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf(x[i] - max_val);
+        sum += x[i];
+    }
+    for (int i = 0; i < n; i++) x[i] /= sum;
+}
+
+/*
+ * llama2.c's RoPE on the elements [i0, i1) of one q or k row v (i0 and i1 even, as sn_split keeps them):
+ * each pair (v[i], v[i+1]) turns by the angle of its index within its head, at the position whose table
+ * row `rope` is ([head_size/2][2] cos, sin).
+ */
+SN_INLINE void sn_rope(float *v, const float *rope, int hs, int i0, int i1) {
+    for (int i = i0; i < i1; i += 2) {
+        const int hd = i % hs;
+        const float fcr = rope[hd], fci = rope[hd + 1];
+        const float v0 = v[i], v1 = v[i + 1];
+        v[i] = v0 * fcr - v1 * fci;
+        v[i + 1] = v0 * fci + v1 * fcr;
+    }
+}
+
+/* The residual connection on the columns [i0, i1) of R rows of length dim: x += o. */
+SN_INLINE void sn_residual_add(float *x, const float *o, int R, int dim, int i0, int i1) {
+    for (int r = 0; r < R; r++) {
+        float *xr = x + (size_t) r * dim;
+        const float *orow = o + (size_t) r * dim;
+        for (int i = i0; i < i1; i++) xr[i] += orow[i];
+    }
+}
+
+/* llama2.c's SwiGLU on the elements [i0, i1) of one row: h1 = silu(h1) * h3. */
+SN_INLINE void sn_swiglu(float *h1, const float *h3, int i0, int i1) {
+    for (int i = i0; i < i1; i++) {
+        float val = h1[i];
+        val *= (1.0f / (1.0f + expf(-val)));
+        val *= h3[i];
+        h1[i] = val;
+    }
+}
+
 /* One step as the pool's threads see it: the validated rows, and the rows that get logits. */
 typedef struct sn_forward_job {
     sn_llama_batch *b;
@@ -544,140 +610,166 @@ typedef struct sn_forward_job {
     const int32_t *logit_rows; /* [n_logits] ascending */
 } sn_forward_job;
 
-/* One thread's part of a whole forward step; all threads run it, separated by barriers. */
-SN_INLINE void sn_forward_worker_body(const sn_forward_job *s, int tid, int nth) {
+/*
+ * The phases of one step, each one thread's part of it (thread tid of nth). Row-parallel phases take the
+ * rows tid, tid + nth, ...; weight-parallel phases take this thread's sn_split share of the weight rows
+ * (output columns) for every row of the step; attention takes a contiguous share of the (row, head) items.
+ * The blocks put a barrier wherever a phase reads what other threads wrote.
+ */
+
+/* Layer l's part [max_slots][seq_len][kv_dim] of a cache [layer][slot][pos][kv_dim]. */
+SN_INLINE float *sn_cache_layer(const sn_llama_batch *b, float *cache, int l) {
+    const size_t slot_stride = (size_t) b->m->seq_len * b->m->kv_dim;
+    return cache + (size_t) l * ((size_t) b->max_slots * slot_stride);
+}
+
+/* Row-parallel: x = the token's embedding row. */
+SN_INLINE void sn_phase_embed(const sn_forward_job *s, int tid, int nth) {
+    const sn_llama_model *m = s->b->m;
+    const int dim = m->dim;
+    for (int r = tid; r < s->rows; r += nth) {
+        memcpy(s->b->x + (size_t) r * dim, m->tok_emb + (size_t) s->tokens[r] * dim, dim * sizeof(float));
+    }
+}
+
+/* Weight-parallel: q, k, v = wq, wk, wv times xb; RoPE on this thread's q and k pairs; k, v into the cache. */
+SN_INLINE void sn_phase_qkv(const sn_forward_job *s, int l, int tid, int nth) {
     sn_llama_batch *b = s->b;
     const sn_llama_model *m = b->m;
-    const int R = s->rows;
-    const int dim = m->dim, kv_dim = m->kv_dim, hidden = m->hidden, hs = m->head_size;
+    const int R = s->rows, dim = m->dim, kv_dim = m->kv_dim, hs = m->head_size;
+    const size_t slot_stride = (size_t) m->seq_len * kv_dim;
+    float *kc = sn_cache_layer(b, b->key_cache, l);
+    float *vc = sn_cache_layer(b, b->value_cache, l);
+    int i0, i1;
+    sn_split(dim, tid, nth, &i0, &i1);
+    sn_matmul_rows(m->wq + (size_t) l * dim * dim, dim, b->xb, R, b->q, dim, i0, i1);
+    for (int r = 0; r < R; r++) sn_rope(b->q + (size_t) r * dim, m->rope + (size_t) s->positions[r] * hs, hs, i0, i1);
+    sn_split(kv_dim, tid, nth, &i0, &i1);
+    sn_matmul_rows(m->wk + (size_t) l * kv_dim * dim, dim, b->xb, R, b->k, kv_dim, i0, i1);
+    sn_matmul_rows(m->wv + (size_t) l * kv_dim * dim, dim, b->xb, R, b->v, kv_dim, i0, i1);
+    for (int r = 0; r < R; r++) {
+        const int pos = s->positions[r];
+        float *k = b->k + (size_t) r * kv_dim;
+        sn_rope(k, m->rope + (size_t) pos * hs, hs, i0, i1);
+        const size_t off = (size_t) s->slots[r] * slot_stride + (size_t) pos * kv_dim;
+        memcpy(kc + off + i0, k + i0, (size_t) (i1 - i0) * sizeof(float));
+        memcpy(vc + off + i0, b->v + (size_t) r * kv_dim + i0, (size_t) (i1 - i0) * sizeof(float));
+    }
+}
+
+/*
+ * (Row, head)-parallel: each row's query head against its slot's cached keys 0..pos (including the rows
+ * this step wrote), softmax, then the weighted sum of the cached values into xb.
+ */
+SN_INLINE void sn_phase_attention(const sn_forward_job *s, int l, int tid, int nth) {
+    sn_llama_batch *b = s->b;
+    const sn_llama_model *m = b->m;
+    const int dim = m->dim, kv_dim = m->kv_dim, hs = m->head_size;
     const int n_heads = m->n_heads, kv_mul = m->kv_mul, seq = m->seq_len;
     const size_t slot_stride = (size_t) seq * kv_dim;
-    const size_t layer_stride = (size_t) b->max_slots * slot_stride;
+    const float *kc = sn_cache_layer(b, b->key_cache, l);
+    const float *vc = sn_cache_layer(b, b->value_cache, l);
     const float att_scale = sqrtf((float) hs);
-    int i0, i1;
-
-    for (int r = tid; r < R; r += nth) memcpy(b->x + (size_t) r * dim, m->tok_emb + (size_t) s->tokens[r] * dim, dim * sizeof(float));
-
-    for (int l = 0; l < m->n_layers; l++) {
-        /* attention rmsnorm */
-        for (int r = tid; r < R; r += nth) sn_rmsnorm(b->xb + (size_t) r * dim, b->x + (size_t) r * dim, m->rms_att + (size_t) l * dim, dim);
-        sn_pool_barrier(s->pool);
-
-        /* q, k, v for this thread's weight rows, RoPE on those rows' pairs, K/V into the cache */
-        float *kc = b->key_cache + (size_t) l * layer_stride;
-        float *vc = b->value_cache + (size_t) l * layer_stride;
-        sn_split(dim, tid, nth, &i0, &i1);
-        sn_matmul_rows(m->wq + (size_t) l * dim * dim, dim, b->xb, R, b->q, dim, i0, i1);
-        for (int r = 0; r < R; r++) {
-            const float *rope = m->rope + (size_t) s->positions[r] * hs;
-            float *q = b->q + (size_t) r * dim;
-            for (int i = i0; i < i1; i += 2) {
-                const int hd = i % hs;
-                const float fcr = rope[hd], fci = rope[hd + 1];
-                const float v0 = q[i], v1 = q[i + 1];
-                q[i] = v0 * fcr - v1 * fci;
-                q[i + 1] = v0 * fci + v1 * fcr;
-            }
-        }
-        sn_split(kv_dim, tid, nth, &i0, &i1);
-        sn_matmul_rows(m->wk + (size_t) l * kv_dim * dim, dim, b->xb, R, b->k, kv_dim, i0, i1);
-        sn_matmul_rows(m->wv + (size_t) l * kv_dim * dim, dim, b->xb, R, b->v, kv_dim, i0, i1);
-        for (int r = 0; r < R; r++) {
-            const int pos = s->positions[r];
-            const float *rope = m->rope + (size_t) pos * hs;
-            float *k = b->k + (size_t) r * kv_dim;
-            for (int i = i0; i < i1; i += 2) {
-                const int hd = i % hs;
-                const float fcr = rope[hd], fci = rope[hd + 1];
-                const float v0 = k[i], v1 = k[i + 1];
-                k[i] = v0 * fcr - v1 * fci;
-                k[i + 1] = v0 * fci + v1 * fcr;
-            }
-            const size_t off = (size_t) s->slots[r] * slot_stride + (size_t) pos * kv_dim;
-            memcpy(kc + off + i0, k + i0, (size_t) (i1 - i0) * sizeof(float));
-            memcpy(vc + off + i0, b->v + (size_t) r * kv_dim + i0, (size_t) (i1 - i0) * sizeof(float));
-        }
-        sn_pool_barrier(s->pool);
-
-        /* attention: every row sees its slot's cache 0..pos, including rows written in this step */
-        {
-            const int items = R * n_heads;
-            const int per = items / nth, extra = items % nth;
-            const int it0 = tid * per + (tid < extra ? tid : extra);
-            const int it1 = it0 + per + (tid < extra ? 1 : 0);
-            for (int it = it0; it < it1; it++) {
-                const int r = it / n_heads, h = it % n_heads;
-                const int pos = s->positions[r];
-                const float *q = b->q + (size_t) r * dim + (size_t) h * hs;
-                float *att = b->att + ((size_t) r * n_heads + h) * seq;
-                const size_t base = (size_t) s->slots[r] * slot_stride + (size_t) (h / kv_mul) * hs;
-                sn_att_scores(att, q, kc + base, kv_dim, hs, pos + 1, att_scale);
-                /* llama2.c softmax() */
-                float max_val = att[0];
-                for (int t = 1; t <= pos; t++)
-                    if (att[t] > max_val) max_val = att[t];
-                float sum = 0.0f;
-                for (int t = 0; t <= pos; t++) {
-                    att[t] = expf(att[t] - max_val);
-                    sum += att[t];
-                }
-                for (int t = 0; t <= pos; t++) att[t] /= sum;
-                sn_att_values(b->xb + (size_t) r * dim + (size_t) h * hs, att, vc + base, kv_dim, hs, pos + 1);
-            }
-        }
-        sn_pool_barrier(s->pool);
-
-        /* wo, then the residual on this thread's columns (q is free: reuse it as the wo output) */
-        sn_split(dim, tid, nth, &i0, &i1);
-        sn_matmul_rows(m->wo + (size_t) l * dim * dim, dim, b->xb, R, b->q, dim, i0, i1);
-        for (int r = 0; r < R; r++) {
-            float *x = b->x + (size_t) r * dim;
-            const float *o = b->q + (size_t) r * dim;
-            for (int i = i0; i < i1; i++) x[i] += o[i];
-        }
-        sn_pool_barrier(s->pool);
-
-        /* ffn rmsnorm */
-        for (int r = tid; r < R; r += nth) sn_rmsnorm(b->xb + (size_t) r * dim, b->x + (size_t) r * dim, m->rms_ffn + (size_t) l * dim, dim);
-        sn_pool_barrier(s->pool);
-
-        /* w1, w3 and SwiGLU on this thread's hidden units */
-        sn_split(hidden, tid, nth, &i0, &i1);
-        sn_matmul_rows(m->w1 + (size_t) l * hidden * dim, dim, b->xb, R, b->hb, hidden, i0, i1);
-        sn_matmul_rows(m->w3 + (size_t) l * hidden * dim, dim, b->xb, R, b->hb2, hidden, i0, i1);
-        for (int r = 0; r < R; r++) {
-            float *h1 = b->hb + (size_t) r * hidden;
-            const float *h3 = b->hb2 + (size_t) r * hidden;
-            for (int i = i0; i < i1; i++) {
-                float val = h1[i];
-                val *= (1.0f / (1.0f + expf(-val)));
-                val *= h3[i];
-                h1[i] = val;
-            }
-        }
-        sn_pool_barrier(s->pool);
-
-        /* w2, then the residual on this thread's columns */
-        sn_split(dim, tid, nth, &i0, &i1);
-        sn_matmul_rows(m->w2 + (size_t) l * dim * hidden, hidden, b->hb, R, b->q, dim, i0, i1);
-        for (int r = 0; r < R; r++) {
-            float *x = b->x + (size_t) r * dim;
-            const float *o = b->q + (size_t) r * dim;
-            for (int i = i0; i < i1; i++) x[i] += o[i];
-        }
-        sn_pool_barrier(s->pool);
+    const int items = s->rows * n_heads;
+    const int per = items / nth, extra = items % nth;
+    const int it0 = tid * per + (tid < extra ? tid : extra);
+    const int it1 = it0 + per + (tid < extra ? 1 : 0);
+    for (int it = it0; it < it1; it++) {
+        const int r = it / n_heads, h = it % n_heads;
+        const int pos = s->positions[r];
+        const float *q = b->q + (size_t) r * dim + (size_t) h * hs;
+        float *att = b->att + ((size_t) r * n_heads + h) * seq;
+        const size_t base = (size_t) s->slots[r] * slot_stride + (size_t) (h / kv_mul) * hs;
+        sn_att_scores(att, q, kc + base, kv_dim, hs, pos + 1, att_scale);
+        sn_softmax(att, pos + 1);
+        sn_att_values(b->xb + (size_t) r * dim + (size_t) h * hs, att, vc + base, kv_dim, hs, pos + 1);
     }
+}
 
-    /* final rmsnorm of the rows that want logits, then the classifier for those rows only */
+/* Weight-parallel: wo times xb (into q, which attention no longer needs), then the residual into x. */
+SN_INLINE void sn_phase_attention_out(const sn_forward_job *s, int l, int tid, int nth) {
+    sn_llama_batch *b = s->b;
+    const int dim = b->m->dim;
+    int i0, i1;
+    sn_split(dim, tid, nth, &i0, &i1);
+    sn_matmul_rows(b->m->wo + (size_t) l * dim * dim, dim, b->xb, s->rows, b->q, dim, i0, i1);
+    sn_residual_add(b->x, b->q, s->rows, dim, i0, i1);
+}
+
+/* Weight-parallel: hb = w1 times xb, hb2 = w3 times xb, then SwiGLU on this thread's hidden units. */
+SN_INLINE void sn_phase_ffn_up(const sn_forward_job *s, int l, int tid, int nth) {
+    sn_llama_batch *b = s->b;
+    const sn_llama_model *m = b->m;
+    const int dim = m->dim, hidden = m->hidden;
+    int i0, i1;
+    sn_split(hidden, tid, nth, &i0, &i1);
+    sn_matmul_rows(m->w1 + (size_t) l * hidden * dim, dim, b->xb, s->rows, b->hb, hidden, i0, i1);
+    sn_matmul_rows(m->w3 + (size_t) l * hidden * dim, dim, b->xb, s->rows, b->hb2, hidden, i0, i1);
+    for (int r = 0; r < s->rows; r++) sn_swiglu(b->hb + (size_t) r * hidden, b->hb2 + (size_t) r * hidden, i0, i1);
+}
+
+/* Weight-parallel: w2 times hb (into q), then the residual into x. */
+SN_INLINE void sn_phase_ffn_down(const sn_forward_job *s, int l, int tid, int nth) {
+    sn_llama_batch *b = s->b;
+    const int dim = b->m->dim, hidden = b->m->hidden;
+    int i0, i1;
+    sn_split(dim, tid, nth, &i0, &i1);
+    sn_matmul_rows(b->m->w2 + (size_t) l * dim * hidden, hidden, b->hb, s->rows, b->q, dim, i0, i1);
+    sn_residual_add(b->x, b->q, s->rows, dim, i0, i1);
+}
+
+/* The attention block of layer l: rmsnorm, q/k/v with RoPE and the cache write, attention, wo + residual. */
+SN_INLINE void sn_attention_block(const sn_forward_job *s, int l, int tid, int nth) {
+    const sn_llama_model *m = s->b->m;
+    sn_rmsnorm_rows(s->b->xb, s->b->x, m->rms_att + (size_t) l * m->dim, s->rows, m->dim, tid, nth);
+    sn_pool_barrier(s->pool);
+    sn_phase_qkv(s, l, tid, nth);
+    sn_pool_barrier(s->pool); /* every row's k, v are in the cache before any row attends */
+    sn_phase_attention(s, l, tid, nth);
+    sn_pool_barrier(s->pool);
+    sn_phase_attention_out(s, l, tid, nth);
+    sn_pool_barrier(s->pool);
+}
+
+/* The feed-forward block of layer l: rmsnorm, w1 and w3 with SwiGLU, w2 + residual. */
+SN_INLINE void sn_ffn_block(const sn_forward_job *s, int l, int tid, int nth) {
+    const sn_llama_model *m = s->b->m;
+    sn_rmsnorm_rows(s->b->xb, s->b->x, m->rms_ffn + (size_t) l * m->dim, s->rows, m->dim, tid, nth);
+    sn_pool_barrier(s->pool);
+    sn_phase_ffn_up(s, l, tid, nth);
+    sn_pool_barrier(s->pool);
+    sn_phase_ffn_down(s, l, tid, nth);
+    sn_pool_barrier(s->pool);
+}
+
+/*
+ * The final rmsnorm of the rows that get logits, packed (xb row k is row logit_rows[k]), then the
+ * classifier for those rows only, weight-parallel.
+ */
+SN_INLINE void sn_classifier(const sn_forward_job *s, int tid, int nth) {
+    sn_llama_batch *b = s->b;
+    const sn_llama_model *m = b->m;
+    const int dim = m->dim;
     for (int k = tid; k < s->n_logits; k += nth) {
-        const int r = s->logit_rows[k];
-        sn_rmsnorm(b->xb + (size_t) k * dim, b->x + (size_t) r * dim, m->rms_final, dim);
+        sn_rmsnorm(b->xb + (size_t) k * dim, b->x + (size_t) s->logit_rows[k] * dim, m->rms_final, dim);
     }
     sn_pool_barrier(s->pool);
     if (s->n_logits > 0) {
+        int i0, i1;
         sn_split(m->vocab, tid, nth, &i0, &i1);
         sn_matmul_rows(m->wcls, dim, b->xb, s->n_logits, b->logits, m->vocab, i0, i1);
     }
+}
+
+/* One thread's part of a whole forward step; all threads run it, separated by the blocks' barriers. */
+SN_INLINE void sn_forward_worker_body(const sn_forward_job *s, int tid, int nth) {
+    /* No barrier after the embedding: the first rmsnorm reads each row on the thread that wrote it. */
+    sn_phase_embed(s, tid, nth);
+    for (int l = 0; l < s->b->m->n_layers; l++) {
+        sn_attention_block(s, l, tid, nth);
+        sn_ffn_block(s, l, tid, nth);
+    }
+    sn_classifier(s, tid, nth);
 }
 
 static void sn_forward_worker_generic(void *s, int tid, int nth) {
