@@ -9,6 +9,7 @@ import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.IntPointer;
 import org.junit.jupiter.api.Test;
+import org.sparknative.kernels.FreshJvm;
 import org.sparknative.kernels.NativeLibrary;
 
 class IntegrateKernelsTest {
@@ -101,16 +102,21 @@ class IntegrateKernelsTest {
         assertThrows(IllegalArgumentException.class, () -> IntegrateReference.closedForm(0, 1, -5));
     }
 
+    /**
+     * The first load, in a fresh JVM (this one loaded the library long ago): 8 threads released together make
+     * a kernel call their first touch of it. Each must find the library loaded and get the right sum, and it
+     * must load once; the llama library, which nothing used, not at all.
+     */
     @Test
     void libraryLoadsOnceAcrossThreads() throws Exception {
-        Thread[] ts = new Thread[8];
-        for (int i = 0; i < ts.length; i++) {
-            ts[i] = new Thread(NativeLibrary::ensureLoaded);
-            ts[i].start();
-        }
-        for (Thread t : ts) {
-            t.join();
-        }
-        assertEquals(1, NativeLibrary.loadCount());
+        String out = FreshJvm.run(IntegrateFirstTouchProbe.class, "8", "kernel");
+        assertTrue(out.contains("probe ok threads=8 integrate loads=1 llama loads=0"), out);
+    }
+
+    /** As above with {@link NativeLibrary#ensureLoaded()} as the racing first touch (the udf module's path): both libraries, once each. */
+    @Test
+    void ensureLoadedLoadsEveryLibraryOnceAcrossThreads() throws Exception {
+        String out = FreshJvm.run(IntegrateFirstTouchProbe.class, "8", "ensureLoaded");
+        assertTrue(out.contains("probe ok threads=8 integrate loads=1 llama loads=1"), out);
     }
 }

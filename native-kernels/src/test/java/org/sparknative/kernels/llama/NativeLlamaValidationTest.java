@@ -8,15 +8,12 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.api.io.TempDir;
-import org.sparknative.kernels.NativeLibrary;
+import org.sparknative.kernels.FreshJvm;
 import org.sparknative.kernels.NativeStatus;
 
 /** Argument validation, lifecycle, the sampler's edge cases, and loading in a fresh JVM. */
@@ -184,7 +181,6 @@ class NativeLlamaValidationTest {
 
     @Test
     void samplerSemantics() {
-        NativeLibrary.ensureLoaded();
         try (FloatPointer logits = new FloatPointer(4); FloatPointer probs = new FloatPointer(4);
              FloatPointer index = new FloatPointer(16)) {
             logits.put(new float[] {0.5f, 0.5f, 0.5f, 0.5f});
@@ -223,17 +219,7 @@ class NativeLlamaValidationTest {
     /** Loads the JNI libraries in a brand-new JVM and runs a 2-thread step there. */
     @Test
     void loadsInAFreshJvm() throws Exception {
-        Path model = small();
-        List<String> cmd = new ArrayList<>();
-        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
-        cmd.add(FreshJvmProbe.class.getName());
-        cmd.add(model.toString());
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "probe timed out");
-        assertEquals(0, p.exitValue(), out);
+        String out = FreshJvm.run(FreshJvmProbe.class, small().toString());
         assertTrue(out.contains("probe ok loads=1"), out);
     }
 }
