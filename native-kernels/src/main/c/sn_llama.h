@@ -785,6 +785,12 @@ __attribute__((target("avx2"))) static void sn_forward_worker_avx(void *s, int t
 #define SN_HAVE_AVX_PATH 0
 #endif
 
+/* 1 when sn_llama_forward() runs this batch on the AVX2 code path, 0 on the portable (SSE2) one. */
+static inline int32_t sn_llama_batch_uses_avx(int64_t batch) {
+    const sn_llama_batch *b = (const sn_llama_batch *) (intptr_t) batch;
+    return SN_HAVE_AVX_PATH && !b->force_generic && sn_llama_cpu_has_avx();
+}
+
 /*
  * One batched step over the rows of `step` (see sn_llama_step). In every layer all rows' K/V are written to
  * the cache before any attention runs, so several rows of one slot at distinct positions (chunked prefill)
@@ -823,7 +829,7 @@ static inline sn_status sn_llama_forward(int64_t batch, const sn_llama_step *ste
     s.logit_rows = b->logit_rows;
     sn_pool_fn worker = sn_forward_worker_generic;
 #if SN_HAVE_AVX_PATH
-    if (!b->force_generic && sn_llama_cpu_has_avx()) worker = sn_forward_worker_avx;
+    if (sn_llama_batch_uses_avx(batch)) worker = sn_forward_worker_avx;
 #endif
     if (threads > 1 && b->pool_threads != threads) {
         sn_pool_free(b->pool);

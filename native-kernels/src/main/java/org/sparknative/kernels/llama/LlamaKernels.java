@@ -94,6 +94,10 @@ public final class LlamaKernels {
     @Name("sn_llama_cpu_has_avx")
     public static native int cpuHasAvx();
 
+    /** @return 1 if {@link #forward} runs this batch on the AVX2 code path, 0 on the portable SSE2 one */
+    @Name("sn_llama_batch_uses_avx")
+    public static native int batchUsesAvx(@Cast("int64_t") long batch);
+
     /**
      * The rows of one forward step: the C struct {@code sn_llama_step} (in the shape of llama.cpp's
      * {@code llama_batch}). Row {@code i} feeds {@code token[i]} at position {@code pos[i]} of sequence slot

@@ -270,6 +270,12 @@ public final class NativeLlamaBatch implements AutoCloseable {
         LlamaKernels.batchForceGeneric(handle, force ? 1 : 0);
     }
 
+    /** Tests: the code path {@link #forward} runs on now, {@code "avx2"} or {@code "generic"} (SSE2). */
+    String codePath() {
+        checkOpen();
+        return LlamaKernels.batchUsesAvx(handle) == 1 ? "avx2" : "generic";
+    }
+
     /** @return the model this batch runs */
     public NativeLlamaModel model() {
         return model;
