@@ -25,10 +25,10 @@ import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.IntPointer;
 import org.sparknative.kernels.IntegrateReference;
 import org.sparknative.kernels.IntegrationKernels;
-import org.sparknative.udf.ExecutorRuntime;
-import org.sparknative.udf.IntegrateFunctions;
-import org.sparknative.udf.IntegrateTransform;
-import org.sparknative.udf.InvalidRowPolicy;
+import org.sparknative.spark.RowIds;
+import org.sparknative.spark.integrate.IntegrateFunctions;
+import org.sparknative.spark.integrate.IntegrateTransform;
+import org.sparknative.udf.BadRowPolicy;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -103,8 +103,9 @@ final class IntegrateJob implements Callable<Integer> {
     @Option(names = "--partitions", description = "Partitions of the input (default: Spark's default parallelism).")
     Integer partitions;
 
-    @Option(names = "--invalid-rows", defaultValue = "error",
-        description = "Rows with n <= 0 or non-finite a, b: 'error' fails the job naming the row, 'null' outputs null and counts them (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--invalid-rows", defaultValue = "fail",
+        description = "Rows with n <= 0 or non-finite a, b: 'fail' stops the job naming the row, 'row-error' outputs null and counts them; "
+            + "'error' and 'null' are the old spellings (default: ${DEFAULT-VALUE}).")
     String invalidRows;
 
     @Option(names = "--warmup", defaultValue = "1", description = "Untimed warm-up runs per variant on up to 20,000 rows (default: ${DEFAULT-VALUE}).")
@@ -131,7 +132,7 @@ final class IntegrateJob implements Callable<Integer> {
     @Override
     public Integer call() {
         DataIO.Format outFormat = DataIO.Format.parse(format);
-        InvalidRowPolicy policy = InvalidRowPolicy.parse(invalidRows);
+        BadRowPolicy policy = BadRowPolicy.INVALID_ROWS.parse(invalidRows);
         IntegrateTransform.Options options = new IntegrateTransform.Options(batchSize, policy);
         List<Variant> variants = compare ? List.of(Variant.values()) : List.of(Variant.parse(variant));
         try (Sessions.Handle session = Sessions.open("spark-native integrate", master, conf)) {
@@ -141,9 +142,11 @@ final class IntegrateJob implements Callable<Integer> {
             if (parts < 1) {
                 throw new IllegalArgumentException("--partitions must be >= 1, got " + parts);
             }
+            // Input rows without an id are numbered as read, so that messages name the same row under any partitioning.
             Dataset<Row> raw = input != null
-                ? DataIO.read(spark, input, inputFormat != null ? DataIO.Format.parse(inputFormat) : DataIO.Format.ofPath(input))
-                : IntegrationData.generate(spark, rows, seed, parts);
+                ? RowIds.numbered(DataIO.read(spark, input,
+                    inputFormat != null ? DataIO.Format.parse(inputFormat) : DataIO.Format.ofPath(input)))
+                : IntegrateData.generate(spark, rows, seed, parts);
             Dataset<Row> data = IntegrateTransform.prepareInput(raw);
             if (input != null && partitions != null) {
                 data = data.repartition(parts);
@@ -170,7 +173,7 @@ final class IntegrateJob implements Callable<Integer> {
                 boolean writeHere = output != null && !compare;
                 long t0 = System.nanoTime();
                 if (writeHere) {
-                    DataIO.write(built.output(), output, outFormat, overwrite);
+                    DataIO.write(built.output().drop(RowIds.INPUT_ROW), output, outFormat, overwrite);
                 } else {
                     noop(built.output());
                 }
@@ -183,7 +186,7 @@ final class IntegrateJob implements Callable<Integer> {
                 last = built.output();
             }
             if (compare && output != null) {
-                DataIO.write(last, output, outFormat, overwrite);
+                DataIO.write(last.drop(RowIds.INPUT_ROW), output, outFormat, overwrite);
             }
             results = withSpeedups(results);
             VariantResult kernel = compare ? kernelOnly(data, spark.sparkContext().defaultParallelism(), count, sumN) : null;
@@ -191,7 +194,7 @@ final class IntegrateJob implements Callable<Integer> {
             if (summary != null) {
                 Report.writeJson(new Summary("integrate", Instant.now().toString(), spark.version(), spark.sparkContext().master(),
                     spark.sparkContext().defaultParallelism(), input == null ? "generated" : input, count, sumN, seed,
-                    batchSize, data.rdd().getNumPartitions(), policy.name().toLowerCase(Locale.ROOT), results, kernel,
+                    batchSize, data.rdd().getNumPartitions(), policy.label(), results, kernel,
                     output), summary);
                 System.out.println("summary written to " + summary);
             }
@@ -243,7 +246,6 @@ final class IntegrateJob implements Callable<Integer> {
         if (count > 50_000_000L) {
             return null;
         }
-        ExecutorRuntime.ensureNativeLoaded();
         List<Row> rowsIn = data.select("a", "b", "n").na().drop().collectAsList();
         int r = rowsIn.size();
         try (DoublePointer a = new DoublePointer(Math.max(r, 1)); DoublePointer b = new DoublePointer(Math.max(r, 1));

@@ -25,10 +25,11 @@ import org.sparknative.kernels.llama.CheckpointFormat;
 import org.sparknative.kernels.llama.LlamaConfig;
 import org.sparknative.kernels.llama.SyntheticCheckpoint;
 import org.sparknative.kernels.llama.TokenizerWriter;
-import org.sparknative.udf.generate.GenerateTransform;
+import org.sparknative.spark.generate.GenerateTransform;
+import org.sparknative.udf.Backend;
+import org.sparknative.udf.BadRowPolicy;
 import org.sparknative.udf.generate.GenerationParams;
 import org.sparknative.udf.generate.GenerationSpec;
-import org.sparknative.udf.generate.LongPromptPolicy;
 import org.sparknative.udf.generate.ModelRegistry;
 
 class GenerateSparkTest {
@@ -76,7 +77,7 @@ class GenerateSparkTest {
         Path out = tmp.resolve("gen-out");
         StringWriter err = new StringWriter();
         int code = run(err, "generate", "--input", in.toString(), "--model", ckpt.toString(), "--tokenizer", tok.toString(),
-            "--output", out.toString(), "--format", "json", "--batch-size", "3", "--partitions", "2",
+            "--output", out.toString(), "--format", "json", "--slots", "3", "--partitions", "2",
             "--temperature", "0.8", "--summary", tmp.resolve("gen.json").toString());
         assertEquals(0, code, err.toString());
         Map<Long, Row> byId = new HashMap<>();
@@ -115,8 +116,8 @@ class GenerateSparkTest {
         int mapsBefore = ModelRegistry.nativeMapCount();
         List<Map<Long, String>> results = new ArrayList<>();
         for (int[] shape : new int[][] {{1, 1}, {4, 8}, {3, 2}}) {
-            GenerationSpec spec = new GenerationSpec(files[0].toString(), files[1].toString(), "cpu", shape[1], 4, 1,
-                LongPromptPolicy.ERROR);
+            GenerationSpec spec = new GenerationSpec(files[0].toString(), files[1].toString(), Backend.CPU, shape[1], 4, 1,
+                BadRowPolicy.ROW_ERROR);
             GenerateTransform.Result res = GenerateTransform.apply(prompts(40).repartition(shape[0]),
                 GenerateTransform.Options.of(spec, defaults));
             Map<Long, String> m = new HashMap<>();
@@ -132,15 +133,15 @@ class GenerateSparkTest {
         // Four task slots ran partitions concurrently; the weights were mapped once for this JVM.
         assertEquals(mapsBefore + 1, ModelRegistry.nativeMapCount());
         // The native backend agrees with the pure-Java reference backend row for row.
-        GenerationSpec java = new GenerationSpec(files[0].toString(), files[1].toString(), "java", 4, 4, 1,
-            LongPromptPolicy.ERROR);
+        GenerationSpec java = new GenerationSpec(files[0].toString(), files[1].toString(), Backend.JAVA, 4, 4, 1,
+            BadRowPolicy.ROW_ERROR);
         Map<Long, String> ref = new HashMap<>();
         for (Row r : GenerateTransform.apply(prompts(40), GenerateTransform.Options.of(java,
             new GenerationParams(16, 0f, 1f, 5))).output().collectAsList()) {
             ref.put(r.getLong(0), r.getString(r.fieldIndex("completion")));
         }
-        GenerationSpec cpu = new GenerationSpec(files[0].toString(), files[1].toString(), "cpu", 4, 4, 1,
-            LongPromptPolicy.ERROR);
+        GenerationSpec cpu = new GenerationSpec(files[0].toString(), files[1].toString(), Backend.CPU, 4, 4, 1,
+            BadRowPolicy.ROW_ERROR);
         for (Row r : GenerateTransform.apply(prompts(40), GenerateTransform.Options.of(cpu,
             new GenerationParams(16, 0f, 1f, 5))).output().collectAsList()) {
             assertEquals(ref.get(r.getLong(0)), r.getString(r.fieldIndex("completion")), "greedy row " + r.getLong(0));
@@ -150,10 +151,10 @@ class GenerateSparkTest {
     @Test
     void sqlGenerateFunction() {
         Path[] files = synthetic("sql", new LlamaConfig(32, 64, 1, 4, 4, 300, 64, true));
-        GenerationSpec spec = new GenerationSpec(files[0].toString(), files[1].toString(), "cpu", 8, 16, 1,
-            LongPromptPolicy.ERROR);
+        GenerationSpec spec = new GenerationSpec(files[0].toString(), files[1].toString(), Backend.CPU, 8, 16, 1,
+            BadRowPolicy.ROW_ERROR);
         GenerationParams defaults = new GenerationParams(8, 0f, 1f, 1);
-        org.sparknative.udf.generate.GenerateFunctions.register(spark, spec, defaults);
+        org.sparknative.spark.generate.GenerateFunctions.register(spark, spec, defaults);
         prompts(10).createOrReplaceTempView("gen_prompts");
         List<Row> sql = spark.sql("SELECT id, generate(prompt) AS c FROM gen_prompts ORDER BY id").collectAsList();
         List<Row> batched = GenerateTransform.apply(prompts(10), GenerateTransform.Options.of(spec, defaults))
@@ -169,11 +170,15 @@ class GenerateSparkTest {
         Files.writeString(in, "{\"id\":1,\"prompt\":\"hello\"}\n{\"id\":2,\"prompt\":\"\"}\n");
         Path summaryFile = tmp.resolve("syn.json");
         StringWriter err = new StringWriter();
+        // --batch-size is the deprecated name of --slots: still accepted, with a warning.
         assertEquals(0, run(err, "generate", "--input", in.toString(), "--synthetic-model",
             "dim=32,hidden=64,layers=1,heads=4,kv_heads=2,vocab=300,seq=32", "--max-new-tokens", "5",
-            "--temperature", "0", "--summary", summaryFile.toString()), err.toString());
+            "--temperature", "0", "--batch-size", "2", "--summary", summaryFile.toString()), err.toString());
+        assertTrue(err.toString().contains("--batch-size is deprecated; use --slots"), err.toString());
         var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(summaryFile.toFile());
         assertEquals(2, json.get("prompts").asLong());
+        assertEquals(2, json.get("slots").asInt());
+        assertEquals("cpu", json.get("backend").asText());
         assertEquals("dim=32,hidden=64,layers=1,heads=4,kv_heads=2,vocab=300,seq=32,shared=true", json.get("modelShape").asText());
         assertTrue(json.get("completionTokens").asLong() >= 1 && json.get("completionTokens").asLong() <= 10, json.toString());
         StringWriter bad = new StringWriter();

@@ -1,10 +1,9 @@
 package org.sparknative.udf.generate;
 
-import org.apache.arrow.memory.ArrowBuf;
-
 /**
- * A tokenizer as the {@link ContinuousBatcher} uses it: UTF-8 prompt bytes straight out of an Arrow
- * buffer to token ids, and token ids back to bytes, with llama2.c's encode/decode semantics.
+ * A tokenizer as the {@link ContinuousBatcher} uses it: UTF-8 prompt bytes to token ids, and token ids
+ * back to bytes, with llama2.c's encode/decode semantics. Prompts come either off-heap, as an address
+ * and a length (the Arrow layer hands over its buffers this way, without a copy), or as a byte array.
  *
  * <p>Threading: implementations are immutable and thread-safe.
  */
@@ -13,12 +12,21 @@ public interface TokenCodec {
     int vocabSize();
 
     /**
-     * Encodes {@code length} UTF-8 bytes at {@code offset} of {@code buf} with a leading BOS (no EOS).
+     * Encodes {@code length} UTF-8 bytes at off-heap {@code address} with a leading BOS (no EOS). The
+     * caller guarantees that the bytes are readable.
      *
      * @param out receives the ids; needs {@code length + 3} entries
      * @return the number of ids written
      */
-    int encode(ArrowBuf buf, long offset, int length, int[] out);
+    int encode(long address, int length, int[] out);
+
+    /**
+     * Encodes {@code utf8} with a leading BOS (no EOS).
+     *
+     * @param out receives the ids; needs {@code utf8.length + 3} entries
+     * @return the number of ids written
+     */
+    int encode(byte[] utf8, int[] out);
 
     /** @return the bytes {@code token} contributes to the text after {@code prevToken} (llama2.c decode) */
     byte[] decode(int prevToken, int token);

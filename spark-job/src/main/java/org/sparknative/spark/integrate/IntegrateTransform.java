@@ -1,4 +1,4 @@
-package org.sparknative.udf;
+package org.sparknative.spark.integrate;
 
 import java.io.Serializable;
 import java.util.Arrays;
@@ -24,6 +24,14 @@ import org.apache.spark.sql.types.StructType;
 import org.apache.spark.util.LongAccumulator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.sparknative.spark.InternalRows;
+import org.sparknative.spark.RowIds;
+import org.sparknative.spark.SparkTasks;
+import org.sparknative.udf.BadRowPolicy;
+import org.sparknative.udf.ExecutorRuntime;
+import org.sparknative.udf.RowLabels;
+import org.sparknative.udf.TaskResources;
+import org.sparknative.udf.integrate.IntegrateUdf;
 
 /**
  * The batched {@code integrate_f} DataFrame transformation ({@code native-arrow}): each partition's
@@ -33,7 +41,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Input columns: {@code a} and {@code b} numeric (cast to DOUBLE), {@code n} an integer type (cast to
  * INT; a value outside the INT range fails the cast under Spark's ANSI mode). Other columns pass
- * through. Arrow memory is a per-task child allocator, closed when the task ends, also when it fails.
+ * through. Error messages name a row by its id ({@link RowIds}): the {@code id} column (integer or
+ * string) where there is one, else the {@value RowIds#INPUT_ROW} position added by
+ * {@link RowIds#numbered}. Arrow memory is a per-task child allocator, closed when the task ends, also when it fails.
  */
 public final class IntegrateTransform {
     /** The default record batch size in rows. */
@@ -44,30 +54,32 @@ public final class IntegrateTransform {
 
     /**
      * @param batchSize rows per Arrow record batch, {@code >= 1}
-     * @param policy    what invalid rows do
+     * @param policy    what invalid rows do: {@code fail} or {@code row-error}
      */
-    public record Options(int batchSize, InvalidRowPolicy policy) implements Serializable {
+    public record Options(int batchSize, BadRowPolicy policy) implements Serializable {
         public Options {
             if (batchSize < 1) {
                 throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
             }
+            BadRowPolicy.INVALID_ROWS.check(policy);
         }
 
-        /** Batch size {@link #DEFAULT_BATCH_SIZE}, invalid rows an error. */
+        /** Batch size {@link #DEFAULT_BATCH_SIZE}, invalid rows fail the job. */
         public static Options defaults() {
-            return new Options(DEFAULT_BATCH_SIZE, InvalidRowPolicy.ERROR);
+            return new Options(DEFAULT_BATCH_SIZE, BadRowPolicy.FAIL);
         }
     }
 
     /**
      * @param output      the input with {@code x} added (lazy, like any Dataset)
-     * @param invalidRows rows nulled under {@link InvalidRowPolicy#NULL}, counted once the output is computed
+     * @param invalidRows rows nulled under {@link BadRowPolicy#ROW_ERROR}, counted once the output is computed
      */
     public record Result(Dataset<Row> output, LongAccumulator invalidRows) {
     }
 
     /**
-     * Checks that {@code df} has usable columns {@code a, b, n} and casts them to DOUBLE, DOUBLE, INT.
+     * Checks that {@code df} has usable columns {@code a, b, n} and casts them to DOUBLE, DOUBLE, INT (and an
+     * integer {@code id} to BIGINT).
      *
      * @throws IllegalArgumentException naming a missing or mistyped column, or an existing {@code x}
      */
@@ -104,6 +116,7 @@ public final class IntegrateTransform {
             cols[i] = switch (c) {
                 case "a", "b" -> col.cast(DataTypes.DoubleType).as(c);
                 case "n" -> col.cast(DataTypes.IntegerType).as(c);
+                case RowIds.ID -> RowIds.prepareId(col, schema.apply(c).dataType(), "integrate_f");
                 default -> col;
             };
         }
@@ -126,7 +139,7 @@ public final class IntegrateTransform {
             org.apache.spark.sql.types.Metadata.empty()));
         LongAccumulator invalid = in.sparkSession().sparkContext().longAccumulator("integrate_f invalid rows");
         PartitionFunction fn = new PartitionFunction(inSchema.fieldIndex("a"), inSchema.fieldIndex("b"),
-            inSchema.fieldIndex("n"), outSchema, options, invalid);
+            inSchema.fieldIndex("n"), RowIds.find(inSchema), outSchema, options, invalid);
         return new Result(InternalRows.mapPartitions(in, outSchema, fn), invalid);
     }
 
@@ -138,14 +151,17 @@ public final class IntegrateTransform {
         private final int ia;
         private final int ib;
         private final int in;
+        private final RowIds.Column ids;
         private final StructType outSchema;
         private final Options options;
         private final LongAccumulator invalid;
 
-        PartitionFunction(int ia, int ib, int in, StructType outSchema, Options options, LongAccumulator invalid) {
+        PartitionFunction(int ia, int ib, int in, RowIds.Column ids, StructType outSchema, Options options,
+                          LongAccumulator invalid) {
             this.ia = ia;
             this.ib = ib;
             this.in = in;
+            this.ids = ids;
             this.outSchema = outSchema;
             this.options = options;
             this.invalid = invalid;
@@ -153,10 +169,9 @@ public final class IntegrateTransform {
 
         @Override
         public Iterator<InternalRow> call(Iterator<InternalRow> input) {
-            ExecutorRuntime.ensureNativeLoaded();
-            TaskResources resources = TaskResources.forCurrentTask();
+            TaskResources resources = SparkTasks.resourcesForCurrentTask();
             BufferAllocator allocator = resources.add(ExecutorRuntime.newTaskAllocator(
-                "integrate_f " + TaskResources.taskLabel()));
+                "integrate_f " + SparkTasks.taskLabel()));
             Float8Vector a = resources.add(new Float8Vector("a", allocator));
             Float8Vector b = resources.add(new Float8Vector("b", allocator));
             IntVector n = resources.add(new IntVector("n", allocator));
@@ -205,7 +220,7 @@ public final class IntegrateTransform {
                 }
                 if (!input.hasNext()) {
                     if (invalidSeen > 0) {
-                        LOG.warn("integrate_f: {} invalid rows returned null in {}", invalidSeen, TaskResources.taskLabel());
+                        LOG.warn("integrate_f: {} invalid rows returned null in {}", invalidSeen, SparkTasks.taskLabel());
                     }
                     resources.close();
                     return false;
@@ -245,7 +260,10 @@ public final class IntegrateTransform {
                 a.setValueCount(rows);
                 b.setValueCount(rows);
                 n.setValueCount(rows);
-                IntegrateUdf.Result result = IntegrateUdf.apply(a, b, n, allocator, options.policy(), rowsSeen);
+                long first = rowsSeen;
+                int partition = SparkTasks.partitionId();
+                RowLabels labels = i -> ids.label(pending[i], partition, first + i);
+                IntegrateUdf.Result result = IntegrateUdf.apply(a, b, n, allocator, options.policy(), labels);
                 try (Float8Vector x = result.x()) {
                     for (int i = 0; i < rows; i++) {
                         xNull[i] = x.isNull(i);
