@@ -122,22 +122,30 @@ final class GenerateJob implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        DataIO.Format outFormat = DataIO.Format.parse(format);
+        DataIO.Format outFormat = IntegrateJob.usage(() -> DataIO.Format.parse(format));
+        GenerationParams defaults = IntegrateJob.usage(() -> new GenerationParams(maxNewTokens, temperature, topP, seed));
+        BadRowPolicy longPromptPolicy = IntegrateJob.usage(() -> BadRowPolicy.LONG_PROMPTS.parse(longPrompts));
+        Backend backendKind = IntegrateJob.usage(() -> Backend.parse(backend));
         String[] paths = modelPaths();
         Checkpoint ckpt = Checkpoint.open(Path.of(paths[0]));
         if (slots != null && batchSizeAlias != null && !slots.equals(batchSizeAlias)) {
-            throw new IllegalArgumentException("--batch-size is the old name of --slots: give one of them");
+            throw new UsageException("--batch-size is the old name of --slots: give one of them");
         }
         if (batchSizeAlias != null) {
             commandSpec.commandLine().getErr().println("spark-native generate: warning: --batch-size is deprecated; use --slots");
         }
         int slotCount = slots != null ? slots : batchSizeAlias != null ? batchSizeAlias : GenerationSpec.DEFAULT_SLOTS;
-        Backend backendKind = Backend.parse(backend);
-        GenerationSpec spec = new GenerationSpec(paths[0], paths[1], backendKind, slotCount, prefillTokens, threads,
-            BadRowPolicy.LONG_PROMPTS.parse(longPrompts));
-        GenerationParams defaults = new GenerationParams(maxNewTokens, temperature, topP, seed);
+        GenerationSpec spec = IntegrateJob.usage(() -> new GenerationSpec(paths[0], paths[1], backendKind, slotCount,
+            prefillTokens, threads, longPromptPolicy));
+        if (partitions != null && partitions < 1) {
+            throw new UsageException("--partitions must be >= 1, got " + partitions);
+        }
+        if (limit != null && limit < 0) {
+            throw new UsageException("--limit must be >= 0, got " + limit);
+        }
         try (Sessions.Handle session = Sessions.open("spark-native generate", master, conf)) {
             SparkSession spark = session.spark();
+            DataIO.checkOutputIsNotInput(spark, input, output);
             Dataset<Row> prompts = DataIO.read(spark, input,
                 inputFormat != null ? DataIO.Format.parse(inputFormat) : DataIO.Format.ofPath(input));
             if (limit != null) {
@@ -206,9 +214,9 @@ final class GenerateJob implements Callable<Integer> {
     private String[] modelPaths() {
         if (syntheticModel != null) {
             if (model != null) {
-                throw new IllegalArgumentException("give --model or --synthetic-model, not both");
+                throw new UsageException("give --model or --synthetic-model, not both");
             }
-            LlamaConfig shape = LlamaConfig.parse(syntheticModel);
+            LlamaConfig shape = IntegrateJob.usage(() -> LlamaConfig.parse(syntheticModel));
             Path dir = SyntheticModels.defaultDir();
             Path ckpt = SyntheticModels.checkpoint(dir, shape, seed);
             String tok = tokenizer != null ? tokenizer : SyntheticModels.byteLevelTokenizer(dir, shape.vocabSize()).toString();
@@ -216,12 +224,12 @@ final class GenerateJob implements Callable<Integer> {
             return new String[] {ckpt.toString(), tok};
         }
         if (model == null) {
-            throw new IllegalArgumentException("--model FILE (or --synthetic-model SHAPE) is required; download the "
+            throw new UsageException("--model FILE (or --synthetic-model SHAPE) is required; download the "
                 + "TinyStories models with data/models/fetch.sh");
         }
         ModelRegistry.requireFile(Path.of(model), "model");
         if (tokenizer == null) {
-            throw new IllegalArgumentException("--tokenizer FILE is required with --model (tokenizer.bin for stories15M "
+            throw new UsageException("--tokenizer FILE is required with --model (tokenizer.bin for stories15M "
                 + "and up, tok512.bin for stories260K)");
         }
         ModelRegistry.requireFile(Path.of(tokenizer), "tokenizer");

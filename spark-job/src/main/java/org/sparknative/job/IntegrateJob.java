@@ -62,7 +62,7 @@ final class IntegrateJob implements Callable<Integer> {
                     return v;
                 }
             }
-            throw new IllegalArgumentException("--variant must be java-row, native-row or native-arrow, got '" + s + "'");
+            throw new UsageException("--variant must be java-row, native-row or native-arrow, got '" + s + "'");
         }
     }
 
@@ -131,12 +131,25 @@ final class IntegrateJob implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        DataIO.Format outFormat = DataIO.Format.parse(format);
-        BadRowPolicy policy = BadRowPolicy.INVALID_ROWS.parse(invalidRows);
+        DataIO.Format outFormat = usage(() -> DataIO.Format.parse(format));
+        BadRowPolicy policy = usage(() -> BadRowPolicy.INVALID_ROWS.parse(invalidRows));
         IntegrateTransform.Options options = new IntegrateTransform.Options(batchSize, policy);
         List<Variant> variants = compare ? List.of(Variant.values()) : List.of(Variant.parse(variant));
+        if (rows < 0) {
+            throw new UsageException("--rows must be >= 0, got " + rows);
+        }
+        if (partitions != null && partitions < 1) {
+            throw new UsageException("--partitions must be >= 1, got " + partitions);
+        }
+        if (batchSize < 1) {
+            throw new UsageException("--batch-size must be >= 1, got " + batchSize);
+        }
+        if (warmup < 0) {
+            throw new UsageException("--warmup must be >= 0, got " + warmup);
+        }
         try (Sessions.Handle session = Sessions.open("spark-native integrate", master, conf)) {
             SparkSession spark = session.spark();
+            DataIO.checkOutputIsNotInput(spark, input, output);
             IntegrateFunctions.register(spark, policy);
             int parts = partitions != null ? partitions : spark.sparkContext().defaultParallelism();
             if (parts < 1) {
@@ -321,6 +334,17 @@ final class IntegrateJob implements Callable<Integer> {
             results.stream().filter(r -> r.variant().equals(Variant.NATIVE_ARROW.label)).findFirst().ifPresent(r ->
                 System.out.printf(Locale.ROOT, "native-arrow reaches %.0f%% of the kernel-only evaluations/s%n",
                     100.0 * r.evaluationsPerSecond() / kernel.evaluationsPerSecond()));
+        }
+    }
+
+    /** Runs a parse of an option value, turning its IllegalArgumentException into bad usage (exit 2). */
+    static <T> T usage(java.util.function.Supplier<T> parse) {
+        try {
+            return parse.get();
+        } catch (UsageException e) {
+            throw e;
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage());
         }
     }
 }

@@ -43,6 +43,10 @@ public final class SparkNativeCli {
         PrintWriter err = cl.getErr();
         Throwable root = userFacingCause(e);
         err.println("spark-native " + cl.getCommandName() + ": error: " + root.getMessage());
+        if (root instanceof UsageException) {
+            err.flush();
+            return 2;
+        }
         if (Boolean.getBoolean("sparknative.debug")) {
             e.printStackTrace(err);
         } else {

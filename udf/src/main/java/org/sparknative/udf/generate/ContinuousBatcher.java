@@ -35,32 +35,38 @@ public final class ContinuousBatcher {
 
     /**
      * One prompt, in one of three forms: {@code length} UTF-8 bytes at off-heap {@code address} (the
-     * caller keeps them readable until {@link #run} returns), the bytes {@code utf8}, or no prompt at all
-     * (a null input).
+     * caller keeps them readable until {@link #run} returns), the bytes {@code utf8}, or a row that
+     * cannot be generated at all ({@code error}: a null prompt, a bad per-row setting), which becomes an
+     * error row.
      *
-     * @param address off-heap address of the prompt bytes, when {@code utf8} is null and the prompt is not null
+     * @param address off-heap address of the prompt bytes, when {@code utf8} and {@code error} are null
      * @param length  prompt length in bytes
      * @param utf8    the prompt bytes on the heap, or null
-     * @param isNull  the input was null: the row becomes an error row
-     * @param params  the row's settings
+     * @param error   why the row cannot be generated, or null
+     * @param params  the row's settings (null for an error row)
      */
-    public record Request(long address, int length, byte[] utf8, boolean isNull, GenerationParams params) {
+    public record Request(long address, int length, byte[] utf8, String error, GenerationParams params) {
         /** A prompt of {@code length} bytes at off-heap {@code address}. */
         public static Request offHeap(long address, int length, GenerationParams params) {
             if (length < 0) {
                 throw new IllegalArgumentException("prompt length must be >= 0, got " + length);
             }
-            return new Request(address, length, null, false, params);
+            return new Request(address, length, null, null, params);
         }
 
         /** A prompt given as bytes. */
         public static Request of(byte[] utf8, GenerationParams params) {
-            return new Request(0L, utf8.length, utf8, false, params);
+            return new Request(0L, utf8.length, utf8, null, params);
         }
 
-        /** A null prompt. */
-        public static Request nullPrompt(GenerationParams params) {
-            return new Request(0L, 0, null, true, params);
+        /** A null prompt: an error row. */
+        public static Request nullPrompt() {
+            return invalid("prompt is null");
+        }
+
+        /** A row that cannot be generated; its finish reason is {@code error: <message>}. */
+        public static Request invalid(String message) {
+            return new Request(0L, 0, null, message, null);
         }
     }
 
@@ -170,8 +176,8 @@ public final class ContinuousBatcher {
                     int r = nextRequest++;
                     Request req = requests[r];
                     long t0 = System.nanoTime();
-                    if (req.isNull()) {
-                        finish(results, r, new Result(null, 0, 0, FinishReason.error("prompt is null"), Double.NaN, 0.0), progress);
+                    if (req.error() != null) {
+                        finish(results, r, new Result(null, 0, 0, FinishReason.error(req.error()), Double.NaN, 0.0), progress);
                         continue;
                     }
                     if (scratch.length < req.length() + 3) {
@@ -293,6 +299,11 @@ public final class ContinuousBatcher {
             }
         }
         return results;
+    }
+
+    /** @return whether requests may carry off-heap addresses ({@link Request#offHeap}); else give byte arrays */
+    public boolean readsOffHeap() {
+        return codec.readsOffHeap();
     }
 
     private static void finish(Result[] results, int r, Result result, Progress progress) {

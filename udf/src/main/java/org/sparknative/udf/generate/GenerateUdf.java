@@ -23,13 +23,15 @@ import org.sparknative.udf.Seeds;
  * {@code temperature}, {@code top_p} (Float4) and {@code seed} (BigInt); a null or absent value takes
  * the default. The prompt's UTF-8 bytes are handed to the {@link ContinuousBatcher} as their address in
  * the Arrow data buffer, so the native tokenizer reads them where Arrow stored them (no copy, no Java
- * String).
+ * String); the Java reference tokenizer gets a copy.
  *
  * <p>Output ({@link #OUTPUT_COLUMNS}): {@code completion} Utf8 (null on error), {@code prompt_tokens}
  * and {@code completion_tokens} Int, {@code finish_reason} Utf8 ({@link FinishReason}: {@code stop},
  * {@code length} or {@code error: ...}), {@code ttft_ms} and {@code latency_ms} Float8 (from the row taking a batch slot;
  * wall-clock, so not deterministic, unlike the text). Invalid UTF-8 in a completion is replaced by
- * U+FFFD.
+ * U+FFFD. A null prompt or a per-row setting out of range ({@code temperature < 0}, {@code top_p} outside
+ * (0, 1], {@code max_new_tokens < 0}) makes an error row: null completion, {@code finish_reason} naming
+ * the field and the value; the other rows go on.
  *
  * <p>Seeds: a row's {@code seed} if given, else {@code mix(jobSeed, rowKey)} where {@code rowKey} is the
  * row's id when the caller has one, else a hash of the prompt bytes: never the row's place in a
@@ -66,7 +68,7 @@ public final class GenerateUdf {
      * @param labels    names the batch's rows in error messages
      * @param progress  told of each finished row, may be null
      * @return a root with {@link #OUTPUT_COLUMNS}, row count equal to the input's
-     * @throws InvalidRowException for a per-row setting out of range, naming the row and the field
+     * @throws InvalidRowException under {@code --long-prompts fail}, for a prompt longer than the context
      */
     public static VectorSchemaRoot apply(VarCharVector prompts, Options perRow, GenerationParams defaults,
                                          ContinuousBatcher batcher, BufferAllocator allocator, RowLabels labels,
@@ -74,6 +76,7 @@ public final class GenerateUdf {
         int rows = prompts.getValueCount();
         long data = prompts.getDataBuffer().memoryAddress();
         long capacity = prompts.getDataBuffer().capacity();
+        boolean offHeap = batcher.readsOffHeap();
         ContinuousBatcher.Request[] requests = new ContinuousBatcher.Request[rows];
         for (int i = 0; i < rows; i++) {
             boolean isNull = prompts.isNull(i);
@@ -89,17 +92,19 @@ public final class GenerateUdf {
                     perRow.topP() != null && !perRow.topP().isNull(i) ? perRow.topP().get(i) : defaults.topP(),
                     rowSeed(prompts, i, isNull, start, len, perRow, defaults.seed()));
             } catch (IllegalArgumentException e) {
-                String row = labels.label(i);
-                throw new InvalidRowException(row, "generate: " + row + ": " + e.getMessage());
+                // A bad per-row setting is an error row, like a null prompt: the message names the field and value.
+                requests[i] = ContinuousBatcher.Request.invalid(e.getMessage());
+                continue;
             }
             if (isNull) {
-                requests[i] = ContinuousBatcher.Request.nullPrompt(p);
+                requests[i] = ContinuousBatcher.Request.nullPrompt();
             } else {
                 if (start < 0 || len < 0 || start + len > capacity) {
                     throw new IllegalArgumentException("prompt bytes [" + start + ", " + (start + len)
                         + ") outside the Arrow data buffer of " + capacity + " bytes");
                 }
-                requests[i] = ContinuousBatcher.Request.offHeap(data + start, len, p);
+                requests[i] = offHeap ? ContinuousBatcher.Request.offHeap(data + start, len, p)
+                    : ContinuousBatcher.Request.of(prompts.get(i), p);
             }
         }
         ContinuousBatcher.Result[] results = batcher.run(requests, labels, progress);

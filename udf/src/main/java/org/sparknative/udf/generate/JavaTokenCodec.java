@@ -1,12 +1,10 @@
 package org.sparknative.udf.generate;
 
-import org.bytedeco.javacpp.BytePointer;
-import org.bytedeco.javacpp.Pointer;
 import org.sparknative.kernels.llama.Tokenizer;
 
 /**
- * {@link TokenCodec} over the pure-Java {@link Tokenizer}, for tests and baselines. Off-heap prompts are
- * copied into a byte array first: the Java tokenizer reads Java memory.
+ * {@link TokenCodec} over the pure-Java {@link Tokenizer}, for tests and baselines. It reads prompts as
+ * byte arrays only ({@link #readsOffHeap()} is false): the Arrow layer hands it copies.
  */
 public final class JavaTokenCodec implements TokenCodec {
     private final Tokenizer tokenizer;
@@ -21,12 +19,14 @@ public final class JavaTokenCodec implements TokenCodec {
     }
 
     @Override
+    public boolean readsOffHeap() {
+        return false;
+    }
+
+    /** @throws UnsupportedOperationException always: the Java tokenizer reads byte arrays */
+    @Override
     public int encode(long address, int length, int[] out) {
-        byte[] bytes = new byte[length];
-        if (length > 0) {
-            new BytePointer(new OffHeap(address, length)).get(bytes);
-        }
-        return encode(bytes, out);
+        throw new UnsupportedOperationException("the Java tokenizer reads prompts as byte arrays, not addresses");
     }
 
     @Override
@@ -39,14 +39,5 @@ public final class JavaTokenCodec implements TokenCodec {
     @Override
     public byte[] decode(int prevToken, int token) {
         return tokenizer.decode(prevToken, token);
-    }
-
-    /** A JavaCPP view of {@code length} bytes at {@code address}; owns nothing. */
-    private static final class OffHeap extends Pointer {
-        OffHeap(long address, long length) {
-            this.address = address;
-            this.limit = length;
-            this.capacity = length;
-        }
     }
 }

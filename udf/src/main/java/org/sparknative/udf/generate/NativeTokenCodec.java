@@ -19,6 +19,11 @@ public final class NativeTokenCodec implements TokenCodec {
     }
 
     @Override
+    public boolean readsOffHeap() {
+        return true;
+    }
+
+    @Override
     public int encode(long address, int length, int[] out) {
         return tokenizer.encode(address, length, true, false, out);
     }

@@ -11,12 +11,16 @@ public interface TokenCodec {
     /** @return the vocabulary size; must equal the model's */
     int vocabSize();
 
+    /** @return whether {@link #encode(long, int, int[])} is supported (else give prompts as byte arrays) */
+    boolean readsOffHeap();
+
     /**
      * Encodes {@code length} UTF-8 bytes at off-heap {@code address} with a leading BOS (no EOS). The
      * caller guarantees that the bytes are readable.
      *
      * @param out receives the ids; needs {@code length + 3} entries
      * @return the number of ids written
+     * @throws UnsupportedOperationException unless {@link #readsOffHeap()}
      */
     int encode(long address, int length, int[] out);
 

@@ -52,8 +52,9 @@ class ArrowFreeBatcherTest {
         try (NativeLlamaModel nm = NativeLlamaModel.map(ckpt); NativeTokenizer ntok = NativeTokenizer.load(tokFile, 300)) {
             ContinuousBatcher.Result[] reference = null;
             for (int codecKind = 0; codecKind < 2; codecKind++) {
-                for (int form = 0; form < 2; form++) {
-                    TokenCodec codec = codecKind == 0 ? new JavaTokenCodec(jtok) : new NativeTokenCodec(ntok);
+                for (int form = 0; form < 2 - codecKind; form++) {
+                    // native codec (codecKind 0): bytes and addresses; Java codec: bytes only
+                    TokenCodec codec = codecKind == 1 ? new JavaTokenCodec(jtok) : new NativeTokenCodec(ntok);
                     BytePointer[] held = new BytePointer[texts.length];
                     ContinuousBatcher.Request[] reqs = new ContinuousBatcher.Request[texts.length + 1];
                     for (int i = 0; i < texts.length; i++) {
@@ -66,7 +67,7 @@ class ArrowFreeBatcherTest {
                             reqs[i] = ContinuousBatcher.Request.offHeap(held[i].address(), b.length, greedy(6));
                         }
                     }
-                    reqs[texts.length] = ContinuousBatcher.Request.nullPrompt(greedy(6));
+                    reqs[texts.length] = ContinuousBatcher.Request.nullPrompt();
                     try (NativeBackend backend = new NativeBackend(nm, 2, 2 + 3, 1)) {
                         ContinuousBatcher.Result[] got = new ContinuousBatcher(backend, codec, BadRowPolicy.ROW_ERROR, 3)
                             .run(reqs, RowLabels.positions(0), null);
@@ -90,6 +91,13 @@ class ArrowFreeBatcherTest {
                 }
             }
         }
+    }
+
+    @Test
+    void theJavaCodecRefusesAddresses() {
+        JavaTokenCodec c = new JavaTokenCodec(Tokenizer.load(tokFile, 300));
+        assertTrue(!c.readsOffHeap());
+        assertThrows(UnsupportedOperationException.class, () -> c.encode(0L, 0, new int[3]));
     }
 
     @Test

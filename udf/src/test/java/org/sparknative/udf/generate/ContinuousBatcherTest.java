@@ -189,6 +189,53 @@ class ContinuousBatcherTest {
     }
 
     @Test
+    void badPerRowSettingsBecomeErrorRowsNamingFieldAndValueAndTheOthersGoOn() {
+        LlamaConfig cfg = new LlamaConfig(16, 32, 1, 2, 2, 300, 24, true);
+        Path model = tmp.resolve("perrow.bin");
+        Path tokFile = tmp.resolve("tok.bin");
+        SyntheticCheckpoint.write(model, cfg, 9, CheckpointFormat.V1);
+        TokenizerWriter.writeByteLevel(tokFile, 300);
+        Checkpoint ckpt = Checkpoint.open(model);
+        Tokenizer tok = Tokenizer.load(tokFile, 300);
+        try (ReferenceBackend backend = new ReferenceBackend(ckpt, 2, 6);
+             VarCharVector p = prompts("a", "b", "c", "d", "e", "f");
+             IntVector maxNew = new IntVector("max_new_tokens", allocator);
+             org.apache.arrow.vector.Float4Vector temp = new org.apache.arrow.vector.Float4Vector("temperature", allocator);
+             org.apache.arrow.vector.Float4Vector topP = new org.apache.arrow.vector.Float4Vector("top_p", allocator)) {
+            maxNew.allocateNew(6);
+            temp.allocateNew(6);
+            topP.allocateNew(6);
+            for (int i = 0; i < 6; i++) {
+                maxNew.setNull(i);
+                temp.setNull(i);
+                topP.setNull(i);
+            }
+            temp.set(1, -1f);
+            topP.set(2, Float.NaN);
+            maxNew.set(3, -1);
+            topP.set(4, 2f);
+            for (var v : new org.apache.arrow.vector.FieldVector[] {maxNew, temp, topP}) {
+                v.setValueCount(6);
+            }
+            ContinuousBatcher batcher = new ContinuousBatcher(backend, new JavaTokenCodec(tok), BadRowPolicy.ROW_ERROR, 4);
+            try (VectorSchemaRoot out = GenerateUdf.apply(p, new GenerateUdf.Options(maxNew, temp, topP, null, null),
+                new GenerationParams(4, 0f, 1f, 1), batcher, allocator, RowLabels.positions(0), null)) {
+                assertEquals("error: temperature must be finite and >= 0, got -1.0", finish(out, 1));
+                assertEquals("error: top_p must be in (0, 1], got NaN", finish(out, 2));
+                assertEquals("error: max_new_tokens must be >= 0, got -1", finish(out, 3));
+                assertEquals("error: top_p must be in (0, 1], got 2.0", finish(out, 4));
+                for (int r = 1; r <= 4; r++) {
+                    assertNull(text(out, r), "row " + r);
+                }
+                for (int r : new int[] {0, 5}) {
+                    assertTrue(finish(out, r).equals("length") || finish(out, r).equals("stop"), finish(out, r));
+                    assertTrue(text(out, r) != null, "row " + r);
+                }
+            }
+        }
+    }
+
+    @Test
     void wrongTokenizerAndBadSettingsAreClearErrors() {
         Checkpoint ckpt = Checkpoint.open(TestModels.require("stories260K.bin"));
         Path tokFile = tmp.resolve("tok.bin");
@@ -201,6 +248,8 @@ class ContinuousBatcherTest {
         }
         assertThrows(IllegalArgumentException.class, () -> new GenerationParams(-1, 0f, 1f, 0));
         assertThrows(IllegalArgumentException.class, () -> new GenerationParams(1, -0.5f, 1f, 0));
+        assertThrows(IllegalArgumentException.class, () -> new GenerationParams(1, 0.5f, 0f, 0));
+        assertThrows(IllegalArgumentException.class, () -> new GenerationParams(1, 0.5f, 1.5f, 0));
         assertThrows(IllegalArgumentException.class, () -> BadRowPolicy.LONG_PROMPTS.parse("drop"));
     }
 }
