@@ -61,7 +61,7 @@ public final class IntegrateUdf {
             x.allocateNew(Math.max(rows, 1));
             ArrowBuf validity = x.getValidityBuffer();
             int validityBytes = (rows + 7) / 8;
-            validity.setOne(0, validityBytes);
+            validity.setOne(0L, validityBytes);
             boolean anyNull = a.getNullCount() + b.getNullCount() + n.getNullCount() > 0;
             int invalid = 0;
             boolean masked = anyNull;
