@@ -75,10 +75,26 @@ final class DataIO {
      * Paths are compared fully qualified through Hadoop's file system (so {@code out}, {@code ./out} and
      * {@code file:///.../out} are one path).
      *
+     * <p>Also refuses an existing output without {@code --overwrite} up front, instead of after the work
+     * (Spark's {@code PATH_ALREADY_EXISTS}).
+     *
      * @throws UsageException naming both paths
      */
-    static void checkOutputIsNotInput(SparkSession spark, String input, String output) {
-        if (input == null || output == null) {
+    static void checkOutput(SparkSession spark, String input, String output, boolean overwrite) {
+        if (output == null) {
+            return;
+        }
+        if (!overwrite) {
+            try {
+                org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(output);
+                if (p.getFileSystem(spark.sparkContext().hadoopConfiguration()).exists(p)) {
+                    throw new IllegalArgumentException("--output " + output + " already exists; add --overwrite to replace it");
+                }
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("cannot check --output " + output + ": " + e.getMessage(), e);
+            }
+        }
+        if (input == null) {
             return;
         }
         String in = qualified(spark, input);

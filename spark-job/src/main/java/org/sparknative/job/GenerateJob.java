@@ -126,8 +126,14 @@ final class GenerateJob implements Callable<Integer> {
         GenerationParams defaults = IntegrateJob.usage(() -> new GenerationParams(maxNewTokens, temperature, topP, seed));
         BadRowPolicy longPromptPolicy = IntegrateJob.usage(() -> BadRowPolicy.LONG_PROMPTS.parse(longPrompts));
         Backend backendKind = IntegrateJob.usage(() -> Backend.parse(backend));
+        if (summary != null) {
+            Report.checkWritable(summary);
+        }
         String[] paths = modelPaths();
+        // Everything that can be checked before Spark starts: the header and length of the checkpoint, and a
+        // tokenizer of the model's vocabulary (else tasks would find out after Spark's start-up).
         Checkpoint ckpt = Checkpoint.open(Path.of(paths[0]));
+        org.sparknative.kernels.llama.Tokenizer.load(Path.of(paths[1]), ckpt.config().vocabSize());
         if (slots != null && batchSizeAlias != null && !slots.equals(batchSizeAlias)) {
             throw new UsageException("--batch-size is the old name of --slots: give one of them");
         }
@@ -145,7 +151,15 @@ final class GenerateJob implements Callable<Integer> {
         }
         try (Sessions.Handle session = Sessions.open("spark-native generate", master, conf)) {
             SparkSession spark = session.spark();
-            DataIO.checkOutputIsNotInput(spark, input, output);
+            DataIO.checkOutput(spark, input, output, overwrite);
+            int taskCpus = spark.sparkContext().getConf().getInt("spark.task.cpus", 1);
+            if (threads > taskCpus) {
+                commandSpec.commandLine().getErr().printf(Locale.ROOT, "spark-native generate: warning: --threads %d is more "
+                    + "than spark.task.cpus (%d): the tasks' threads will compete for cores and can run many times slower; "
+                    + "raise spark.task.cpus with --threads%n", threads, taskCpus);
+            }
+            OutputGuard guard = OutputGuard.of(spark, output);
+            try {
             Dataset<Row> prompts = DataIO.read(spark, input,
                 inputFormat != null ? DataIO.Format.parse(inputFormat) : DataIO.Format.ofPath(input));
             if (limit != null) {
@@ -173,6 +187,7 @@ final class GenerateJob implements Callable<Integer> {
             try {
                 if (output != null) {
                     DataIO.write(result, output, outFormat, overwrite);
+                    guard.committed();
                 } else {
                     // Generate once (cached), then show a few rows from the cache.
                     Dataset<Row> out = result.persist(org.apache.spark.storage.StorageLevel.MEMORY_AND_DISK());
@@ -206,6 +221,9 @@ final class GenerateJob implements Callable<Integer> {
             }
             if (output != null) {
                 System.out.println("output written to " + output + " (" + outFormat.name().toLowerCase(Locale.ROOT) + ")");
+            }
+            } finally {
+                guard.close();
             }
         }
         return 0;

@@ -138,6 +138,9 @@ final class IntegrateJob implements Callable<Integer> {
         if (rows < 0) {
             throw new UsageException("--rows must be >= 0, got " + rows);
         }
+        if (summary != null) {
+            Report.checkWritable(summary);
+        }
         if (partitions != null && partitions < 1) {
             throw new UsageException("--partitions must be >= 1, got " + partitions);
         }
@@ -149,7 +152,9 @@ final class IntegrateJob implements Callable<Integer> {
         }
         try (Sessions.Handle session = Sessions.open("spark-native integrate", master, conf)) {
             SparkSession spark = session.spark();
-            DataIO.checkOutputIsNotInput(spark, input, output);
+            DataIO.checkOutput(spark, input, output, overwrite);
+            OutputGuard guard = OutputGuard.of(spark, output);
+            try {
             IntegrateFunctions.register(spark, policy);
             int parts = partitions != null ? partitions : spark.sparkContext().defaultParallelism();
             if (parts < 1) {
@@ -187,6 +192,7 @@ final class IntegrateJob implements Callable<Integer> {
                 long t0 = System.nanoTime();
                 if (writeHere) {
                     DataIO.write(built.output().drop(RowIds.INPUT_ROW), output, outFormat, overwrite);
+                    guard.committed();
                 } else {
                     noop(built.output());
                 }
@@ -200,6 +206,7 @@ final class IntegrateJob implements Callable<Integer> {
             }
             if (compare && output != null) {
                 DataIO.write(last.drop(RowIds.INPUT_ROW), output, outFormat, overwrite);
+                guard.committed();
             }
             results = withSpeedups(results);
             VariantResult kernel = compare ? kernelOnly(data, spark.sparkContext().defaultParallelism(), count, sumN) : null;
@@ -215,6 +222,9 @@ final class IntegrateJob implements Callable<Integer> {
                 System.out.println("output written to " + output + " (" + outFormat.name().toLowerCase(Locale.ROOT) + ")");
             }
             data.unpersist();
+            } finally {
+                guard.close();
+            }
         }
         return 0;
     }

@@ -27,13 +27,15 @@ public final class RowIds {
     public static final String ID = "id";
     /** The hidden column with a row's 1-based position in the input, added by {@link #numbered}. */
     public static final String INPUT_ROW = "_input_row";
+    /** Spark's column of a JSON or CSV line it could not parse (PERMISSIVE mode); the other columns are null. */
+    public static final String CORRUPT_RECORD = "_corrupt_record";
 
     private RowIds() {
     }
 
     /**
      * Numbers the rows of {@code df} in input order (1, 2, ...) into {@value #INPUT_ROW}, unless it has
-     * an {@code id} column. The position is the row's place in the input as read: the files in the order
+     * an {@code id} column and no malformed lines ({@value #CORRUPT_RECORD}, whose id is lost). The position is the row's place in the input as read: the files in the order
      * Spark lists them, rows in file order. Runs one extra Spark job (to count the rows of each input
      * partition); call it on the input as read, before any repartitioning.
      *
@@ -41,7 +43,8 @@ public final class RowIds {
      */
     public static Dataset<Row> numbered(Dataset<Row> df) {
         StructType schema = df.schema();
-        if (Arrays.asList(schema.fieldNames()).contains(ID) || Arrays.asList(schema.fieldNames()).contains(INPUT_ROW)) {
+        java.util.List<String> names = Arrays.asList(schema.fieldNames());
+        if ((names.contains(ID) && !names.contains(CORRUPT_RECORD)) || names.contains(INPUT_ROW)) {
             return df;
         }
         StructType out = schema.add(INPUT_ROW, DataTypes.LongType, false);
@@ -72,11 +75,12 @@ public final class RowIds {
     /**
      * Where a partition function finds its rows' ids.
      *
-     * @param index   the id column's index in the rows, or -1 when the input has none
-     * @param numeric the column is an integer (else a string)
-     * @param position the column holds input positions ({@code input row 7}), not ids ({@code id 7})
+     * @param index    the {@code id} column's index in the rows, or -1 when the input has none
+     * @param numeric  the {@code id} column is an integer (else a string)
+     * @param position the {@value #INPUT_ROW} column's index, or -1
+     * @param corrupt  the {@value #CORRUPT_RECORD} column's index, or -1
      */
-    public record Column(int index, boolean numeric, boolean position) implements java.io.Serializable {
+    public record Column(int index, boolean numeric, int position, int corrupt) implements java.io.Serializable {
         /**
          * @param row       the row (already copied)
          * @param partition the task's partition, for the fallback label
@@ -85,35 +89,50 @@ public final class RowIds {
          */
         public String label(InternalRow row, int partition, long ordinal) {
             if (index >= 0 && !row.isNullAt(index)) {
-                if (position) {
-                    return RowLabels.inputRow(row.getLong(index));
-                }
                 return numeric ? RowLabels.id(row.getLong(index)) : RowLabels.id(row.getUTF8String(index).toString());
             }
+            if (position >= 0 && !row.isNullAt(position)) {
+                return RowLabels.inputRow(row.getLong(position));
+            }
             return "partition " + partition + " row " + (ordinal + 1);
+        }
+
+        /**
+         * @return null if the row was parsed, else {@code malformed input: <the start of the line>}
+         */
+        public String malformed(InternalRow row) {
+            if (corrupt < 0 || row.isNullAt(corrupt)) {
+                return null;
+            }
+            String text = row.getUTF8String(corrupt).toString().strip();
+            return "malformed input: " + (text.length() <= 60 ? text : text.substring(0, 60) + "...");
         }
     }
 
     /**
      * @return where rows of {@code schema} carry their id: {@code id} (cast to BIGINT first where it is an
      *         integer), else {@value #INPUT_ROW}, else none (labels then fall back to the partition and the
-     *         row's place in it, which depend on partitioning: call {@link #numbered} on the input first)
+     *         row's place in it, which depend on partitioning: call {@link #numbered} on the input first);
+     *         and where Spark marks malformed lines
      * @throws IllegalArgumentException if {@code id} is neither an integer nor a string
      */
     public static Column find(StructType schema) {
         java.util.List<String> names = Arrays.asList(schema.fieldNames());
+        int id = -1;
+        boolean numeric = true;
         if (names.contains(ID)) {
             DataType t = schema.apply(ID).dataType();
             if (t != DataTypes.LongType && t != DataTypes.StringType) {
                 throw new IllegalArgumentException("column 'id' must be BIGINT or STRING here, got " + t.simpleString()
                     + " (cast integer ids with RowIds.prepareId)");
             }
-            return new Column(schema.fieldIndex(ID), t == DataTypes.LongType, false);
+            id = schema.fieldIndex(ID);
+            numeric = t == DataTypes.LongType;
         }
-        if (names.contains(INPUT_ROW)) {
-            return new Column(schema.fieldIndex(INPUT_ROW), true, true);
-        }
-        return new Column(-1, true, false);
+        int position = names.contains(INPUT_ROW) ? schema.fieldIndex(INPUT_ROW) : -1;
+        int corrupt = names.contains(CORRUPT_RECORD) && schema.apply(CORRUPT_RECORD).dataType() == DataTypes.StringType
+            ? schema.fieldIndex(CORRUPT_RECORD) : -1;
+        return new Column(id, numeric, position, corrupt);
     }
 
     /**

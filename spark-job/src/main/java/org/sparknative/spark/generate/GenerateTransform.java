@@ -53,7 +53,8 @@ import org.sparknative.udf.generate.ModelRegistry;
  * <p>Optional per-row input columns: {@code max_new_tokens} (integer), {@code temperature} and
  * {@code top_p} (numeric), {@code seed} (integer); {@code id} (integer or string) names the row in
  * error messages ({@link RowIds}) and, when no {@code seed} is given, keys the row's derived seed (a
- * string id through its FNV-1a hash).
+ * string id through its FNV-1a hash). A line Spark could not parse ({@value RowIds#CORRUPT_RECORD} set) is an
+ * error row: null completion, {@code finish_reason = error: malformed input: <the line's start>}.
  */
 public final class GenerateTransform {
     private static final Logger LOG = LoggerFactory.getLogger(GenerateTransform.class);
@@ -300,7 +301,9 @@ public final class GenerateTransform {
                             o.update(0, completion.isNull(i) ? null : UTF8String.fromBytes(completion.get(i)));
                             o.setInt(1, pt.get(i));
                             o.setInt(2, ct.get(i));
-                            o.update(3, UTF8String.fromBytes(fr.get(i)));
+                            String malformed = ids.malformed(pending.get(i));
+                            o.update(3, malformed != null ? UTF8String.fromString("error: " + malformed)
+                                : UTF8String.fromBytes(fr.get(i)));
                             if (ttft.isNull(i)) {
                                 o.setNullAt(4);
                             } else {

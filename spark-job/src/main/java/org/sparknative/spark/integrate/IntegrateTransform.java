@@ -41,7 +41,9 @@ import org.sparknative.udf.integrate.IntegrateUdf;
  *
  * <p>Input columns: {@code a} and {@code b} numeric (cast to DOUBLE), {@code n} an integer type (cast to
  * INT; a value outside the INT range fails the cast under Spark's ANSI mode). Other columns pass
- * through. Error messages name a row by its id ({@link RowIds}): the {@code id} column (integer or
+ * through. A line Spark could not parse ({@value RowIds#CORRUPT_RECORD} set) is an invalid row: under
+ * {@code fail} the job stops naming it, under {@code row-error} its {@code x} is null and it is counted
+ * (its raw text stays in {@value RowIds#CORRUPT_RECORD}). Error messages name a row by its id ({@link RowIds}): the {@code id} column (integer or
  * string) where there is one, else the {@value RowIds#INPUT_ROW} position added by
  * {@link RowIds#numbered}. Arrow memory is a per-task child allocator, closed when the task ends, also when it fails.
  */
@@ -199,6 +201,7 @@ public final class IntegrateTransform {
             private int next;
             private long rowsSeen;
             private long invalidSeen;
+            private long malformedSeen;
 
             BatchIterator(Iterator<InternalRow> input, TaskResources resources, BufferAllocator allocator,
                           Float8Vector a, Float8Vector b, IntVector n) {
@@ -239,6 +242,15 @@ public final class IntegrateTransform {
                     // Upstream iterators reuse their row object: keep a copy until the batch is emitted.
                     InternalRow r = input.next().copy();
                     pending[rows] = r;
+                    String malformed = ids.malformed(r);
+                    if (malformed != null) {
+                        // A line Spark could not parse: its a, b, n are null. Fail naming it, or count it as invalid.
+                        if (options.policy() == BadRowPolicy.FAIL) {
+                            String row = ids.label(r, SparkTasks.partitionId(), rowsSeen + rows);
+                            throw new org.sparknative.udf.InvalidRowException(row, "integrate_f: " + row + ": " + malformed);
+                        }
+                        malformedSeen++;
+                    }
                     if (r.isNullAt(ia)) {
                         a.setNull(rows);
                     } else {
@@ -270,9 +282,10 @@ public final class IntegrateTransform {
                         xs[i] = xNull[i] ? 0.0 : x.get(i);
                     }
                 }
-                if (result.invalidRows() > 0) {
-                    invalid.add(result.invalidRows());
-                    invalidSeen += result.invalidRows();
+                if (result.invalidRows() + malformedSeen > 0) {
+                    invalid.add(result.invalidRows() + malformedSeen);
+                    invalidSeen += result.invalidRows() + malformedSeen;
+                    malformedSeen = 0;
                 }
                 rowsSeen += rows;
             }
