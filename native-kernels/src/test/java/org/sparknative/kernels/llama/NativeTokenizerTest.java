@@ -87,19 +87,26 @@ class NativeTokenizerTest {
     }
 
     @Test
-    void encodesStraightFromNativeMemoryAndStopsAtNul() {
-        try (NativeTokenizer tok = NativeTokenizer.load(LlamaTestSupport.sharedModel("tokenizer.bin"), 32000)) {
-            byte[] text = utf8("xxOnce upon a time\0 ignored");
+    void encodesStraightFromNativeMemoryNulIncluded() {
+        Path file = LlamaTestSupport.sharedModel("tokenizer.bin");
+        try (NativeTokenizer tok = NativeTokenizer.load(file, 32000)) {
+            byte[] text = utf8("xxOnce upon a time\0 not ignored");
+            // the same ids as the Java tokenizer: the prompt's tokens, <0x00> (3), then the rest of the text
+            int[] want = Tokenizer.load(file, 32000).encode(Arrays.copyOfRange(text, 2, text.length), true, false);
+            assertArrayEquals(LLAMA32K[1], Arrays.copyOf(want, LLAMA32K[1].length));
+            assertEquals(3, want[LLAMA32K[1].length], "NUL is <0x00>");
+            assertTrue(want.length > LLAMA32K[1].length + 2, "the text after the NUL is encoded too");
             try (BytePointer buf = new BytePointer(text.length); IntPointer out = new IntPointer(text.length + 3L)) {
                 buf.put(text, 0, text.length);
                 int[] arr = new int[text.length + 3];
                 int n = tok.encode(buf.address() + 2, text.length - 2, true, false, arr);
-                assertArrayEquals(LLAMA32K[1], Arrays.copyOf(arr, n));
+                assertArrayEquals(want, Arrays.copyOf(arr, n));
                 int m = tok.encodeTo(buf.address() + 2, text.length - 2, true, true, out.address());
-                assertEquals(6, m);
+                assertEquals(want.length + 1, m);
                 int[] got = new int[m];
                 out.get(got);
-                assertArrayEquals(new int[] {1, 9038, 2501, 263, 931, 2}, got);
+                assertArrayEquals(want, Arrays.copyOf(got, m - 1));
+                assertEquals(NativeTokenizer.EOS, got[m - 1]);
                 assertEquals(1, tok.encode(buf.address(), 0, true, false, new int[3]));
             }
             assertThrows(IllegalArgumentException.class, () -> tok.encode(0L, 5, true, false, new int[8]));
@@ -115,7 +122,8 @@ class NativeTokenizerTest {
             assertArrayEquals(new byte[] {'\n'}, tok.decode(5, 13));      // <0x0A>
             assertArrayEquals(new byte[] {1}, tok.decode(5, 4));          // <0x01> raw
             assertArrayEquals(new byte[0], tok.decodePrintable(5, 4));    // safe_printf drops it
-            assertArrayEquals(new byte[0], tok.decode(5, 3));             // <0x00>: an empty C string
+            assertArrayEquals(new byte[] {0}, tok.decode(5, 3));          // <0x00>: one 0 byte, not an empty C string
+            assertArrayEquals(new byte[0], tok.decodePrintable(5, 3));    // which safe_printf drops
             assertArrayEquals(utf8("\n<s>\n"), tok.decode(5, 1));
             try (BytePointer dst = new BytePointer(8)) {
                 assertEquals(5, tok.decode(378, 403, dst.address(), 8));
@@ -203,9 +211,11 @@ class NativeTokenizerTest {
         byte[] neg = ok.clone();
         ByteBuffer.wrap(neg).order(ByteOrder.LITTLE_ENDIAN).putInt(8, -2);
         assertThrows(CheckpointException.class, () -> NativeTokenizer.parse(p, neg, 3));
-        // a byte fallback beyond a tiny vocabulary is an error, not an out-of-range id
+        // a byte fallback beyond a tiny vocabulary is an error naming the byte, not an out-of-range id
         try (NativeTokenizer t = NativeTokenizer.parse(p, ok, 3)) {
-            assertThrows(IllegalArgumentException.class, () -> t.encode(utf8("zz"), true, false));
+            UnencodableTextException e = assertThrows(UnencodableTextException.class, () -> t.encode(utf8("abz"), true, false));
+            assertEquals(2, e.offset(), e.getMessage());
+            assertEquals('z', e.byteValue());
         }
     }
 

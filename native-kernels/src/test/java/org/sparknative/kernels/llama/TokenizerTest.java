@@ -254,6 +254,10 @@ class TokenizerTest {
         assertMessage(Arrays.copyOf(good, good.length + 3), 300, "3 bytes remain after entry 299");
         assertMessage(good, 299, "holds 300 entries");
         assertMessage(good, 10, "vocab_size: expected >= 259");
+        // as in the C tokenizer: a NUL byte is text (always <0x00>), never part of a piece
+        byte[] nulPiece = good.clone();
+        nulPiece[13] = 0; // the 'u' of token 0's "<unk>", whose piece starts at offset 12
+        assertMessage(nulPiece, 300, "piece of token 0 (offset 12): contains a NUL byte at offset 13");
     }
 
     @Test
@@ -291,8 +295,8 @@ class TokenizerTest {
                 for (int i = 1; i < ids.length; i++) {
                     tok.decode(ids[i - 1], ids[i]);
                 }
-            } catch (CheckpointException expected) {
-                // fine
+            } catch (CheckpointException | UnencodableTextException expected) {
+                // fine: a rejected file, or a mutated byte-fallback piece that a byte of the text needs
             } catch (RuntimeException e) {
                 fail("iteration " + iterations + ": " + e, e);
             }
