@@ -47,7 +47,7 @@ public final class LlamaKernelBench {
         Path big = Path.of("/tmp/sn_bench_stories15M_shape.bin");
         LlamaConfig shape = new LlamaConfig(288, 768, 6, 6, 6, 32000, 256, true);
         if (!Files.isRegularFile(big) || Files.size(big) != Checkpoint.expectedFileBytes(CheckpointFormat.LEGACY, shape)) {
-            LlamaTestSupport.writeSynthetic(big, CheckpointFormat.LEGACY, shape, 15, 0.05f);
+            SyntheticCheckpoint.write(big, shape, 15, CheckpointFormat.LEGACY, 0.05f);
         }
         runs.add(new Path[] {big, models.resolve("tokenizer.bin")});
 
