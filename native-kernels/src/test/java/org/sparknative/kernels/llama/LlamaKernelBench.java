@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import org.sparknative.kernels.NativeLibrary;
+import org.sparknative.kernels.testing.TestModels;
 
 /**
  * Batched decode throughput of the native kernels (a measurement, not a test). For each model, batch size
@@ -32,7 +33,9 @@ public final class LlamaKernelBench {
     }
 
     public static void main(String[] args) throws Exception {
-        Path models = Path.of(args.length > 0 ? args[0] : System.getProperty("sparknative.shared.models.dir", "../shared/models"));
+        // the models directory given, or where the tests find them (TestModels: data/models, then ../shared/models)
+        Path models = args.length > 0 ? Path.of(args[0])
+            : TestModels.find(TestModels.STORIES_260K).map(Path::getParent).orElse(Path.of("../shared/models"));
         int positions = args.length > 1 ? Integer.parseInt(args[1]) : 256;
         Path llama2c = args.length > 2 && !args[2].isEmpty() ? Path.of(args[2]) : null;
         int reps = args.length > 3 ? Integer.parseInt(args[3]) : 2;

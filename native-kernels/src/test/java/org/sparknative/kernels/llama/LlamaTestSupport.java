@@ -1,33 +1,16 @@
 package org.sparknative.kernels.llama;
 
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
-
 import java.io.ByteArrayOutputStream;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Shared helpers: the real models, and llama2.c's generation loop on the native batch. The Java oracle is
- * {@link ReferenceTransformer} and synthetic checkpoints come from {@link SyntheticCheckpoint}.
+ * llama2.c's generation loop on the native batch, for the generation tests. The real models come from
+ * {@link org.sparknative.kernels.testing.TestModels}, the Java oracle is {@link ReferenceTransformer} and
+ * synthetic checkpoints come from {@link SyntheticCheckpoint}.
  */
 final class LlamaTestSupport {
     private LlamaTestSupport() {
-    }
-
-    /** @return the shared models directory, or skips the test when it is not there */
-    static Path sharedModels() {
-        String dir = System.getProperty("sparknative.shared.models.dir");
-        assumeTrue(dir != null && Files.isDirectory(Path.of(dir)), "shared models dir not available: " + dir);
-        return Path.of(dir);
-    }
-
-    /** @return {@code name} in the shared models directory, or skips the test when it is absent */
-    static Path sharedModel(String name) {
-        Path p = sharedModels().resolve(name);
-        assumeTrue(Files.isRegularFile(p), "model file not available: " + p);
-        return p;
     }
 
     /** One sequence of a generation run, llama2.c generate() semantics, fed through a shared batch. */

@@ -12,6 +12,7 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.sparknative.kernels.NativeLibrary;
+import org.sparknative.kernels.testing.TestModels;
 
 /**
  * The forward pass: logits against llama2.c and against the Java reference ({@link ReferenceTransformer}),
@@ -30,7 +31,7 @@ class NativeLlamaForwardTest {
     /** llama2.c's own forward() (run.c -O3) on stories260K, prompt "Once upon a time" then greedy. */
     @Test
     void stories260kLogitsMatchLlama2c() {
-        Path file = LlamaTestSupport.sharedModel("stories260K.bin");
+        Path file = TestModels.require(TestModels.STORIES_260K);
         int[] tokens = {1, 403, 407, 261, 378, 432, 383, 286};
         int[] ids = {0, 1, 2, 13, 100, 300, 511};
         float[][] expected = {
@@ -194,7 +195,7 @@ class NativeLlamaForwardTest {
 
     @Test
     void stories260kIsBatchThreadAndIsaInvariant() {
-        Path file = LlamaTestSupport.sharedModel("stories260K.bin");
+        Path file = TestModels.require(TestModels.STORIES_260K);
         try (NativeLlamaModel m = NativeLlamaModel.map(Checkpoint.open(file))) {
             checkInvariance(m, new int[] {1, 403, 407, 261, 378, 432, 383, 286, 261, 300, 13, 410});
         }

@@ -22,6 +22,7 @@ import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.IntPointer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.sparknative.kernels.testing.TestModels;
 
 /** The C tokenizer against llama2.c's run.c encode() (ids below come from the real run.c), and its robustness. */
 class NativeTokenizerTest {
@@ -73,7 +74,7 @@ class NativeTokenizerTest {
 
     @Test
     void tok512MatchesLlama2c() {
-        try (NativeTokenizer tok = NativeTokenizer.load(LlamaTestSupport.sharedModel("tok512.bin"), 512)) {
+        try (NativeTokenizer tok = NativeTokenizer.load(TestModels.require(TestModels.TOK_512), 512)) {
             checkEncodings(tok, TOK512);
             assertEquals(7, tok.maxPieceBytes());
         }
@@ -81,14 +82,14 @@ class NativeTokenizerTest {
 
     @Test
     void llama2VocabularyMatchesLlama2c() {
-        try (NativeTokenizer tok = NativeTokenizer.load(LlamaTestSupport.sharedModel("tokenizer.bin"), 32000)) {
+        try (NativeTokenizer tok = NativeTokenizer.load(TestModels.require(TestModels.LLAMA2_TOKENIZER), 32000)) {
             checkEncodings(tok, LLAMA32K);
         }
     }
 
     @Test
     void encodesStraightFromNativeMemoryNulIncluded() {
-        Path file = LlamaTestSupport.sharedModel("tokenizer.bin");
+        Path file = TestModels.require(TestModels.LLAMA2_TOKENIZER);
         try (NativeTokenizer tok = NativeTokenizer.load(file, 32000)) {
             byte[] text = utf8("xxOnce upon a time\0 not ignored");
             // the same ids as the Java tokenizer: the prompt's tokens, <0x00> (3), then the rest of the text
@@ -116,7 +117,7 @@ class NativeTokenizerTest {
 
     @Test
     void decodeFollowsLlama2c() {
-        try (NativeTokenizer tok = NativeTokenizer.load(LlamaTestSupport.sharedModel("tok512.bin"), 512)) {
+        try (NativeTokenizer tok = NativeTokenizer.load(TestModels.require(TestModels.TOK_512), 512)) {
             assertEquals("Once", new String(tok.decode(1, 403), StandardCharsets.UTF_8));
             assertEquals(" Once", new String(tok.decode(378, 403), StandardCharsets.UTF_8));
             assertArrayEquals(new byte[] {'\n'}, tok.decode(5, 13));      // <0x0A>
@@ -137,7 +138,7 @@ class NativeTokenizerTest {
 
     @Test
     void sharedAcrossThreads() throws Exception {
-        try (NativeTokenizer tok = NativeTokenizer.load(LlamaTestSupport.sharedModel("tokenizer.bin"), 32000)) {
+        try (NativeTokenizer tok = NativeTokenizer.load(TestModels.require(TestModels.LLAMA2_TOKENIZER), 32000)) {
             ExecutorService pool = Executors.newFixedThreadPool(4);
             try {
                 List<Future<Boolean>> fs = new ArrayList<>();
@@ -164,8 +165,8 @@ class NativeTokenizerTest {
 
     @Test
     void wrongVocabularyIsNamed() {
-        Path small = LlamaTestSupport.sharedModel("tok512.bin");
-        Path big = LlamaTestSupport.sharedModel("tokenizer.bin");
+        Path small = TestModels.require(TestModels.TOK_512);
+        Path big = TestModels.require(TestModels.LLAMA2_TOKENIZER);
         CheckpointException e = assertThrows(CheckpointException.class, () -> NativeTokenizer.load(small, 32000));
         assertTrue(e.getMessage().contains("holds 512 entries, expected vocab_size 32000"), e.getMessage());
         assertTrue(e.getMessage().contains(small.toString()), e.getMessage());
@@ -222,7 +223,7 @@ class NativeTokenizerTest {
     /** Random corruption of a real tokenizer for a couple of seconds: a CheckpointException or a usable tokenizer. */
     @Test
     void fuzzedTokenizersNeverCrash() throws IOException {
-        byte[] real = Files.readAllBytes(LlamaTestSupport.sharedModel("tok512.bin"));
+        byte[] real = Files.readAllBytes(TestModels.require(TestModels.TOK_512));
         SplittableRandom rnd = new SplittableRandom(20240601);
         long end = System.nanoTime() + 2_000_000_000L;
         int loaded = 0;

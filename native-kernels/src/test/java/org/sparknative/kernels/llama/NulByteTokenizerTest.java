@@ -17,6 +17,7 @@ import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.IntPointer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
+import org.sparknative.kernels.testing.TestModels;
 
 /**
  * NUL bytes in prompts: the C tokenizer ({@link NativeTokenizer}) and the Java reference ({@link Tokenizer})
@@ -49,7 +50,7 @@ class NulByteTokenizerTest {
 
     @Test
     void tok512AgreesOnNul() {
-        Path file = SharedModels.require(SharedModels.TOK_512);
+        Path file = TestModels.require(TestModels.TOK_512);
         try (NativeTokenizer nat = NativeTokenizer.load(file, 512)) {
             checkAgree(Tokenizer.load(file, 512), nat);
         }
@@ -57,7 +58,7 @@ class NulByteTokenizerTest {
 
     @Test
     void llama2VocabularyAgreesOnNul() {
-        Path file = SharedModels.require(SharedModels.LLAMA2_TOKENIZER);
+        Path file = TestModels.require(TestModels.LLAMA2_TOKENIZER);
         try (NativeTokenizer nat = NativeTokenizer.load(file, 32000)) {
             checkAgree(Tokenizer.load(file, 32000), nat);
         }

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.sparknative.kernels.testing.TestModels;
 
 /**
  * Greedy generation from prompts holding NUL bytes gives the same tokens and text on the native path
@@ -25,8 +26,8 @@ class NulPromptGenerationTest {
 
     @Test
     void stories260kGeneratesTheSameFromNulPrompts() {
-        Path model = SharedModels.require(SharedModels.STORIES_260K);
-        Path tok = SharedModels.require(SharedModels.TOK_512);
+        Path model = TestModels.require(TestModels.STORIES_260K);
+        Path tok = TestModels.require(TestModels.TOK_512);
         checkSame(model, tok);
     }
 
