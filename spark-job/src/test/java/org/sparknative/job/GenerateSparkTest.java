@@ -2,7 +2,6 @@ package org.sparknative.job;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -25,6 +24,7 @@ import org.sparknative.kernels.llama.CheckpointFormat;
 import org.sparknative.kernels.llama.LlamaConfig;
 import org.sparknative.kernels.llama.SyntheticCheckpoint;
 import org.sparknative.kernels.llama.TokenizerWriter;
+import org.sparknative.kernels.testing.TestModels;
 import org.sparknative.spark.generate.GenerateTransform;
 import org.sparknative.udf.Backend;
 import org.sparknative.udf.BadRowPolicy;
@@ -33,9 +33,6 @@ import org.sparknative.udf.generate.GenerationSpec;
 import org.sparknative.udf.generate.ModelRegistry;
 
 class GenerateSparkTest {
-    static final String GREEDY_260K = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball. She wanted to play with it, but it was too high.\nLily's mom said, \"Lily, let's go to the park.\" Lily was sad and didn't know what to do. She said, \"I want to play with your ball, but I can't find it.\"\nLily was sad and didn't know what to do. She said, \"I'm sorry, Lily. I didn't know what to do.\"\nLily didn't want to help her mom, so she";
-    static final String SAMPLED_260K_SEED42 = "Once upon a time, there was a big roof. The fox was ready to look for people inside. He saw a big rock near a big tree. The roof was very small and fun! He ate the roof too. He got a shiny stool, so he sicked the roof with his friend, the girl named Mia.\n\"Help, Mia. Why are you sad, Mia?\" she asked.\n\"I want to try us,\" Mia said. \"It is cute. We have to find one of smells!\"\nMia felt proud of";
-
     private static SparkSession spark;
 
     @TempDir
@@ -46,25 +43,14 @@ class GenerateSparkTest {
         spark = SparkTestSession.get();
     }
 
-    static Path model(String name) {
-        for (String prop : new String[] {"sparknative.models.dir", "sparknative.shared.models.dir"}) {
-            String dir = System.getProperty(prop);
-            if (dir != null && Files.isRegularFile(Path.of(dir, name))) {
-                return Path.of(dir, name);
-            }
-        }
-        assumeTrue(false, name + " not found in data/models or ../shared/models: skipped");
-        return null;
-    }
-
     private static int run(StringWriter err, String... args) {
         return SparkNativeCli.run(new PrintWriter(err, true), args);
     }
 
     @Test
     void jobReproducesLlama2cBatchedWithOtherPrompts() throws Exception {
-        Path ckpt = model("stories260K.bin");
-        Path tok = model("tok512.bin");
+        Path ckpt = TestModels.require(TestModels.STORIES_260K);
+        Path tok = TestModels.require(TestModels.TOK_512);
         Path in = tmp.resolve("prompts.jsonl");
         List<String> lines = new ArrayList<>();
         for (int i = 0; i < 12; i++) {
@@ -85,8 +71,8 @@ class GenerateSparkTest {
             byId.put(r.getLong(r.fieldIndex("id")), r);
         }
         assertEquals(12, byId.size());
-        assertEquals(GREEDY_260K, byId.get(0L).getString(byId.get(0L).fieldIndex("completion")));
-        assertEquals(SAMPLED_260K_SEED42, byId.get(4L).getString(byId.get(4L).fieldIndex("completion")));
+        assertEquals(TestModels.GREEDY_260K, byId.get(0L).getString(byId.get(0L).fieldIndex("completion")));
+        assertEquals(TestModels.SAMPLED_260K_SEED42, byId.get(4L).getString(byId.get(4L).fieldIndex("completion")));
         assertEquals("length", byId.get(0L).getString(byId.get(0L).fieldIndex("finish_reason")));
         assertEquals(200L, byId.get(0L).getLong(byId.get(0L).fieldIndex("completion_tokens")));
         String summary = Files.readString(tmp.resolve("gen.json"));
@@ -195,17 +181,17 @@ class GenerateSparkTest {
             "--tokenizer", "x"));
         assertTrue(e1.toString().contains("missing.bin") && e1.toString().contains("fetch.sh"), e1.toString());
 
-        Path ckpt = model("stories260K.bin");
+        Path ckpt = TestModels.require(TestModels.STORIES_260K);
         StringWriter e2 = new StringWriter();
         assertEquals(1, run(e2, "generate", "--input", in.toString(), "--model", ckpt.toString(), "--tokenizer",
-            model("tokenizer.bin").toString()));
+            TestModels.require(TestModels.LLAMA2_TOKENIZER).toString()));
         assertTrue(e2.toString().contains("tokenizer.bin"), e2.toString());
 
         Path truncated = tmp.resolve("truncated.bin");
         Files.write(truncated, java.util.Arrays.copyOf(Files.readAllBytes(ckpt), 100_000));
         StringWriter e3 = new StringWriter();
         assertEquals(1, run(e3, "generate", "--input", in.toString(), "--model", truncated.toString(), "--tokenizer",
-            model("tok512.bin").toString()));
+            TestModels.require(TestModels.TOK_512).toString()));
         assertTrue(e3.toString().contains("file length: expected 1056540 bytes") && e3.toString().contains("got 100000"),
             e3.toString());
 
@@ -213,7 +199,7 @@ class GenerateSparkTest {
         Files.writeString(noPrompt, "{\"text\":\"hi\"}\n");
         StringWriter e4 = new StringWriter();
         assertEquals(1, run(e4, "generate", "--input", noPrompt.toString(), "--model", ckpt.toString(), "--tokenizer",
-            model("tok512.bin").toString()));
+            TestModels.require(TestModels.TOK_512).toString()));
         assertTrue(e4.toString().contains("no column 'prompt'"), e4.toString());
     }
 }

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -13,10 +12,11 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.sparknative.kernels.NativeLibrary;
+import org.sparknative.kernels.testing.TestModels;
 
 /**
- * The forward pass: logits against llama2.c and against a plain Java port, and bitwise invariance under
- * batch composition, chunked prefill, thread count and instruction set.
+ * The forward pass: logits against llama2.c and against the Java reference ({@link ReferenceTransformer}),
+ * and bitwise invariance under batch composition, chunked prefill, thread count and instruction set.
  */
 class NativeLlamaForwardTest {
     /**
@@ -31,7 +31,7 @@ class NativeLlamaForwardTest {
     /** llama2.c's own forward() (run.c -O3) on stories260K, prompt "Once upon a time" then greedy. */
     @Test
     void stories260kLogitsMatchLlama2c() {
-        Path file = LlamaTestSupport.sharedModel("stories260K.bin");
+        Path file = TestModels.require(TestModels.STORIES_260K);
         int[] tokens = {1, 403, 407, 261, 378, 432, 383, 286};
         int[] ids = {0, 1, 2, 13, 100, 300, 511};
         float[][] expected = {
@@ -68,18 +68,24 @@ class NativeLlamaForwardTest {
         }
     }
 
-    @Test
-    void syntheticModelsMatchJavaReference() throws IOException {
-        checkAgainstJava(LlamaTestSupport.writeSynthetic(tmp.resolve("odd.bin"), CheckpointFormat.LEGACY, ODD, 11, 0.3f));
-        LlamaConfig v1 = new LlamaConfig(64, 176, 3, 4, 2, 300, 24, true);
-        checkAgainstJava(LlamaTestSupport.writeSynthetic(tmp.resolve("v1.bin"), CheckpointFormat.V1, v1, 12, 0.2f));
-        LlamaConfig v1Unshared = new LlamaConfig(48, 64, 1, 2, 2, 50, 16, false);
-        checkAgainstJava(LlamaTestSupport.writeSynthetic(tmp.resolve("v1u.bin"), CheckpointFormat.V1, v1Unshared, 13, 0.2f));
+    /** A synthetic checkpoint with matrices uniform in [-bound, bound]: logits spread over several units. */
+    private static Path synthetic(Path file, CheckpointFormat format, LlamaConfig c, long seed, float bound) {
+        SyntheticCheckpoint.write(file, c, seed, format, bound);
+        return file;
     }
 
-    private static void checkAgainstJava(Path file) throws IOException {
+    @Test
+    void syntheticModelsMatchJavaReference() {
+        checkAgainstJava(synthetic(tmp.resolve("odd.bin"), CheckpointFormat.LEGACY, ODD, 11, 0.3f));
+        LlamaConfig v1 = new LlamaConfig(64, 176, 3, 4, 2, 300, 24, true);
+        checkAgainstJava(synthetic(tmp.resolve("v1.bin"), CheckpointFormat.V1, v1, 12, 0.2f));
+        LlamaConfig v1Unshared = new LlamaConfig(48, 64, 1, 2, 2, 50, 16, false);
+        checkAgainstJava(synthetic(tmp.resolve("v1u.bin"), CheckpointFormat.V1, v1Unshared, 13, 0.2f));
+    }
+
+    private static void checkAgainstJava(Path file) {
         Checkpoint ckpt = Checkpoint.open(file);
-        LlamaTestSupport.JavaLlama ref = new LlamaTestSupport.JavaLlama(ckpt);
+        ReferenceTransformer ref = new ReferenceTransformer(ckpt);
         LlamaConfig c = ckpt.config();
         SplittableRandom rnd = new SplittableRandom(5);
         int n = Math.min(c.seqLen(), 14);
@@ -189,15 +195,15 @@ class NativeLlamaForwardTest {
 
     @Test
     void stories260kIsBatchThreadAndIsaInvariant() {
-        Path file = LlamaTestSupport.sharedModel("stories260K.bin");
+        Path file = TestModels.require(TestModels.STORIES_260K);
         try (NativeLlamaModel m = NativeLlamaModel.map(Checkpoint.open(file))) {
             checkInvariance(m, new int[] {1, 403, 407, 261, 378, 432, 383, 286, 261, 300, 13, 410});
         }
     }
 
     @Test
-    void oddSyntheticShapeIsBatchThreadAndIsaInvariant() throws IOException {
-        Path file = LlamaTestSupport.writeSynthetic(tmp.resolve("odd.bin"), CheckpointFormat.LEGACY, ODD, 21, 0.3f);
+    void oddSyntheticShapeIsBatchThreadAndIsaInvariant() {
+        Path file = synthetic(tmp.resolve("odd.bin"), CheckpointFormat.LEGACY, ODD, 21, 0.3f);
         try (NativeLlamaModel m = NativeLlamaModel.map(Checkpoint.open(file))) {
             int[] tokens = new SplittableRandom(9).ints(15, 0, ODD.vocabSize()).toArray();
             checkInvariance(m, tokens);

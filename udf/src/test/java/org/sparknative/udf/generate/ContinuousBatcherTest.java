@@ -24,6 +24,7 @@ import org.sparknative.kernels.llama.ReferenceTransformer;
 import org.sparknative.kernels.llama.SyntheticCheckpoint;
 import org.sparknative.kernels.llama.Tokenizer;
 import org.sparknative.kernels.llama.TokenizerWriter;
+import org.sparknative.kernels.testing.TestModels;
 import org.sparknative.udf.BadRowPolicy;
 import org.sparknative.udf.RowLabels;
 
