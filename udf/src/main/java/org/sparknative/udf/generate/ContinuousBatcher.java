@@ -5,6 +5,7 @@ import java.util.Arrays;
 import org.sparknative.kernels.llama.LlamaConfig;
 import org.sparknative.kernels.llama.Sampler;
 import org.sparknative.kernels.llama.Tokenizer;
+import org.sparknative.kernels.llama.UnencodableTextException;
 import org.sparknative.udf.BadRowPolicy;
 import org.sparknative.udf.InvalidRowException;
 import org.sparknative.udf.RowLabels;
@@ -183,8 +184,16 @@ public final class ContinuousBatcher {
                     if (scratch.length < req.length() + 3) {
                         scratch = new int[req.length() + 3];
                     }
-                    int m = req.utf8() != null ? codec.encode(req.utf8(), scratch)
-                        : codec.encode(req.address(), req.length(), scratch);
+                    int m;
+                    try {
+                        m = req.utf8() != null ? codec.encode(req.utf8(), scratch)
+                            : codec.encode(req.address(), req.length(), scratch);
+                    } catch (UnencodableTextException e) {
+                        // A byte the vocabulary cannot encode: this row fails, naming the byte and its offset.
+                        finish(results, r, new Result(null, 0, 0, FinishReason.error(e.getMessage()), Double.NaN, 0.0),
+                            progress);
+                        continue;
+                    }
                     int[] prompt = Arrays.copyOf(scratch, m);
                     if (m > config.seqLen()) {
                         String problem = "prompt is " + m + " tokens, more than the model's context of " + config.seqLen()
