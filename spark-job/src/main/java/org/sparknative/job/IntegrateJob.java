@@ -191,7 +191,7 @@ final class IntegrateJob implements Callable<Integer> {
                 boolean writeHere = output != null && !compare;
                 long t0 = System.nanoTime();
                 if (writeHere) {
-                    DataIO.write(built.output().drop(RowIds.INPUT_ROW), output, outFormat, overwrite);
+                    DataIO.write(built.output().drop(RowIds.INPUT_ROW, IntegrateTransform.N_INPUT), output, outFormat, overwrite);
                     guard.committed();
                 } else {
                     noop(built.output());
@@ -205,7 +205,7 @@ final class IntegrateJob implements Callable<Integer> {
                 last = built.output();
             }
             if (compare && output != null) {
-                DataIO.write(last.drop(RowIds.INPUT_ROW), output, outFormat, overwrite);
+                DataIO.write(last.drop(RowIds.INPUT_ROW, IntegrateTransform.N_INPUT), output, outFormat, overwrite);
                 guard.committed();
             }
             results = withSpeedups(results);
