@@ -23,8 +23,8 @@ import org.apache.spark.sql.api.java.UDF4;
 import org.apache.spark.sql.types.DataTypes;
 import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.IntPointer;
-import org.sparknative.kernels.IntegrateReference;
-import org.sparknative.kernels.IntegrationKernels;
+import org.sparknative.kernels.integrate.IntegrateReference;
+import org.sparknative.kernels.integrate.IntegrateKernels;
 import org.sparknative.spark.RowIds;
 import org.sparknative.spark.integrate.IntegrateFunctions;
 import org.sparknative.spark.integrate.IntegrateTransform;
@@ -304,7 +304,7 @@ final class IntegrateJob implements Callable<Integer> {
                             int start;
                             while ((start = nextChunk.getAndAdd(chunk)) < r) {
                                 int len = Math.min(chunk, r - start);
-                                IntegrationKernels.integrateBatch(a.address() + 8L * start, b.address() + 8L * start,
+                                IntegrateKernels.integrateBatch(a.address() + 8L * start, b.address() + 8L * start,
                                     n.address() + 4L * start, out.address() + 8L * start, len, 0L);
                             }
                         }));

@@ -15,7 +15,7 @@ import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.sparknative.kernels.IntegrateReference;
+import org.sparknative.kernels.integrate.IntegrateReference;
 
 class IntegrateCliTest {
     private static SparkSession spark;

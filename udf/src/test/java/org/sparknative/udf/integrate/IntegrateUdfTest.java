@@ -19,7 +19,7 @@ import org.apache.arrow.vector.IntVector;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.sparknative.kernels.IntegrateReference;
+import org.sparknative.kernels.integrate.IntegrateReference;
 import org.sparknative.udf.BadRowPolicy;
 import org.sparknative.udf.ExecutorRuntime;
 import org.sparknative.udf.InvalidRowException;
