@@ -21,7 +21,7 @@
 #define SN_TOK_OK 0
 #define SN_TOK_ERR_FORMAT (-1) /* malformed or wrong-size file; the message buffer says why */
 #define SN_TOK_ERR_NOMEM (-2)
-#define SN_TOK_ERR_BYTE (-3)   /* encode: byte fallback id (byte + 3) outside the vocabulary */
+#define SN_TOK_ERR_BYTE (-3)   /* encode: a byte needs a fallback token the vocabulary lacks (see sn_tok_encode) */
 #define SN_TOK_ERR_ARG (-4)
 
 typedef struct sn_tokenizer {
@@ -35,6 +35,7 @@ typedef struct sn_tokenizer {
     unsigned char *arena;
     int32_t *table;           /* open addressing, -1 = empty; lowest id wins among equal strings */
     uint32_t mask;
+    unsigned char has_byte[256]; /* 1 if id b + 3 exists and its piece decodes to the one byte b */
 } sn_tokenizer;
 
 static inline uint32_t sn_tok_hash_step(uint32_t h, const unsigned char *p, int64_t n) {
@@ -92,6 +93,41 @@ static inline int sn_tok_fail(char *err, int32_t err_cap, const char *msg) {
         err[err_cap - 1] = '\0';
     }
     return SN_TOK_ERR_FORMAT;
+}
+
+static inline int sn_tok_hex(unsigned char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+static inline int sn_tok_isspace(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
+/*
+ * The byte a piece of n bytes designates as llama2.c's sscanf(piece, "<0x%02hhX>", &b) == 1 reads it: the
+ * literal "<0x", optional white space, then a field of at most two characters: an optional sign and hex
+ * digits, at least one digit (a minus negates modulo 256). The closing '>' is not checked. -1 if none.
+ */
+static inline int sn_tok_byte_piece(const unsigned char *p, int32_t n) {
+    if (n < 4 || p[0] != '<' || p[1] != '0' || p[2] != 'x') return -1;
+    int32_t i = 3;
+    while (i < n && sn_tok_isspace(p[i])) i++;
+    int width = 2, neg = 0, digits = 0;
+    unsigned value = 0;
+    if (i < n && (p[i] == '+' || p[i] == '-')) {
+        neg = p[i] == '-';
+        i++;
+        width--;
+    }
+    while (width > 0 && i < n && sn_tok_hex(p[i]) >= 0) {
+        value = value * 16 + (unsigned) sn_tok_hex(p[i]);
+        i++;
+        width--;
+        digits++;
+    }
+    if (digits == 0) return -1;
+    return (int) ((neg ? 0u - value : value) & 0xFFu);
 }
 
 /*
@@ -217,6 +253,10 @@ static inline int32_t sn_tok_create(const unsigned char *data, int64_t len, int3
         }
     }
     t->space_id = sn_tok_lookup2(t, (const unsigned char *) " ", 1, NULL, 0);
+    for (int b = 0; b < 256; b++) {
+        const int32_t id = b + 3;
+        t->has_byte[b] = id < vocab && sn_tok_byte_piece(t->arena + t->offs[id], t->lens[id]) == b;
+    }
     out[0] = (int64_t) (intptr_t) t;
     return SN_TOK_OK;
 }
@@ -226,36 +266,42 @@ static inline int32_t sn_tok_max_len(int64_t handle) { return ((const sn_tokeniz
 static inline float sn_tok_score(int64_t handle, int32_t id) { return ((const sn_tokenizer *) (intptr_t) handle)->scores[id]; }
 
 /*
- * llama2.c encode(): the UTF-8 bytes text[0 .. len), which end early at a NUL byte as a C string would,
- * into tokens; out must hold len + 3 entries. Optional BOS (1); the dummy prefix " " when the text is not
- * empty; each code point looked up whole, else its bytes as byte + 3; then repeatedly the adjacent pair
- * whose concatenation is the highest-scoring token (strictly greater wins, so ties go to the first pair)
- * is merged; optional EOS (2). Returns the token count, or SN_TOK_ERR_NOMEM / SN_TOK_ERR_BYTE /
- * SN_TOK_ERR_ARG.
+ * llama2.c encode() of the bytes text[0 .. len) into tokens; out must hold len + 3 entries. The text is
+ * length-delimited: a NUL byte is text like any other (llama2.c, taking a C string, would stop there).
+ * Optional BOS (1); the dummy prefix " " when the text is not empty; each code point looked up whole, else
+ * its bytes as the byte-fallback ids byte + 3; then repeatedly the adjacent pair whose concatenation is the
+ * highest-scoring token (strictly greater wins, so ties go to the first pair) is merged; optional EOS (2).
+ * A NUL byte is never a piece (sn_tok_create rejects pieces containing one), so it always becomes <0x00>.
+ *
+ * A byte that needs its fallback token where the vocabulary has none (id byte + 3 missing, or its piece not
+ * <0xXX> for that byte) is an error, never skipped: SN_TOK_ERR_BYTE, with out[0] = the byte's offset in the
+ * text and out[1] = the byte. Returns the token count, or SN_TOK_ERR_NOMEM / SN_TOK_ERR_BYTE / SN_TOK_ERR_ARG.
  */
 static inline int32_t sn_tok_encode(int64_t handle, const unsigned char *text, int32_t len, int32_t bos, int32_t eos,
                                     int32_t *out) {
     const sn_tokenizer *t = (const sn_tokenizer *) (intptr_t) handle;
     if (t == NULL || len < 0 || (len > 0 && text == NULL) || out == NULL) return SN_TOK_ERR_ARG;
-    const unsigned char *nul = len > 0 ? (const unsigned char *) memchr(text, 0, (size_t) len) : NULL;
-    const int32_t n_text = nul != NULL ? (int32_t) (nul - text) : len;
     int32_t n = 0;
     if (bos) out[n++] = 1;
-    if (n_text > 0 && t->space_id >= 0) out[n++] = t->space_id;
+    if (len > 0 && t->space_id >= 0) out[n++] = t->space_id;
     unsigned char buf[8];
     int32_t buf_len = 0;
-    for (int32_t i = 0; i < n_text; i++) {
+    for (int32_t i = 0; i < len; i++) {
         const unsigned char c = text[i];
         if ((c & 0xC0) != 0x80) buf_len = 0;
         buf[buf_len++] = c;
-        const unsigned char next = i + 1 < n_text ? text[i + 1] : 0;
+        const unsigned char next = i + 1 < len ? text[i + 1] : 0;
         if ((next & 0xC0) == 0x80 && buf_len < 4) continue;
         const int32_t id = sn_tok_lookup2(t, buf, buf_len, NULL, 0);
         if (id != -1) {
             out[n++] = id;
         } else {
             for (int32_t b = 0; b < buf_len; b++) {
-                if ((int32_t) buf[b] + 3 >= t->vocab) return SN_TOK_ERR_BYTE;
+                if (!t->has_byte[buf[b]]) {
+                    out[0] = i - buf_len + 1 + b; /* buf holds text[i - buf_len + 1 .. i] */
+                    out[1] = buf[b];
+                    return SN_TOK_ERR_BYTE;
+                }
                 out[n++] = (int32_t) buf[b] + 3;
             }
         }
@@ -301,22 +347,14 @@ static inline int32_t sn_tok_encode(int64_t handle, const unsigned char *text, i
     return n;
 }
 
-static inline int sn_tok_hex(unsigned char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-static inline int sn_tok_isspace(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
-
 /*
  * llama2.c decode(prev_token, token) into dst[capacity]: the token's bytes, without the leading space after
  * BOS (prev_token == 1), and a byte token such as <0x0A> as that single raw byte (the sscanf
- * "<0x%02hhX>" rule). As llama2.c returns a C string, the result ends at a NUL byte, so <0x00> is empty.
- * printable != 0 applies llama2.c's safe_printf() filter: a single byte that is neither printable nor
- * whitespace (C locale) becomes empty. Returns the byte count (at most sn_tok_max_len()), -(needed) if
- * capacity is too small (nothing written), or INT32_MIN for a token outside the vocabulary.
+ * "<0x%02hhX>" rule, sn_tok_byte_piece). The result is length-delimited, not a C string: <0x00> is the one
+ * byte 0 (llama2.c returns an empty C string there). printable != 0 applies llama2.c's safe_printf()
+ * filter: a single byte that is neither printable nor whitespace (C locale, so also 0) becomes empty.
+ * Returns the byte count (at most sn_tok_max_len()), -(needed) if capacity is too small (nothing written),
+ * or INT32_MIN for a token outside the vocabulary.
  */
 static inline int32_t sn_tok_decode(int64_t handle, int32_t prev_token, int32_t token, unsigned char *dst,
                                     int32_t capacity, int32_t printable) {
@@ -329,29 +367,11 @@ static inline int32_t sn_tok_decode(int64_t handle, int32_t prev_token, int32_t 
         n--;
     }
     unsigned char byte_piece;
-    /* sscanf(piece, "<0x%02hhX>", &b) == 1: the literal "<0x", optional white space, then a field of at most
-       two characters: an optional sign and hex digits, at least one digit. The closing '>' is not checked. */
-    if (n >= 4 && p[0] == '<' && p[1] == '0' && p[2] == 'x') {
-        int32_t i = 3;
-        while (i < n && sn_tok_isspace(p[i])) i++;
-        int width = 2, neg = 0, digits = 0;
-        unsigned value = 0;
-        if (i < n && (p[i] == '+' || p[i] == '-')) {
-            neg = p[i] == '-';
-            i++;
-            width--;
-        }
-        while (width > 0 && i < n && sn_tok_hex(p[i]) >= 0) {
-            value = value * 16 + (unsigned) sn_tok_hex(p[i]);
-            i++;
-            width--;
-            digits++;
-        }
-        if (digits > 0) {
-            byte_piece = (unsigned char) (neg ? 0u - value : value);
-            p = &byte_piece;
-            n = byte_piece == 0 ? 0 : 1;
-        }
+    const int byte = sn_tok_byte_piece(p, n);
+    if (byte >= 0) {
+        byte_piece = (unsigned char) byte;
+        p = &byte_piece;
+        n = 1;
     }
     if (printable && n == 1) {
         const unsigned char c = p[0];

@@ -11,11 +11,11 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code spark-native bench-generate}: generation tokens/s per backend, batch size and thread count,
+ * {@code spark-native bench-generate}: generation tokens/s per backend, slot count and thread count,
  * through the job's UDF classes but without Spark (see {@link GenerateBenchmark}).
  */
 @Command(name = "bench-generate", mixinStandardHelpOptions = true, sortOptions = false,
-    description = "Generation throughput (tokens/s) at several batch sizes and thread counts, no Spark needed.")
+    description = "Generation throughput (tokens/s) at several slot counts and thread counts, no Spark needed.")
 final class BenchGenerateCommand implements Callable<Integer> {
     @Option(names = "--model", description = "llama2.c checkpoint; repeatable with --tokenizer in the same order.")
     List<Path> models = new ArrayList<>();
@@ -27,19 +27,21 @@ final class BenchGenerateCommand implements Callable<Integer> {
         + "dim=288,hidden=768,layers=6,heads=6,kv_heads=6,vocab=32000,seq=256.")
     List<String> synthetic = new ArrayList<>();
 
-    @Option(names = "--batch", split = ",", defaultValue = "1,8,32,64", description = "Batch sizes (default: ${DEFAULT-VALUE}).")
-    int[] batches;
+    @Option(names = {"--slots", "--batch"}, split = ",", defaultValue = "1,8,32,64",
+        description = "KV cache slot counts (sequences decoded together); --batch is the old name (default: ${DEFAULT-VALUE}).")
+    int[] slots;
 
     @Option(names = "--threads", split = ",", defaultValue = "1,2", description = "Thread counts (default: ${DEFAULT-VALUE}).")
     int[] threads;
 
-    @Option(names = "--java-batch", split = ",", defaultValue = "1,8", description = "Batch sizes for the Java reference; empty to skip (default: ${DEFAULT-VALUE}).")
-    int[] javaBatches;
+    @Option(names = {"--java-slots", "--java-batch"}, split = ",", defaultValue = "1,8",
+        description = "Slot counts for the Java reference; empty to skip; --java-batch is the old name (default: ${DEFAULT-VALUE}).")
+    int[] javaSlots;
 
     @Option(names = "--tokens", defaultValue = "64", description = "New tokens per sequence (default: ${DEFAULT-VALUE}).")
     int tokens;
 
-    @Option(names = "--rounds", defaultValue = "2", description = "Sequences per batch slot (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--rounds", defaultValue = "2", description = "Sequences per slot (default: ${DEFAULT-VALUE}).")
     int rounds;
 
     @Option(names = "--summary", description = "Also write the rows as JSON to this file.")
@@ -56,7 +58,7 @@ final class BenchGenerateCommand implements Callable<Integer> {
         List<GenerateBenchmark.Row> rows = new ArrayList<>();
         for (int i = 0; i < models.size(); i++) {
             rows.addAll(GenerateBenchmark.run(models.get(i), tokenizers.get(i), models.get(i).getFileName().toString(),
-                batches, threads, tokens, rounds, javaBatches));
+                slots, threads, tokens, rounds, javaSlots));
             System.out.print(GenerateBenchmark.table(rows));
         }
         for (String s : synthetic) {
@@ -64,7 +66,7 @@ final class BenchGenerateCommand implements Callable<Integer> {
             Path dir = SyntheticModels.defaultDir();
             rows.addAll(GenerateBenchmark.run(SyntheticModels.checkpoint(dir, shape, 1),
                 SyntheticModels.byteLevelTokenizer(dir, shape.vocabSize()), "synthetic d" + shape.dim() + " L" + shape.nLayers()
-                + " v" + shape.vocabSize(), batches, threads, tokens, rounds, javaBatches));
+                + " v" + shape.vocabSize(), slots, threads, tokens, rounds, javaSlots));
         }
         System.out.println();
         System.out.print(GenerateBenchmark.table(rows));

@@ -50,7 +50,9 @@ final class DataIO {
         return switch (format) {
             case PARQUET -> spark.read().parquet(path);
             case JSON -> spark.read().json(path);
-            case CSV -> spark.read().option("header", "true").option("inferSchema", "true").csv(path);
+            // RFC 4180: quoted fields may hold line breaks, and a quote inside one is written twice.
+            case CSV -> spark.read().option("header", "true").option("inferSchema", "true")
+                .option("multiLine", "true").option("quote", "\"").option("escape", "\"").csv(path);
         };
     }
 
@@ -64,6 +66,61 @@ final class DataIO {
             case PARQUET -> w.parquet(path);
             case JSON -> w.json(path);
             case CSV -> w.option("header", "true").csv(path);
+        }
+    }
+
+    /**
+     * Refuses, before anything is read or deleted, an output folder that is the input, contains it or
+     * lies inside it: with {@code --overwrite} Spark would clear the folder before reading the input.
+     * Paths are compared fully qualified through Hadoop's file system (so {@code out}, {@code ./out} and
+     * {@code file:///.../out} are one path).
+     *
+     * <p>Also refuses an existing output without {@code --overwrite} up front, instead of after the work
+     * (Spark's {@code PATH_ALREADY_EXISTS}).
+     *
+     * @throws UsageException naming both paths
+     */
+    static void checkOutput(SparkSession spark, String input, String output, boolean overwrite) {
+        if (output == null) {
+            return;
+        }
+        if (!overwrite) {
+            try {
+                org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(output);
+                if (p.getFileSystem(spark.sparkContext().hadoopConfiguration()).exists(p)) {
+                    throw new IllegalArgumentException("--output " + output + " already exists; add --overwrite to replace it");
+                }
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("cannot check --output " + output + ": " + e.getMessage(), e);
+            }
+        }
+        if (input == null) {
+            return;
+        }
+        String in = qualified(spark, input);
+        String out = qualified(spark, output);
+        String why = null;
+        if (in.equals(out)) {
+            why = "is the input";
+        } else if (in.startsWith(out + "/")) {
+            why = "contains the input";
+        } else if (out.startsWith(in + "/")) {
+            why = "lies inside the input";
+        }
+        if (why != null) {
+            throw new UsageException("--output " + output + " " + why + " " + input
+                + ": writing there would delete the input; choose another --output");
+        }
+    }
+
+    private static String qualified(SparkSession spark, String path) {
+        try {
+            org.apache.hadoop.fs.Path p = new org.apache.hadoop.fs.Path(path);
+            org.apache.hadoop.fs.FileSystem fs = p.getFileSystem(spark.sparkContext().hadoopConfiguration());
+            String q = fs.makeQualified(p).toUri().normalize().toString();
+            return q.endsWith("/") ? q.substring(0, q.length() - 1) : q;
+        } catch (java.io.IOException | IllegalArgumentException e) {
+            throw new UsageException("cannot resolve path " + path + ": " + e.getMessage());
         }
     }
 

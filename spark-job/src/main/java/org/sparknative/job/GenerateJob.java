@@ -2,7 +2,6 @@ package org.sparknative.job;
 
 import static org.apache.spark.sql.functions.col;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.LinkedHashMap;
@@ -14,16 +13,20 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.sparknative.kernels.llama.Checkpoint;
-import org.sparknative.kernels.llama.CheckpointException;
 import org.sparknative.kernels.llama.LlamaConfig;
-import org.sparknative.udf.generate.GenerateFunctions;
-import org.sparknative.udf.generate.GenerateTransform;
+import org.sparknative.spark.RowIds;
+import org.sparknative.spark.generate.GenerateFunctions;
+import org.sparknative.spark.generate.GenerateTransform;
+import org.sparknative.udf.Backend;
+import org.sparknative.udf.BadRowPolicy;
 import org.sparknative.udf.generate.GenerationParams;
 import org.sparknative.udf.generate.GenerationSpec;
-import org.sparknative.udf.generate.LongPromptPolicy;
+import org.sparknative.udf.generate.ModelRegistry;
 import org.sparknative.udf.generate.SyntheticModels;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code spark-native generate}: one completion per prompt row, from a Llama-2-architecture model in
@@ -33,6 +36,9 @@ import picocli.CommandLine.Option;
     description = {"Batch text generation over a DataFrame of prompts with a llama2.c-format model.",
         "Input: JSONL, Parquet or CSV with a 'prompt' column; optional per-row columns max_new_tokens, temperature, top_p, seed, id."})
 final class GenerateJob implements Callable<Integer> {
+    @Spec
+    CommandSpec commandSpec;
+
     @Option(names = "--master", description = "Spark master URL (default: spark-submit's, else conf/spark-defaults.conf, else local[*]).")
     String master;
 
@@ -73,8 +79,12 @@ final class GenerateJob implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "42", description = "Job seed; a row's seed is its 'seed' column, else mixed from this and its id (or prompt) (default: ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--batch-size", defaultValue = "32", description = "Sequences decoded together per task (default: ${DEFAULT-VALUE}).")
-    int batchSize;
+    @Option(names = "--slots", description = "KV cache slots per task: sequences decoded together (default: "
+        + GenerationSpec.DEFAULT_SLOTS + ").")
+    Integer slots;
+
+    @Option(names = "--batch-size", hidden = true, description = "Deprecated alias of --slots.")
+    Integer batchSizeAlias;
 
     @Option(names = "--prefill-tokens", defaultValue = "" + GenerationSpec.DEFAULT_PREFILL_TOKENS,
         description = "Prompt tokens fed per step beside the decode rows (default: ${DEFAULT-VALUE}).")
@@ -89,7 +99,9 @@ final class GenerateJob implements Callable<Integer> {
     @Option(names = "--backend", defaultValue = "cpu", description = "cpu (native C) or java (pure-Java reference) (default: ${DEFAULT-VALUE}).")
     String backend;
 
-    @Option(names = "--long-prompts", defaultValue = "error", description = "Prompts longer than the context: error (finish_reason) or truncate (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--long-prompts", defaultValue = "row-error", description = "Prompts longer than the context: "
+        + "row-error (null completion, finish_reason error: ..., the job goes on), fail (the job stops, naming the row) "
+        + "or truncate (keep BOS and the prompt's end); 'error' is the old spelling of row-error (default: ${DEFAULT-VALUE}).")
     String longPrompts;
 
     @Option(names = "--limit", description = "Only the first N prompts.")
@@ -103,26 +115,58 @@ final class GenerateJob implements Callable<Integer> {
 
     /** The JSON summary. Times in seconds, rates per second. */
     record Summary(String workload, String timestamp, String sparkVersion, String master, String model, String tokenizer,
-                   String modelShape, String backend, int batchSize, int threads, int partitions, long prompts,
+                   String modelShape, String backend, int slots, int threads, int partitions, long prompts,
                    long promptTokens, long completionTokens, long errorRows, double wallSeconds, double tokensPerSecond,
                    double msPerToken, String output) {
     }
 
     @Override
     public Integer call() throws Exception {
-        DataIO.Format outFormat = DataIO.Format.parse(format);
+        DataIO.Format outFormat = IntegrateJob.usage(() -> DataIO.Format.parse(format));
+        GenerationParams defaults = IntegrateJob.usage(() -> new GenerationParams(maxNewTokens, temperature, topP, seed));
+        BadRowPolicy longPromptPolicy = IntegrateJob.usage(() -> BadRowPolicy.LONG_PROMPTS.parse(longPrompts));
+        Backend backendKind = IntegrateJob.usage(() -> Backend.parse(backend));
+        if (summary != null) {
+            Report.checkWritable(summary);
+        }
         String[] paths = modelPaths();
+        // Everything that can be checked before Spark starts: the header and length of the checkpoint, and a
+        // tokenizer of the model's vocabulary (else tasks would find out after Spark's start-up).
         Checkpoint ckpt = Checkpoint.open(Path.of(paths[0]));
-        GenerationSpec spec = new GenerationSpec(paths[0], paths[1], backend, batchSize, prefillTokens, threads,
-            LongPromptPolicy.parse(longPrompts));
-        GenerationParams defaults = new GenerationParams(maxNewTokens, temperature, topP, seed);
+        org.sparknative.kernels.llama.Tokenizer.load(Path.of(paths[1]), ckpt.config().vocabSize());
+        if (slots != null && batchSizeAlias != null && !slots.equals(batchSizeAlias)) {
+            throw new UsageException("--batch-size is the old name of --slots: give one of them");
+        }
+        if (batchSizeAlias != null) {
+            commandSpec.commandLine().getErr().println("spark-native generate: warning: --batch-size is deprecated; use --slots");
+        }
+        int slotCount = slots != null ? slots : batchSizeAlias != null ? batchSizeAlias : GenerationSpec.DEFAULT_SLOTS;
+        GenerationSpec spec = IntegrateJob.usage(() -> new GenerationSpec(paths[0], paths[1], backendKind, slotCount,
+            prefillTokens, threads, longPromptPolicy));
+        if (partitions != null && partitions < 1) {
+            throw new UsageException("--partitions must be >= 1, got " + partitions);
+        }
+        if (limit != null && limit < 0) {
+            throw new UsageException("--limit must be >= 0, got " + limit);
+        }
         try (Sessions.Handle session = Sessions.open("spark-native generate", master, conf)) {
             SparkSession spark = session.spark();
+            DataIO.checkOutput(spark, input, output, overwrite);
+            int taskCpus = spark.sparkContext().getConf().getInt("spark.task.cpus", 1);
+            if (threads > taskCpus) {
+                commandSpec.commandLine().getErr().printf(Locale.ROOT, "spark-native generate: warning: --threads %d is more "
+                    + "than spark.task.cpus (%d): the tasks' threads will compete for cores and can run many times slower; "
+                    + "raise spark.task.cpus with --threads%n", threads, taskCpus);
+            }
+            OutputGuard guard = OutputGuard.of(spark, output);
+            try {
             Dataset<Row> prompts = DataIO.read(spark, input,
                 inputFormat != null ? DataIO.Format.parse(inputFormat) : DataIO.Format.ofPath(input));
             if (limit != null) {
                 prompts = prompts.limit(limit);
             }
+            // Rows without an id are numbered as read, so that messages name the same row under any partitioning.
+            prompts = RowIds.numbered(prompts);
             int parallelism = spark.sparkContext().defaultParallelism();
             if (partitions != null) {
                 prompts = prompts.repartition(partitions);
@@ -132,19 +176,21 @@ final class GenerateJob implements Callable<Integer> {
             }
             GenerateFunctions.register(spark, spec, defaults);
             GenerateTransform.Result res = GenerateTransform.apply(prompts, GenerateTransform.Options.of(spec, defaults));
+            Dataset<Row> result = res.output().drop(RowIds.INPUT_ROW);
             int parts = prompts.rdd().getNumPartitions();
-            System.out.printf(Locale.ROOT, "generate: model %s (%s), backend %s, batch %d, %d partitions, master %s%n",
-                paths[0], ckpt.config(), backend, batchSize, parts, spark.sparkContext().master());
+            System.out.printf(Locale.ROOT, "generate: model %s (%s), backend %s, %d slots, %d partitions, master %s%n",
+                paths[0], ckpt.config(), backendKind, slotCount, parts, spark.sparkContext().master());
             Thread progress = progressThread(res.counters());
             long t0 = System.nanoTime();
             double[] secsHolder = {Double.NaN};
             progress.start();
             try {
                 if (output != null) {
-                    DataIO.write(res.output(), output, outFormat, overwrite);
+                    DataIO.write(result, output, outFormat, overwrite);
+                    guard.committed();
                 } else {
                     // Generate once (cached), then show a few rows from the cache.
-                    Dataset<Row> out = res.output().persist(org.apache.spark.storage.StorageLevel.MEMORY_AND_DISK());
+                    Dataset<Row> out = result.persist(org.apache.spark.storage.StorageLevel.MEMORY_AND_DISK());
                     out.write().format("noop").mode("overwrite").save();
                     secsHolder[0] = (System.nanoTime() - t0) / 1e9;
                     for (Row r : out.select(col("prompt"), col("completion"), col("finish_reason")).limit(3).collectAsList()) {
@@ -168,13 +214,16 @@ final class GenerateJob implements Callable<Integer> {
             System.out.println("model: " + ckpt.config() + " (" + ckpt.format() + ")");
             if (summary != null) {
                 Report.writeJson(new Summary("generate", Instant.now().toString(), spark.version(),
-                    spark.sparkContext().master(), paths[0], paths[1], ckpt.config().toString(), backend, batchSize,
+                    spark.sparkContext().master(), paths[0], paths[1], ckpt.config().toString(), backendKind.label(), slotCount,
                     spec.threads(), parts, rows, pt, ct, errors, secs, tps, ct == 0 ? Double.NaN : 1000.0 / tps, output),
                     summary);
                 System.out.println("summary written to " + summary);
             }
             if (output != null) {
                 System.out.println("output written to " + output + " (" + outFormat.name().toLowerCase(Locale.ROOT) + ")");
+            }
+            } finally {
+                guard.close();
             }
         }
         return 0;
@@ -183,9 +232,9 @@ final class GenerateJob implements Callable<Integer> {
     private String[] modelPaths() {
         if (syntheticModel != null) {
             if (model != null) {
-                throw new IllegalArgumentException("give --model or --synthetic-model, not both");
+                throw new UsageException("give --model or --synthetic-model, not both");
             }
-            LlamaConfig shape = LlamaConfig.parse(syntheticModel);
+            LlamaConfig shape = IntegrateJob.usage(() -> LlamaConfig.parse(syntheticModel));
             Path dir = SyntheticModels.defaultDir();
             Path ckpt = SyntheticModels.checkpoint(dir, shape, seed);
             String tok = tokenizer != null ? tokenizer : SyntheticModels.byteLevelTokenizer(dir, shape.vocabSize()).toString();
@@ -193,20 +242,15 @@ final class GenerateJob implements Callable<Integer> {
             return new String[] {ckpt.toString(), tok};
         }
         if (model == null) {
-            throw new IllegalArgumentException("--model FILE (or --synthetic-model SHAPE) is required; download the "
+            throw new UsageException("--model FILE (or --synthetic-model SHAPE) is required; download the "
                 + "TinyStories models with data/models/fetch.sh");
         }
-        if (!Files.isRegularFile(Path.of(model))) {
-            throw new CheckpointException(Path.of(model), "model file not found; download the TinyStories models "
-                + "(stories15M.bin, stories260K.bin + tok512.bin, tokenizer.bin) with data/models/fetch.sh");
-        }
+        ModelRegistry.requireFile(Path.of(model), "model");
         if (tokenizer == null) {
-            throw new IllegalArgumentException("--tokenizer FILE is required with --model (tokenizer.bin for stories15M "
+            throw new UsageException("--tokenizer FILE is required with --model (tokenizer.bin for stories15M "
                 + "and up, tok512.bin for stories260K)");
         }
-        if (!Files.isRegularFile(Path.of(tokenizer))) {
-            throw new CheckpointException(Path.of(tokenizer), "tokenizer file not found; data/models/fetch.sh downloads it");
-        }
+        ModelRegistry.requireFile(Path.of(tokenizer), "tokenizer");
         return new String[] {model, tokenizer};
     }
 

@@ -23,12 +23,12 @@ import org.apache.spark.sql.api.java.UDF4;
 import org.apache.spark.sql.types.DataTypes;
 import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.IntPointer;
-import org.sparknative.kernels.integrate.IntegrateKernels;
 import org.sparknative.kernels.integrate.IntegrateReference;
-import org.sparknative.udf.ExecutorRuntime;
-import org.sparknative.udf.IntegrateFunctions;
-import org.sparknative.udf.IntegrateTransform;
-import org.sparknative.udf.InvalidRowPolicy;
+import org.sparknative.kernels.integrate.IntegrateKernels;
+import org.sparknative.spark.RowIds;
+import org.sparknative.spark.integrate.IntegrateFunctions;
+import org.sparknative.spark.integrate.IntegrateTransform;
+import org.sparknative.udf.BadRowPolicy;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -62,7 +62,7 @@ final class IntegrateJob implements Callable<Integer> {
                     return v;
                 }
             }
-            throw new IllegalArgumentException("--variant must be java-row, native-row or native-arrow, got '" + s + "'");
+            throw new UsageException("--variant must be java-row, native-row or native-arrow, got '" + s + "'");
         }
     }
 
@@ -103,8 +103,9 @@ final class IntegrateJob implements Callable<Integer> {
     @Option(names = "--partitions", description = "Partitions of the input (default: Spark's default parallelism).")
     Integer partitions;
 
-    @Option(names = "--invalid-rows", defaultValue = "error",
-        description = "Rows with n <= 0 or non-finite a, b: 'error' fails the job naming the row, 'null' outputs null and counts them (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--invalid-rows", defaultValue = "fail",
+        description = "Rows with n <= 0 or non-finite a, b: 'fail' stops the job naming the row, 'row-error' outputs null and counts them; "
+            + "'error' and 'null' are the old spellings (default: ${DEFAULT-VALUE}).")
     String invalidRows;
 
     @Option(names = "--warmup", defaultValue = "1", description = "Untimed warm-up runs per variant on up to 20,000 rows (default: ${DEFAULT-VALUE}).")
@@ -130,20 +131,40 @@ final class IntegrateJob implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        DataIO.Format outFormat = DataIO.Format.parse(format);
-        InvalidRowPolicy policy = InvalidRowPolicy.parse(invalidRows);
+        DataIO.Format outFormat = usage(() -> DataIO.Format.parse(format));
+        BadRowPolicy policy = usage(() -> BadRowPolicy.INVALID_ROWS.parse(invalidRows));
         IntegrateTransform.Options options = new IntegrateTransform.Options(batchSize, policy);
         List<Variant> variants = compare ? List.of(Variant.values()) : List.of(Variant.parse(variant));
+        if (rows < 0) {
+            throw new UsageException("--rows must be >= 0, got " + rows);
+        }
+        if (summary != null) {
+            Report.checkWritable(summary);
+        }
+        if (partitions != null && partitions < 1) {
+            throw new UsageException("--partitions must be >= 1, got " + partitions);
+        }
+        if (batchSize < 1) {
+            throw new UsageException("--batch-size must be >= 1, got " + batchSize);
+        }
+        if (warmup < 0) {
+            throw new UsageException("--warmup must be >= 0, got " + warmup);
+        }
         try (Sessions.Handle session = Sessions.open("spark-native integrate", master, conf)) {
             SparkSession spark = session.spark();
+            DataIO.checkOutput(spark, input, output, overwrite);
+            OutputGuard guard = OutputGuard.of(spark, output);
+            try {
             IntegrateFunctions.register(spark, policy);
             int parts = partitions != null ? partitions : spark.sparkContext().defaultParallelism();
             if (parts < 1) {
                 throw new IllegalArgumentException("--partitions must be >= 1, got " + parts);
             }
+            // Input rows without an id are numbered as read, so that messages name the same row under any partitioning.
             Dataset<Row> raw = input != null
-                ? DataIO.read(spark, input, inputFormat != null ? DataIO.Format.parse(inputFormat) : DataIO.Format.ofPath(input))
-                : IntegrationData.generate(spark, rows, seed, parts);
+                ? RowIds.numbered(DataIO.read(spark, input,
+                    inputFormat != null ? DataIO.Format.parse(inputFormat) : DataIO.Format.ofPath(input)))
+                : IntegrateData.generate(spark, rows, seed, parts);
             Dataset<Row> data = IntegrateTransform.prepareInput(raw);
             if (input != null && partitions != null) {
                 data = data.repartition(parts);
@@ -170,7 +191,8 @@ final class IntegrateJob implements Callable<Integer> {
                 boolean writeHere = output != null && !compare;
                 long t0 = System.nanoTime();
                 if (writeHere) {
-                    DataIO.write(built.output(), output, outFormat, overwrite);
+                    DataIO.write(built.output().drop(RowIds.INPUT_ROW, IntegrateTransform.N_INPUT), output, outFormat, overwrite);
+                    guard.committed();
                 } else {
                     noop(built.output());
                 }
@@ -183,7 +205,8 @@ final class IntegrateJob implements Callable<Integer> {
                 last = built.output();
             }
             if (compare && output != null) {
-                DataIO.write(last, output, outFormat, overwrite);
+                DataIO.write(last.drop(RowIds.INPUT_ROW, IntegrateTransform.N_INPUT), output, outFormat, overwrite);
+                guard.committed();
             }
             results = withSpeedups(results);
             VariantResult kernel = compare ? kernelOnly(data, spark.sparkContext().defaultParallelism(), count, sumN) : null;
@@ -191,7 +214,7 @@ final class IntegrateJob implements Callable<Integer> {
             if (summary != null) {
                 Report.writeJson(new Summary("integrate", Instant.now().toString(), spark.version(), spark.sparkContext().master(),
                     spark.sparkContext().defaultParallelism(), input == null ? "generated" : input, count, sumN, seed,
-                    batchSize, data.rdd().getNumPartitions(), policy.name().toLowerCase(Locale.ROOT), results, kernel,
+                    batchSize, data.rdd().getNumPartitions(), policy.label(), results, kernel,
                     output), summary);
                 System.out.println("summary written to " + summary);
             }
@@ -199,6 +222,9 @@ final class IntegrateJob implements Callable<Integer> {
                 System.out.println("output written to " + output + " (" + outFormat.name().toLowerCase(Locale.ROOT) + ")");
             }
             data.unpersist();
+            } finally {
+                guard.close();
+            }
         }
         return 0;
     }
@@ -243,7 +269,6 @@ final class IntegrateJob implements Callable<Integer> {
         if (count > 50_000_000L) {
             return null;
         }
-        ExecutorRuntime.ensureNativeLoaded();
         List<Row> rowsIn = data.select("a", "b", "n").na().drop().collectAsList();
         int r = rowsIn.size();
         try (DoublePointer a = new DoublePointer(Math.max(r, 1)); DoublePointer b = new DoublePointer(Math.max(r, 1));
@@ -319,6 +344,17 @@ final class IntegrateJob implements Callable<Integer> {
             results.stream().filter(r -> r.variant().equals(Variant.NATIVE_ARROW.label)).findFirst().ifPresent(r ->
                 System.out.printf(Locale.ROOT, "native-arrow reaches %.0f%% of the kernel-only evaluations/s%n",
                     100.0 * r.evaluationsPerSecond() / kernel.evaluationsPerSecond()));
+        }
+    }
+
+    /** Runs a parse of an option value, turning its IllegalArgumentException into bad usage (exit 2). */
+    static <T> T usage(java.util.function.Supplier<T> parse) {
+        try {
+            return parse.get();
+        } catch (UsageException e) {
+            throw e;
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage());
         }
     }
 }

@@ -27,6 +27,29 @@ final class Report {
         }
     }
 
+    /**
+     * Checks, before any work, that {@code file} can be written: its folder exists or can be made, and a
+     * file can be created there.
+     *
+     * @throws UsageException naming the file and why not
+     */
+    static void checkWritable(Path file) {
+        Path parent = file.toAbsolutePath().getParent();
+        try {
+            Files.createDirectories(parent);
+            if (Files.isDirectory(file)) {
+                throw new UsageException("--summary " + file + " is a directory");
+            }
+            Path probe = Files.createTempFile(parent, ".spark-native-", ".probe");
+            Files.delete(probe);
+            if (Files.exists(file) && !Files.isWritable(file)) {
+                throw new UsageException("--summary " + file + " is not writable");
+            }
+        } catch (IOException e) {
+            throw new UsageException("--summary " + file + " cannot be written: " + e.getMessage());
+        }
+    }
+
     /** Prints a left-aligned first column and right-aligned others, with a rule under the header. */
     static void table(PrintStream out, List<String> header, List<List<String>> rows) {
         int[] w = new int[header.size()];

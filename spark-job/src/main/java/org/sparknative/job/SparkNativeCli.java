@@ -18,7 +18,18 @@ public final class SparkNativeCli {
 
     /** Runs the command line and exits the JVM with its code. */
     public static void main(String[] args) {
-        System.exit(run(args));
+        int code = run(args);
+        String log = logFile();
+        if (code == 0 && log != null) {
+            System.out.println("log: " + log);
+        }
+        System.exit(code);
+    }
+
+    /** @return the log file the launcher routes Spark's and the tasks' logs to, if it exists */
+    static String logFile() {
+        String log = System.getProperty("sparknative.log");
+        return log != null && java.nio.file.Files.isRegularFile(java.nio.file.Path.of(log)) ? log : null;
     }
 
     /** Runs the command line and returns its exit code (for tests and embedding). */
@@ -43,8 +54,14 @@ public final class SparkNativeCli {
         PrintWriter err = cl.getErr();
         Throwable root = userFacingCause(e);
         err.println("spark-native " + cl.getCommandName() + ": error: " + root.getMessage());
+        if (root instanceof UsageException) {
+            err.flush();
+            return 2;
+        }
         if (Boolean.getBoolean("sparknative.debug")) {
             e.printStackTrace(err);
+        } else if (logFile() != null) {
+            err.println("(details and stack traces: " + logFile() + ")");
         } else {
             err.println("(set -Dsparknative.debug=true for the stack trace)");
         }

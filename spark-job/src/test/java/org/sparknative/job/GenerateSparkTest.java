@@ -2,7 +2,6 @@ package org.sparknative.job;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -25,16 +24,15 @@ import org.sparknative.kernels.llama.CheckpointFormat;
 import org.sparknative.kernels.llama.LlamaConfig;
 import org.sparknative.kernels.llama.SyntheticCheckpoint;
 import org.sparknative.kernels.llama.TokenizerWriter;
-import org.sparknative.udf.generate.GenerateTransform;
+import org.sparknative.kernels.testing.TestModels;
+import org.sparknative.spark.generate.GenerateTransform;
+import org.sparknative.udf.Backend;
+import org.sparknative.udf.BadRowPolicy;
 import org.sparknative.udf.generate.GenerationParams;
 import org.sparknative.udf.generate.GenerationSpec;
-import org.sparknative.udf.generate.LongPromptPolicy;
 import org.sparknative.udf.generate.ModelRegistry;
 
 class GenerateSparkTest {
-    static final String GREEDY_260K = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball. She wanted to play with it, but it was too high.\nLily's mom said, \"Lily, let's go to the park.\" Lily was sad and didn't know what to do. She said, \"I want to play with your ball, but I can't find it.\"\nLily was sad and didn't know what to do. She said, \"I'm sorry, Lily. I didn't know what to do.\"\nLily didn't want to help her mom, so she";
-    static final String SAMPLED_260K_SEED42 = "Once upon a time, there was a big roof. The fox was ready to look for people inside. He saw a big rock near a big tree. The roof was very small and fun! He ate the roof too. He got a shiny stool, so he sicked the roof with his friend, the girl named Mia.\n\"Help, Mia. Why are you sad, Mia?\" she asked.\n\"I want to try us,\" Mia said. \"It is cute. We have to find one of smells!\"\nMia felt proud of";
-
     private static SparkSession spark;
 
     @TempDir
@@ -45,25 +43,14 @@ class GenerateSparkTest {
         spark = SparkTestSession.get();
     }
 
-    static Path model(String name) {
-        for (String prop : new String[] {"sparknative.models.dir", "sparknative.shared.models.dir"}) {
-            String dir = System.getProperty(prop);
-            if (dir != null && Files.isRegularFile(Path.of(dir, name))) {
-                return Path.of(dir, name);
-            }
-        }
-        assumeTrue(false, name + " not found in data/models or ../shared/models: skipped");
-        return null;
-    }
-
     private static int run(StringWriter err, String... args) {
         return SparkNativeCli.run(new PrintWriter(err, true), args);
     }
 
     @Test
     void jobReproducesLlama2cBatchedWithOtherPrompts() throws Exception {
-        Path ckpt = model("stories260K.bin");
-        Path tok = model("tok512.bin");
+        Path ckpt = TestModels.require(TestModels.STORIES_260K);
+        Path tok = TestModels.require(TestModels.TOK_512);
         Path in = tmp.resolve("prompts.jsonl");
         List<String> lines = new ArrayList<>();
         for (int i = 0; i < 12; i++) {
@@ -76,7 +63,7 @@ class GenerateSparkTest {
         Path out = tmp.resolve("gen-out");
         StringWriter err = new StringWriter();
         int code = run(err, "generate", "--input", in.toString(), "--model", ckpt.toString(), "--tokenizer", tok.toString(),
-            "--output", out.toString(), "--format", "json", "--batch-size", "3", "--partitions", "2",
+            "--output", out.toString(), "--format", "json", "--slots", "3", "--partitions", "2",
             "--temperature", "0.8", "--summary", tmp.resolve("gen.json").toString());
         assertEquals(0, code, err.toString());
         Map<Long, Row> byId = new HashMap<>();
@@ -84,8 +71,8 @@ class GenerateSparkTest {
             byId.put(r.getLong(r.fieldIndex("id")), r);
         }
         assertEquals(12, byId.size());
-        assertEquals(GREEDY_260K, byId.get(0L).getString(byId.get(0L).fieldIndex("completion")));
-        assertEquals(SAMPLED_260K_SEED42, byId.get(4L).getString(byId.get(4L).fieldIndex("completion")));
+        assertEquals(TestModels.GREEDY_260K, byId.get(0L).getString(byId.get(0L).fieldIndex("completion")));
+        assertEquals(TestModels.SAMPLED_260K_SEED42, byId.get(4L).getString(byId.get(4L).fieldIndex("completion")));
         assertEquals("length", byId.get(0L).getString(byId.get(0L).fieldIndex("finish_reason")));
         assertEquals(200L, byId.get(0L).getLong(byId.get(0L).fieldIndex("completion_tokens")));
         String summary = Files.readString(tmp.resolve("gen.json"));
@@ -115,8 +102,8 @@ class GenerateSparkTest {
         int mapsBefore = ModelRegistry.nativeMapCount();
         List<Map<Long, String>> results = new ArrayList<>();
         for (int[] shape : new int[][] {{1, 1}, {4, 8}, {3, 2}}) {
-            GenerationSpec spec = new GenerationSpec(files[0].toString(), files[1].toString(), "cpu", shape[1], 4, 1,
-                LongPromptPolicy.ERROR);
+            GenerationSpec spec = new GenerationSpec(files[0].toString(), files[1].toString(), Backend.CPU, shape[1], 4, 1,
+                BadRowPolicy.ROW_ERROR);
             GenerateTransform.Result res = GenerateTransform.apply(prompts(40).repartition(shape[0]),
                 GenerateTransform.Options.of(spec, defaults));
             Map<Long, String> m = new HashMap<>();
@@ -132,15 +119,15 @@ class GenerateSparkTest {
         // Four task slots ran partitions concurrently; the weights were mapped once for this JVM.
         assertEquals(mapsBefore + 1, ModelRegistry.nativeMapCount());
         // The native backend agrees with the pure-Java reference backend row for row.
-        GenerationSpec java = new GenerationSpec(files[0].toString(), files[1].toString(), "java", 4, 4, 1,
-            LongPromptPolicy.ERROR);
+        GenerationSpec java = new GenerationSpec(files[0].toString(), files[1].toString(), Backend.JAVA, 4, 4, 1,
+            BadRowPolicy.ROW_ERROR);
         Map<Long, String> ref = new HashMap<>();
         for (Row r : GenerateTransform.apply(prompts(40), GenerateTransform.Options.of(java,
             new GenerationParams(16, 0f, 1f, 5))).output().collectAsList()) {
             ref.put(r.getLong(0), r.getString(r.fieldIndex("completion")));
         }
-        GenerationSpec cpu = new GenerationSpec(files[0].toString(), files[1].toString(), "cpu", 4, 4, 1,
-            LongPromptPolicy.ERROR);
+        GenerationSpec cpu = new GenerationSpec(files[0].toString(), files[1].toString(), Backend.CPU, 4, 4, 1,
+            BadRowPolicy.ROW_ERROR);
         for (Row r : GenerateTransform.apply(prompts(40), GenerateTransform.Options.of(cpu,
             new GenerationParams(16, 0f, 1f, 5))).output().collectAsList()) {
             assertEquals(ref.get(r.getLong(0)), r.getString(r.fieldIndex("completion")), "greedy row " + r.getLong(0));
@@ -150,10 +137,10 @@ class GenerateSparkTest {
     @Test
     void sqlGenerateFunction() {
         Path[] files = synthetic("sql", new LlamaConfig(32, 64, 1, 4, 4, 300, 64, true));
-        GenerationSpec spec = new GenerationSpec(files[0].toString(), files[1].toString(), "cpu", 8, 16, 1,
-            LongPromptPolicy.ERROR);
+        GenerationSpec spec = new GenerationSpec(files[0].toString(), files[1].toString(), Backend.CPU, 8, 16, 1,
+            BadRowPolicy.ROW_ERROR);
         GenerationParams defaults = new GenerationParams(8, 0f, 1f, 1);
-        org.sparknative.udf.generate.GenerateFunctions.register(spark, spec, defaults);
+        org.sparknative.spark.generate.GenerateFunctions.register(spark, spec, defaults);
         prompts(10).createOrReplaceTempView("gen_prompts");
         List<Row> sql = spark.sql("SELECT id, generate(prompt) AS c FROM gen_prompts ORDER BY id").collectAsList();
         List<Row> batched = GenerateTransform.apply(prompts(10), GenerateTransform.Options.of(spec, defaults))
@@ -169,15 +156,20 @@ class GenerateSparkTest {
         Files.writeString(in, "{\"id\":1,\"prompt\":\"hello\"}\n{\"id\":2,\"prompt\":\"\"}\n");
         Path summaryFile = tmp.resolve("syn.json");
         StringWriter err = new StringWriter();
+        // --batch-size is the deprecated name of --slots: still accepted, with a warning.
         assertEquals(0, run(err, "generate", "--input", in.toString(), "--synthetic-model",
             "dim=32,hidden=64,layers=1,heads=4,kv_heads=2,vocab=300,seq=32", "--max-new-tokens", "5",
-            "--temperature", "0", "--summary", summaryFile.toString()), err.toString());
+            "--temperature", "0", "--batch-size", "2", "--summary", summaryFile.toString()), err.toString());
+        assertTrue(err.toString().contains("--batch-size is deprecated; use --slots"), err.toString());
         var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(summaryFile.toFile());
         assertEquals(2, json.get("prompts").asLong());
+        assertEquals(2, json.get("slots").asInt());
+        assertEquals("cpu", json.get("backend").asText());
         assertEquals("dim=32,hidden=64,layers=1,heads=4,kv_heads=2,vocab=300,seq=32,shared=true", json.get("modelShape").asText());
         assertTrue(json.get("completionTokens").asLong() >= 1 && json.get("completionTokens").asLong() <= 10, json.toString());
         StringWriter bad = new StringWriter();
-        assertEquals(1, run(bad, "generate", "--input", in.toString(), "--synthetic-model", "dim=30,heads=4"));
+        // A bad option value is bad usage: exit 2, one line.
+        assertEquals(2, run(bad, "generate", "--input", in.toString(), "--synthetic-model", "dim=30,heads=4"));
         assertTrue(bad.toString().contains("missing key 'hidden'"), bad.toString());
     }
 
@@ -190,17 +182,17 @@ class GenerateSparkTest {
             "--tokenizer", "x"));
         assertTrue(e1.toString().contains("missing.bin") && e1.toString().contains("fetch.sh"), e1.toString());
 
-        Path ckpt = model("stories260K.bin");
+        Path ckpt = TestModels.require(TestModels.STORIES_260K);
         StringWriter e2 = new StringWriter();
         assertEquals(1, run(e2, "generate", "--input", in.toString(), "--model", ckpt.toString(), "--tokenizer",
-            model("tokenizer.bin").toString()));
+            TestModels.require(TestModels.LLAMA2_TOKENIZER).toString()));
         assertTrue(e2.toString().contains("tokenizer.bin"), e2.toString());
 
         Path truncated = tmp.resolve("truncated.bin");
         Files.write(truncated, java.util.Arrays.copyOf(Files.readAllBytes(ckpt), 100_000));
         StringWriter e3 = new StringWriter();
         assertEquals(1, run(e3, "generate", "--input", in.toString(), "--model", truncated.toString(), "--tokenizer",
-            model("tok512.bin").toString()));
+            TestModels.require(TestModels.TOK_512).toString()));
         assertTrue(e3.toString().contains("file length: expected 1056540 bytes") && e3.toString().contains("got 100000"),
             e3.toString());
 
@@ -208,7 +200,7 @@ class GenerateSparkTest {
         Files.writeString(noPrompt, "{\"text\":\"hi\"}\n");
         StringWriter e4 = new StringWriter();
         assertEquals(1, run(e4, "generate", "--input", noPrompt.toString(), "--model", ckpt.toString(), "--tokenizer",
-            model("tok512.bin").toString()));
+            TestModels.require(TestModels.TOK_512).toString()));
         assertTrue(e4.toString().contains("no column 'prompt'"), e4.toString());
     }
 }

@@ -18,9 +18,10 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.sparknative.kernels.integrate.IntegrateReference;
 import org.sparknative.udf.ExecutorRuntime;
-import org.sparknative.udf.IntegrateFunctions;
-import org.sparknative.udf.IntegrateTransform;
-import org.sparknative.udf.InvalidRowPolicy;
+import org.sparknative.spark.RowIds;
+import org.sparknative.spark.integrate.IntegrateFunctions;
+import org.sparknative.spark.integrate.IntegrateTransform;
+import org.sparknative.udf.BadRowPolicy;
 
 class IntegrateSparkTest {
     private static SparkSession spark;
@@ -28,7 +29,7 @@ class IntegrateSparkTest {
     @BeforeAll
     static void start() {
         spark = SparkTestSession.get();
-        IntegrateFunctions.register(spark, InvalidRowPolicy.ERROR);
+        IntegrateFunctions.register(spark, BadRowPolicy.FAIL);
     }
 
     private static void assertClose(Row r, int ia, int ib, int in, int ix) {
@@ -41,8 +42,8 @@ class IntegrateSparkTest {
 
     @Test
     void transformationOverFourPartitionsMatchesClosedFormAndLoadsLibraryOnce() {
-        Dataset<Row> in = IntegrationData.generate(spark, 4_000, 3, 4);
-        IntegrateTransform.Result res = IntegrateTransform.apply(in, new IntegrateTransform.Options(512, InvalidRowPolicy.ERROR));
+        Dataset<Row> in = IntegrateData.generate(spark, 4_000, 3, 4);
+        IntegrateTransform.Result res = IntegrateTransform.apply(in, new IntegrateTransform.Options(512, BadRowPolicy.FAIL));
         List<Row> out = res.output().collectAsList();
         assertEquals(4_000, out.size());
         StructType s = res.output().schema();
@@ -59,14 +60,14 @@ class IntegrateSparkTest {
 
     @Test
     void outputIsIndependentOfBatchSizeAndPartitioning() {
-        Dataset<Row> in = IntegrationData.generate(spark, 1_000, 9, 3);
-        List<Row> one = IntegrateTransform.apply(in, new IntegrateTransform.Options(1, InvalidRowPolicy.ERROR))
+        Dataset<Row> in = IntegrateData.generate(spark, 1_000, 9, 3);
+        List<Row> one = IntegrateTransform.apply(in, new IntegrateTransform.Options(1, BadRowPolicy.FAIL))
             .output().orderBy("id").collectAsList();
         List<Row> big = IntegrateTransform.apply(in.repartition(5), IntegrateTransform.Options.defaults())
             .output().orderBy("id").collectAsList();
         assertEquals(one, big);
         // The generator itself depends only on (seed, id).
-        assertEquals(IntegrationData.generate(spark, 1_000, 9, 7).orderBy("id").collectAsList(),
+        assertEquals(IntegrateData.generate(spark, 1_000, 9, 7).orderBy("id").collectAsList(),
             in.orderBy("id").collectAsList());
     }
 
@@ -86,7 +87,7 @@ class IntegrateSparkTest {
     @Test
     void nullsAndInvalidRowsUnderNullPolicy() {
         IntegrateTransform.Result res = IntegrateTransform.apply(withBadRows(),
-            new IntegrateTransform.Options(4, InvalidRowPolicy.NULL));
+            new IntegrateTransform.Options(4, BadRowPolicy.ROW_ERROR));
         List<Row> out = res.output().collectAsList();
         assertEquals(8.0, out.get(0).getDouble(3), 1e-15);
         for (int i = 1; i <= 4; i++) {
@@ -97,17 +98,36 @@ class IntegrateSparkTest {
     }
 
     @Test
-    void invalidRowFailsTheJobNamingTheRowAndFreesArrowMemory() {
-        IntegrateTransform.Result res = IntegrateTransform.apply(withBadRows(), IntegrateTransform.Options.defaults());
+    void invalidRowFailsTheJobNamingTheRowByItsInputPositionAndFreesArrowMemory() {
+        // Numbered as read, then spread over 3 partitions: the third input row is still "input row 3".
+        Dataset<Row> numbered = RowIds.numbered(withBadRows()).repartition(3);
+        IntegrateTransform.Result res = IntegrateTransform.apply(numbered, IntegrateTransform.Options.defaults());
         SparkException e = assertThrows(SparkException.class, () -> res.output().collectAsList());
         String msg = String.valueOf(e.getMessage()) + " " + e.getCause();
-        assertTrue(msg.contains("row 2") && msg.contains("n must be >= 1, got 0"), msg);
+        assertTrue(msg.contains("integrate_f: input row 3: n must be >= 1, got 0"), msg);
         assertEquals(0, ExecutorRuntime.rootAllocator().getAllocatedMemory());
     }
 
     @Test
+    void invalidRowIsNamedByItsStringIdWhateverThePartitioning() {
+        StructType schema = new StructType().add("id", DataTypes.StringType).add("a", DataTypes.DoubleType)
+            .add("b", DataTypes.DoubleType).add("n", DataTypes.IntegerType);
+        List<Row> rows = new ArrayList<>();
+        for (int i = 0; i < 50; i++) {
+            rows.add(RowFactory.create("r" + i, 0.0, 1.0, i == 37 ? -2 : 10));
+        }
+        for (int parts : new int[] {1, 4}) {
+            Dataset<Row> df = spark.createDataFrame(rows, schema).repartition(parts);
+            SparkException e = assertThrows(SparkException.class,
+                () -> IntegrateTransform.apply(df, IntegrateTransform.Options.defaults()).output().collectAsList());
+            String msg = String.valueOf(e.getMessage()) + " " + e.getCause();
+            assertTrue(msg.contains("integrate_f: id \"r37\": n must be >= 1, got -2"), msg);
+        }
+    }
+
+    @Test
     void sqlFunctionMatchesClosedFormAndJavaVariant() {
-        IntegrationData.generate(spark, 500, 5, 4).createOrReplaceTempView("integrate_input");
+        IntegrateData.generate(spark, 500, 5, 4).createOrReplaceTempView("integrate_input");
         List<Row> out = spark.sql("SELECT a, b, n, integrate_f(a, b, n) AS x, integrate_f_java(a, b, n) AS xj "
             + "FROM integrate_input").collectAsList();
         assertEquals(500, out.size());

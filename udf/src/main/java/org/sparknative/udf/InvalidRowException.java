@@ -1,18 +1,25 @@
 package org.sparknative.udf;
 
-/** An input row that a kernel cannot compute; the message names the row and the offending field. */
+/**
+ * An input row that a kernel cannot compute under {@link BadRowPolicy#FAIL}; the message names the row
+ * by its id (see {@link RowLabels}) and the offending field and value.
+ */
 public class InvalidRowException extends IllegalArgumentException {
     private static final long serialVersionUID = 1L;
 
-    private final long row;
+    private final String row;
 
-    public InvalidRowException(long row, String message) {
+    /**
+     * @param row     the row's label, such as {@code id 700} or {@code input row 700}
+     * @param message the whole message, naming the row
+     */
+    public InvalidRowException(String row, String message) {
         super(message);
         this.row = row;
     }
 
-    /** @return the row's index as the caller numbered it (for Spark: within its partition) */
-    public long row() {
+    /** @return the row's label as {@link RowLabels} made it */
+    public String row() {
         return row;
     }
 }

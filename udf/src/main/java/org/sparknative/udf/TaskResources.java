@@ -2,14 +2,13 @@ package org.sparknative.udf;
 
 import java.util.ArrayDeque;
 import java.util.Deque;
-import org.apache.spark.TaskContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Closes a task's native and Arrow resources exactly once: when its output iterator is exhausted, or
- * when Spark completes the task (success, failure or kill) through a task completion listener. Outside
- * a Spark task (tests, the benchmark harness) the caller closes it.
+ * Closes a task's native and Arrow resources exactly once, in reverse order of registration. Its owner
+ * closes it: the Spark layer when the task's output is exhausted and, through a task completion listener,
+ * when the task ends in any way (success, failure or kill); tests and the benchmark harness directly.
  *
  * <p>Resources are closed in reverse order of registration. Not thread-safe: one per task.
  */
@@ -18,16 +17,6 @@ public final class TaskResources implements AutoCloseable {
 
     private final Deque<AutoCloseable> resources = new ArrayDeque<>();
     private boolean closed;
-
-    /** Creates an instance and, inside a Spark task, has Spark close it when the task ends. */
-    public static TaskResources forCurrentTask() {
-        TaskResources r = new TaskResources();
-        TaskContext ctx = TaskContext.get();
-        if (ctx != null) {
-            ctx.addTaskCompletionListener((org.apache.spark.util.TaskCompletionListener) c -> r.close());
-        }
-        return r;
-    }
 
     /** Registers {@code resource} and returns it. */
     public <T extends AutoCloseable> T add(T resource) {
@@ -67,12 +56,5 @@ public final class TaskResources implements AutoCloseable {
         } catch (Exception e) {
             LOG.warn("closing a resource failed", e);
         }
-    }
-
-    /** @return a short label of the current Spark task for names and messages */
-    public static String taskLabel() {
-        TaskContext ctx = TaskContext.get();
-        return ctx == null ? "driver" : "stage " + ctx.stageId() + " partition " + ctx.partitionId()
-            + " attempt " + ctx.attemptNumber();
     }
 }

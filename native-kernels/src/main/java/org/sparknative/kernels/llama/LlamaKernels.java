@@ -38,7 +38,10 @@ public final class LlamaKernels {
     public static final int TOK_ERR_FORMAT = -1;
     /** Tokenizer: native allocation failed. */
     public static final int TOK_ERR_NOMEM = -2;
-    /** Tokenizer: a byte fallback id (byte + 3) is outside the vocabulary. */
+    /**
+     * Tokenizer encode: a byte needs a byte-fallback token (id byte + 3, piece {@code <0xXX>}) the vocabulary
+     * lacks; the output's entries 0 and 1 hold the byte's offset in the text and the byte.
+     */
     public static final int TOK_ERR_BYTE = -3;
     /** Tokenizer: bad argument. */
     public static final int TOK_ERR_ARG = -4;
@@ -204,9 +207,11 @@ public final class LlamaKernels {
     public static native float tokScore(@Cast("int64_t") long tokenizer, int id);
 
     /**
-     * llama2.c encode() of the UTF-8 bytes at {@code text} into {@code out} ({@code length + 3} entries).
+     * llama2.c encode() of the UTF-8 bytes at {@code text} into {@code out} ({@code length + 3} entries). The
+     * text is length-delimited: a NUL byte is encoded as {@code <0x00>}, like any byte without a piece.
      *
-     * @return the token count, or a negative {@code TOK_ERR_*} code
+     * @return the token count, or a negative {@code TOK_ERR_*} code ({@link #TOK_ERR_BYTE}: {@code out[0]} is
+     * the offending byte's offset, {@code out[1]} the byte)
      */
     @Name("sn_tok_encode")
     public static native int tokEncode(@Cast("int64_t") long tokenizer, @Cast("const unsigned char*") long text, int length,
@@ -228,8 +233,8 @@ public final class LlamaKernels {
                                             @Cast("unsigned char*") byte[] dst, int capacity, int printable);
 
     /**
-     * llama2.c decode(prev, token) into {@code capacity} bytes at {@code dst}; {@code printable != 0} applies
-     * safe_printf()'s filter.
+     * llama2.c decode(prev, token) into {@code capacity} bytes at {@code dst}, length-delimited ({@code <0x00>}
+     * is one 0 byte); {@code printable != 0} applies safe_printf()'s filter.
      *
      * @return the byte count, {@code -needed} if {@code capacity} is too small, {@link Integer#MIN_VALUE}
      * for a token outside the vocabulary

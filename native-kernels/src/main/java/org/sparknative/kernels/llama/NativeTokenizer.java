@@ -16,8 +16,13 @@ import org.sparknative.kernels.NativeLibrary;
  *
  * <p>Encoding: optional BOS (1), the dummy prefix {@code " "} when the text is not empty, each UTF-8 code
  * point looked up whole or else its bytes as {@code byte + 3}, then repeatedly the adjacent pair whose
- * concatenation is the best-scoring token (ties to the first pair) is merged; optional EOS (2). As in
- * llama2.c, where the text is a C string, the text ends at its first NUL byte.
+ * concatenation is the best-scoring token (ties to the first pair) is merged; optional EOS (2).
+ *
+ * <p>NUL bytes, exactly as the Java {@link Tokenizer} treats them: the text is length-delimited, so a NUL
+ * byte is text like any other, encoded as its byte-fallback token {@code <0x00>} (id 3; no piece may
+ * contain a NUL byte), and {@code <0x00>} decodes to the one byte 0. (llama2.c, on C strings, would stop
+ * the text at a NUL and decode {@code <0x00>} to nothing.) A byte that needs a byte-fallback token the
+ * vocabulary lacks is an {@link UnencodableTextException} naming its offset, never dropped.
  *
  * <p>Threading: immutable after {@link #load}; any number of threads may encode and decode at once.
  * {@link #close()} is idempotent and must only be called once no thread uses the tokenizer any more.
@@ -116,6 +121,7 @@ public final class NativeTokenizer implements AutoCloseable {
      *
      * @param out at least {@code byteLength + 3} entries
      * @return the number of tokens written
+     * @throws UnencodableTextException if a byte needs a byte-fallback token the vocabulary lacks
      */
     public int encode(long utf8Address, int byteLength, boolean bos, boolean eos, int[] out) {
         checkText(utf8Address, byteLength);
@@ -123,7 +129,8 @@ public final class NativeTokenizer implements AutoCloseable {
             throw new IllegalArgumentException("out needs byteLength + 3 = " + (byteLength + 3L) + " entries, has "
                 + (out == null ? "null" : out.length));
         }
-        return check(LlamaKernels.tokEncode(live(), utf8Address, byteLength, bos ? 1 : 0, eos ? 1 : 0, out));
+        int rc = LlamaKernels.tokEncode(live(), utf8Address, byteLength, bos ? 1 : 0, eos ? 1 : 0, out);
+        return check(rc, out);
     }
 
     /**
@@ -131,26 +138,40 @@ public final class NativeTokenizer implements AutoCloseable {
      * which the caller guarantees holds {@code byteLength + 3} entries.
      *
      * @return the number of tokens written
+     * @throws UnencodableTextException if a byte needs a byte-fallback token the vocabulary lacks
      */
     public int encodeTo(long utf8Address, int byteLength, boolean bos, boolean eos, long outAddress) {
         checkText(utf8Address, byteLength);
         if (outAddress == 0) {
             throw new IllegalArgumentException("outAddress is 0");
         }
-        return check(LlamaKernels.tokEncodeAddresses(live(), utf8Address, byteLength, bos ? 1 : 0, eos ? 1 : 0, outAddress));
+        long h = live();
+        int rc = LlamaKernels.tokEncodeAddresses(h, utf8Address, byteLength, bos ? 1 : 0, eos ? 1 : 0, outAddress);
+        if (rc == LlamaKernels.TOK_ERR_BYTE) {
+            // Error path only: encode again into a Java array to read the offending byte's offset back.
+            int[] where = new int[byteLength + 3];
+            rc = LlamaKernels.tokEncode(h, utf8Address, byteLength, 0, 0, where);
+            return check(rc, where);
+        }
+        return check(rc, null);
     }
 
-    /** Encodes a Java byte array (tests, tools); the same result as the address forms. */
+    /**
+     * Encodes a Java byte array (tests, tools); the same result as the address forms.
+     *
+     * @throws UnencodableTextException if a byte needs a byte-fallback token the vocabulary lacks
+     */
     public int[] encode(byte[] utf8, boolean bos, boolean eos) {
         int[] out = new int[utf8.length + 3];
         int n = check(LlamaKernels.tokEncodeBytes(live(), utf8.length == 0 ? new byte[1] : utf8, utf8.length,
-            bos ? 1 : 0, eos ? 1 : 0, out));
+            bos ? 1 : 0, eos ? 1 : 0, out), out);
         return Arrays.copyOf(out, n);
     }
 
     /**
      * llama2.c decode(prevToken, token) into {@code capacity} bytes at {@code dstAddress}: the token's bytes,
-     * without the leading space right after BOS, a byte token {@code <0xXX>} as that raw byte.
+     * without the leading space right after BOS, a byte token {@code <0xXX>} as that raw byte (so
+     * {@code <0x00>} as one 0 byte: the result is length-delimited, not a C string).
      *
      * @return the byte count, or {@code -needed} (nothing written) if {@code capacity} is too small
      */
@@ -206,7 +227,8 @@ public final class NativeTokenizer implements AutoCloseable {
         }
     }
 
-    private int check(int rc) {
+    /** @param out the encode's output array, where C puts the offset and the byte on TOK_ERR_BYTE */
+    private int check(int rc, int[] out) {
         if (rc >= 0) {
             return rc;
         }
@@ -214,7 +236,7 @@ public final class NativeTokenizer implements AutoCloseable {
             throw new OutOfMemoryError("native allocation failed in encode");
         }
         if (rc == LlamaKernels.TOK_ERR_BYTE) {
-            throw new IllegalArgumentException("a byte has no fallback token (byte + 3 >= vocab " + vocabSize + ")");
+            throw new UnencodableTextException(out[0], out[1], vocabSize);
         }
         throw new IllegalArgumentException("native encode rejected its arguments (code " + rc + ")");
     }

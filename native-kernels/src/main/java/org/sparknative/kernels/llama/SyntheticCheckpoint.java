@@ -20,11 +20,13 @@ import java.util.SplittableRandom;
  * Writes llama2.c checkpoints of any shape filled with seeded random weights, for tests and benchmarks
  * without real models.
  *
- * <p>Values: matrices and the embedding are uniform in {@code [-a, a]} with {@code a = 0.02 * sqrt(3)}
- * (standard deviation 0.02, like the usual N(0, 0.02) initialisation); RMSNorm weights are uniform in
- * {@code [0.9, 1.1]}. Every {@link Tensor} has its own generator, split from
+ * <p>Values: matrices and the embedding are uniform in {@code [-a, a]}, by default with
+ * {@code a = 0.02 * sqrt(3)} ({@link #DEFAULT_MATRIX_BOUND}: standard deviation 0.02, like the usual
+ * N(0, 0.02) initialisation), or with the bound given to {@link #write(Path, LlamaConfig, long,
+ * CheckpointFormat, float)} (larger weights give logits spread over several units, which makes native vs
+ * reference comparisons more telling); RMSNorm weights are uniform in {@code [0.9, 1.1]}. Every {@link Tensor} has its own generator, split from
  * {@code new SplittableRandom(seed)} in {@link Tensor} declaration order and consumed in row-major order,
- * so a seed gives the same tensors in either {@link CheckpointFormat}, and the classifier of an unshared
+ * so a seed gives the same tensors in either {@link CheckpointFormat} (and, scaled, for any bound), and the classifier of an unshared
  * checkpoint ({@link Tensor#WCLS}) is its own random matrix. The legacy format's unused
  * {@code freq_cis_real/imag} arrays hold the RoPE cosines and sines the old exporter wrote.
  *
@@ -36,7 +38,8 @@ import java.util.SplittableRandom;
  * <p>Threading: stateless; concurrent calls must use different files.
  */
 public final class SyntheticCheckpoint {
-    private static final float MATRIX_BOUND = (float) (0.02 * Math.sqrt(3.0));
+    /** The default bound {@code a} of the matrices' uniform weights: standard deviation 0.02. */
+    public static final float DEFAULT_MATRIX_BOUND = (float) (0.02 * Math.sqrt(3.0));
 
     private SyntheticCheckpoint() {
     }
@@ -52,9 +55,25 @@ public final class SyntheticCheckpoint {
      * @throws UncheckedIOException if writing fails (the partial temporary file is removed)
      */
     public static void write(Path file, LlamaConfig config, long seed, CheckpointFormat format) {
+        write(file, config, seed, format, DEFAULT_MATRIX_BOUND);
+    }
+
+    /**
+     * Writes a checkpoint whose matrices and embedding are uniform in {@code [-matrixBound, matrixBound]}
+     * (RMSNorm weights as always in {@code [0.9, 1.1]}).
+     *
+     * @param matrixBound a finite bound {@code > 0}
+     * @throws IllegalArgumentException if {@code matrixBound} is not finite and positive
+     * @throws UncheckedIOException     if writing fails (the partial temporary file is removed)
+     * @see #write(Path, LlamaConfig, long, CheckpointFormat)
+     */
+    public static void write(Path file, LlamaConfig config, long seed, CheckpointFormat format, float matrixBound) {
         Objects.requireNonNull(file, "file");
         Objects.requireNonNull(config, "config");
         Objects.requireNonNull(format, "format");
+        if (!(matrixBound > 0f) || Float.isInfinite(matrixBound)) {
+            throw new IllegalArgumentException("matrixBound must be finite and > 0, got " + matrixBound);
+        }
         Map<Tensor, Long> layout = Checkpoint.layout(format, config);
         long total = layout.remove(null);
         if (config.sharedClassifier()) {
@@ -82,7 +101,7 @@ public final class SyntheticCheckpoint {
                     throw new IllegalStateException("layout mismatch at " + t + ": at byte " + out.position()
                         + ", expected " + offset);
                 }
-                writeTensor(out, t, config, gens.get(t));
+                writeTensor(out, t, config, gens.get(t), matrixBound);
             }
             if (out.position() < total) {
                 writeGap(out, format, config, total - out.position());
@@ -119,12 +138,13 @@ public final class SyntheticCheckpoint {
         };
     }
 
-    private static void writeTensor(FloatWriter out, Tensor t, LlamaConfig c, SplittableRandom rnd) throws IOException {
+    private static void writeTensor(FloatWriter out, Tensor t, LlamaConfig c, SplittableRandom rnd, float matrixBound)
+        throws IOException {
         long n = elements(t, c);
         boolean norm = t == Tensor.RMS_ATT || t == Tensor.RMS_FFN || t == Tensor.RMS_FINAL;
         for (long i = 0; i < n; i++) {
             float u = (float) (rnd.nextDouble() * 2.0 - 1.0);
-            out.writeFloat(norm ? 1.0f + 0.1f * u : MATRIX_BOUND * u);
+            out.writeFloat(norm ? 1.0f + 0.1f * u : matrixBound * u);
         }
     }
 

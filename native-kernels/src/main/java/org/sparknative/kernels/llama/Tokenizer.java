@@ -23,16 +23,26 @@ import java.util.Objects;
  *
  * <p>Conventions llama2.c relies on and this class keeps: id 0 {@code <unk>}, id 1 BOS, id 2 EOS, ids
  * {@code 3 .. 258} the byte-fallback pieces {@code <0x00> .. <0xFF>} (encode emits {@code byte + 3} for
- * a code point that is not a piece). Hence {@code vocab_size >= 259} is required.
+ * a code point that is not a piece). Hence {@code vocab_size >= 259} is required. A byte that needs its
+ * fallback where id {@code byte + 3} is not that byte's piece is an {@link UnencodableTextException}
+ * naming its offset, never a silent substitute.
+ *
+ * <p>NUL bytes, exactly as {@link NativeTokenizer} treats them: text is a byte array with a length, so
+ * a NUL byte is ordinary input; no piece may contain a NUL byte (such a file is rejected), so a NUL in
+ * the text always byte-falls-back to {@code <0x00>} (id 3), and decoding {@code <0x00>} gives the one
+ * byte 0. run.c takes and returns C strings: it would stop the text at the first NUL, and decode
+ * {@code <0x00>} to an empty string.
  *
  * <p>Where this class deliberately differs from run.c (only for inputs on which run.c is undefined or
  * cannot be given the input at all):
  * <ul>
  *   <li>Text is a byte array with a length, so a NUL byte is ordinary input (it byte-falls-back to id 3);
  *       run.c takes a C string and would stop at the first NUL.</li>
- *   <li>Pieces are compared as byte strings; run.c compares C strings, so they agree unless a piece
- *       contains a NUL byte (none of the published tokenizers do). If two pieces are equal, lookups
- *       return the lower id; run.c's {@code bsearch} returns an unspecified one of them.</li>
+ *   <li>A piece containing a NUL byte is rejected (run.c would see it cut short at the NUL; none of the
+ *       published tokenizers has one). If two pieces are equal, lookups return the lower id; run.c's
+ *       {@code bsearch} returns an unspecified one of them.</li>
+ *   <li>A byte without a byte-fallback piece is an error; run.c emits {@code byte + 3} whatever that
+ *       piece is.</li>
  *   <li>If the vocabulary has no {@code " "} piece, no dummy-prefix token is emitted; run.c would store
  *       {@code -1} and index {@code vocab[-1]} (undefined behaviour).</li>
  *   <li>{@link #decode} of a byte piece {@code <0x00>} returns the one byte 0; run.c returns a pointer to
@@ -59,6 +69,8 @@ public final class Tokenizer {
     private final byte[][] pieces;
     private final Map<Piece, Integer> ids;
     private final int dummyPrefixId;
+    /** hasByteToken[b]: id {@code b + 3} is the piece of byte {@code b}, so it may stand for b in encode. */
+    private final boolean[] hasByteToken = new boolean[256];
 
     private Tokenizer(int maxTokenLength, float[] scores, byte[][] pieces) {
         this.maxTokenLength = maxTokenLength;
@@ -69,6 +81,10 @@ public final class Tokenizer {
             ids.putIfAbsent(new Piece(pieces[i]), i);
         }
         this.dummyPrefixId = ids.getOrDefault(new Piece(new byte[] {' '}), -1);
+        for (int b = 0; b < 256; b++) {
+            int id = b + BYTE_OFFSET;
+            hasByteToken[b] = id < pieces.length && rawByte(pieces[id], 0) == b;
+        }
     }
 
     /**
@@ -149,6 +165,12 @@ public final class Tokenizer {
                     + " is truncated inside entry " + i + ": its " + len + " piece bytes start at offset " + off
                     + ", the file has " + contents.length + " bytes");
             }
+            for (int j = off; j < off + len; j++) {
+                if (contents[j] == 0) {
+                    throw new CheckpointException(nameForErrors, "piece of token " + i + " (offset " + off
+                        + "): contains a NUL byte at offset " + j + "; NUL is text, encoded as <0x00>, never part of a piece");
+                }
+            }
             scores[i] = score;
             pieces[i] = Arrays.copyOfRange(contents, off, off + len);
             off += len;
@@ -226,8 +248,10 @@ public final class Tokenizer {
      *
      * <p>Cost: {@code O(n^2)} in the number of initial tokens, like run.c (the pair lookups are cached).
      *
-     * @param utf8 the text, normally UTF-8 (any bytes are accepted; see the class notes on NUL)
+     * @param utf8 the text, normally UTF-8 (any bytes, NUL included; see the class notes on NUL)
      * @return the token ids
+     * @throws UnencodableTextException naming the offset of the first byte that needs a byte-fallback
+     *                                  token the vocabulary does not have
      */
     public int[] encode(byte[] utf8, boolean bos, boolean eos) {
         Objects.requireNonNull(utf8, "utf8");
@@ -257,7 +281,11 @@ public final class Tokenizer {
                 tokens[n++] = id;
             } else {
                 for (int j = start; j < start + len; j++) {
-                    tokens[n++] = (utf8[j] & 0xFF) + BYTE_OFFSET;
+                    int b = utf8[j] & 0xFF;
+                    if (!hasByteToken[b]) {
+                        throw new UnencodableTextException(j, b, pieces.length);
+                    }
+                    tokens[n++] = b + BYTE_OFFSET;
                 }
             }
             len = 0;
@@ -315,7 +343,7 @@ public final class Tokenizer {
      * piece that then reads as {@code <0xXX>} becomes that raw byte. "Reads as" follows run.c's
      * {@code sscanf(piece, "<0x%02hhX>", ...)}: after {@code <0x}, optional white space, an optional
      * sign, then one or two hex digits (either case) counting the sign in the width of 2; whatever follows
-     * is ignored, a minus negates modulo 256.
+     * is ignored, a minus negates modulo 256. {@code <0x00>} is the one byte 0.
      *
      * @param prevToken the previous token id (any value; only 1 is special)
      * @return a fresh array

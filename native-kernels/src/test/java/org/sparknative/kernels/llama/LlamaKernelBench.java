@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import org.sparknative.kernels.NativeLibrary;
+import org.sparknative.kernels.testing.TestModels;
 
 /**
  * Batched decode throughput of the native kernels (a measurement, not a test). For each model, batch size
@@ -32,7 +33,9 @@ public final class LlamaKernelBench {
     }
 
     public static void main(String[] args) throws Exception {
-        Path models = Path.of(args.length > 0 ? args[0] : System.getProperty("sparknative.shared.models.dir", "../shared/models"));
+        // the models directory given, or where the tests find them (TestModels: data/models, then ../shared/models)
+        Path models = args.length > 0 ? Path.of(args[0])
+            : TestModels.find(TestModels.STORIES_260K).map(Path::getParent).orElse(Path.of("../shared/models"));
         int positions = args.length > 1 ? Integer.parseInt(args[1]) : 256;
         Path llama2c = args.length > 2 && !args[2].isEmpty() ? Path.of(args[2]) : null;
         int reps = args.length > 3 ? Integer.parseInt(args[3]) : 2;
@@ -47,7 +50,7 @@ public final class LlamaKernelBench {
         Path big = Path.of("/tmp/sn_bench_stories15M_shape.bin");
         LlamaConfig shape = new LlamaConfig(288, 768, 6, 6, 6, 32000, 256, true);
         if (!Files.isRegularFile(big) || Files.size(big) != Checkpoint.expectedFileBytes(CheckpointFormat.LEGACY, shape)) {
-            LlamaTestSupport.writeSynthetic(big, CheckpointFormat.LEGACY, shape, 15, 0.05f);
+            SyntheticCheckpoint.write(big, shape, 15, CheckpointFormat.LEGACY, 0.05f);
         }
         runs.add(new Path[] {big, models.resolve("tokenizer.bin")});
 

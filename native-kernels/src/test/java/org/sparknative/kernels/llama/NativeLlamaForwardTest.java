@@ -14,10 +14,11 @@ import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.sparknative.kernels.testing.TestModels;
 
 /**
- * The forward pass: logits against llama2.c and against a plain Java port, and bitwise invariance under
- * batch composition, chunked prefill, thread count and instruction set.
+ * The forward pass: logits against llama2.c and against the Java reference ({@link ReferenceTransformer}),
+ * and bitwise invariance under batch composition, chunked prefill, thread count and instruction set.
  */
 class NativeLlamaForwardTest {
     /**
@@ -32,7 +33,7 @@ class NativeLlamaForwardTest {
     /** llama2.c's own forward() (run.c -O3) on stories260K, prompt "Once upon a time" then greedy. */
     @Test
     void stories260kLogitsMatchLlama2c() {
-        Path file = LlamaTestSupport.sharedModel("stories260K.bin");
+        Path file = TestModels.require(TestModels.STORIES_260K);
         int[] tokens = {1, 403, 407, 261, 378, 432, 383, 286};
         int[] ids = {0, 1, 2, 13, 100, 300, 511};
         float[][] expected = {
@@ -69,18 +70,24 @@ class NativeLlamaForwardTest {
         }
     }
 
-    @Test
-    void syntheticModelsMatchJavaReference() throws IOException {
-        checkAgainstJava(LlamaTestSupport.writeSynthetic(tmp.resolve("odd.bin"), CheckpointFormat.LEGACY, ODD, 11, 0.3f));
-        LlamaConfig v1 = new LlamaConfig(64, 176, 3, 4, 2, 300, 24, true);
-        checkAgainstJava(LlamaTestSupport.writeSynthetic(tmp.resolve("v1.bin"), CheckpointFormat.V1, v1, 12, 0.2f));
-        LlamaConfig v1Unshared = new LlamaConfig(48, 64, 1, 2, 2, 50, 16, false);
-        checkAgainstJava(LlamaTestSupport.writeSynthetic(tmp.resolve("v1u.bin"), CheckpointFormat.V1, v1Unshared, 13, 0.2f));
+    /** A synthetic checkpoint with matrices uniform in [-bound, bound]: logits spread over several units. */
+    private static Path synthetic(Path file, CheckpointFormat format, LlamaConfig c, long seed, float bound) {
+        SyntheticCheckpoint.write(file, c, seed, format, bound);
+        return file;
     }
 
-    private static void checkAgainstJava(Path file) throws IOException {
+    @Test
+    void syntheticModelsMatchJavaReference() {
+        checkAgainstJava(synthetic(tmp.resolve("odd.bin"), CheckpointFormat.LEGACY, ODD, 11, 0.3f));
+        LlamaConfig v1 = new LlamaConfig(64, 176, 3, 4, 2, 300, 24, true);
+        checkAgainstJava(synthetic(tmp.resolve("v1.bin"), CheckpointFormat.V1, v1, 12, 0.2f));
+        LlamaConfig v1Unshared = new LlamaConfig(48, 64, 1, 2, 2, 50, 16, false);
+        checkAgainstJava(synthetic(tmp.resolve("v1u.bin"), CheckpointFormat.V1, v1Unshared, 13, 0.2f));
+    }
+
+    private static void checkAgainstJava(Path file) {
         Checkpoint ckpt = Checkpoint.open(file);
-        LlamaTestSupport.JavaLlama ref = new LlamaTestSupport.JavaLlama(ckpt);
+        ReferenceTransformer ref = new ReferenceTransformer(ckpt);
         LlamaConfig c = ckpt.config();
         SplittableRandom rnd = new SplittableRandom(5);
         int n = Math.min(c.seqLen(), 14);
@@ -190,15 +197,15 @@ class NativeLlamaForwardTest {
 
     @Test
     void stories260kIsBatchThreadAndIsaInvariant() {
-        Path file = LlamaTestSupport.sharedModel("stories260K.bin");
+        Path file = TestModels.require(TestModels.STORIES_260K);
         try (NativeLlamaModel m = NativeLlamaModel.map(Checkpoint.open(file))) {
             checkInvariance(m, new int[] {1, 403, 407, 261, 378, 432, 383, 286, 261, 300, 13, 410});
         }
     }
 
     @Test
-    void oddSyntheticShapeIsBatchThreadAndIsaInvariant() throws IOException {
-        Path file = LlamaTestSupport.writeSynthetic(tmp.resolve("odd.bin"), CheckpointFormat.LEGACY, ODD, 21, 0.3f);
+    void oddSyntheticShapeIsBatchThreadAndIsaInvariant() {
+        Path file = synthetic(tmp.resolve("odd.bin"), CheckpointFormat.LEGACY, ODD, 21, 0.3f);
         try (NativeLlamaModel m = NativeLlamaModel.map(Checkpoint.open(file))) {
             int[] tokens = new SplittableRandom(9).ints(15, 0, ODD.vocabSize()).toArray();
             checkInvariance(m, tokens);
@@ -221,7 +228,7 @@ class NativeLlamaForwardTest {
             .orElse(false);
         String expected = avx2 ? "avx2" : "generic";
         assertEquals(avx2, LlamaKernels.cpuHasAvx() == 1, "cpuHasAvx() against /proc/cpuinfo");
-        Path file = LlamaTestSupport.writeSynthetic(tmp.resolve("odd.bin"), CheckpointFormat.LEGACY, ODD, 3, 0.3f);
+        Path file = synthetic(tmp.resolve("odd.bin"), CheckpointFormat.LEGACY, ODD, 3, 0.3f);
         try (NativeLlamaModel m = NativeLlamaModel.map(Checkpoint.open(file)); NativeLlamaBatch b = m.newBatch(1, 1)) {
             assertEquals(expected, b.codePath(), "a new batch");
             b.forceGenericIsa(true);

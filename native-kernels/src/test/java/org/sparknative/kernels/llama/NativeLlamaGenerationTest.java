@@ -8,6 +8,7 @@ import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.sparknative.kernels.testing.TestModels;
 
 /**
  * stories260K + tok512 against llama2.c itself: the texts below are what llama2.c's run.c prints
@@ -15,19 +16,9 @@ import org.junit.jupiter.api.Test;
  */
 class NativeLlamaGenerationTest {
     /** {@code -t 0 -n 200} */
-    static final String GREEDY = "Once upon a time, there was a little girl named Lily. She loved to play outside in the park. "
-        + "One day, she saw a big, red ball. She wanted to play with it, but it was too high.\n"
-        + "Lily's mom said, \"Lily, let's go to the park.\" Lily was sad and didn't know what to do. She said, "
-        + "\"I want to play with your ball, but I can't find it.\"\n"
-        + "Lily was sad and didn't know what to do. She said, \"I'm sorry, Lily. I didn't know what to do.\"\n"
-        + "Lily didn't want to help her mom, so she";
+    static final String GREEDY = TestModels.GREEDY_260K;
     /** {@code -t 1 -p 1 -s 42 -n 200} */
-    static final String SAMPLED = "Once upon a time, there was a big roof. The fox was ready to look for people inside. "
-        + "He saw a big rock near a big tree. The roof was very small and fun! He ate the roof too. He got a shiny "
-        + "stool, so he sicked the roof with his friend, the girl named Mia.\n"
-        + "\"Help, Mia. Why are you sad, Mia?\" she asked.\n"
-        + "\"I want to try us,\" Mia said. \"It is cute. We have to find one of smells!\"\n"
-        + "Mia felt proud of";
+    static final String SAMPLED = TestModels.SAMPLED_260K_SEED42;
     /** {@code -t 0.8 -p 0.9 -s 123 -n 80 -i "Once upon a time"} (top-p, with a prompt) */
     static final String PROMPTED = "Once upon a time, there was a little girl named Lily. She loved to play with her toys. "
         + "One day, she saw a big tree with a popular toy that she didn't like the toy. The toy was so much fun!\n"
@@ -45,8 +36,8 @@ class NativeLlamaGenerationTest {
 
     @BeforeAll
     static void open() {
-        model = NativeLlamaModel.map(Checkpoint.open(LlamaTestSupport.sharedModel("stories260K.bin")));
-        tok = NativeTokenizer.load(LlamaTestSupport.sharedModel("tok512.bin"), model.config().vocabSize());
+        model = NativeLlamaModel.map(Checkpoint.open(TestModels.require(TestModels.STORIES_260K)));
+        tok = NativeTokenizer.load(TestModels.require(TestModels.TOK_512), model.config().vocabSize());
     }
 
     @AfterAll

@@ -24,7 +24,9 @@ class NativeLlamaValidationTest {
     Path tmp;
 
     private Path small() throws IOException {
-        return LlamaTestSupport.writeSynthetic(tmp.resolve("small.bin"), CheckpointFormat.LEGACY, SMALL, 3, 0.3f);
+        Path file = tmp.resolve("small.bin");
+        SyntheticCheckpoint.write(file, SMALL, 3, CheckpointFormat.LEGACY, 0.3f);
+        return file;
     }
 
     private static void assertIae(String fragment, Executable e) {

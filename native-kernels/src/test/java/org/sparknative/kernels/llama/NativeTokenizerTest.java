@@ -22,6 +22,7 @@ import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.IntPointer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.sparknative.kernels.testing.TestModels;
 
 /** The C tokenizer against llama2.c's run.c encode() (ids below come from the real run.c), and its robustness. */
 class NativeTokenizerTest {
@@ -73,7 +74,7 @@ class NativeTokenizerTest {
 
     @Test
     void tok512MatchesLlama2c() {
-        try (NativeTokenizer tok = NativeTokenizer.load(LlamaTestSupport.sharedModel("tok512.bin"), 512)) {
+        try (NativeTokenizer tok = NativeTokenizer.load(TestModels.require(TestModels.TOK_512), 512)) {
             checkEncodings(tok, TOK512);
             assertEquals(7, tok.maxPieceBytes());
         }
@@ -81,25 +82,32 @@ class NativeTokenizerTest {
 
     @Test
     void llama2VocabularyMatchesLlama2c() {
-        try (NativeTokenizer tok = NativeTokenizer.load(LlamaTestSupport.sharedModel("tokenizer.bin"), 32000)) {
+        try (NativeTokenizer tok = NativeTokenizer.load(TestModels.require(TestModels.LLAMA2_TOKENIZER), 32000)) {
             checkEncodings(tok, LLAMA32K);
         }
     }
 
     @Test
-    void encodesStraightFromNativeMemoryAndStopsAtNul() {
-        try (NativeTokenizer tok = NativeTokenizer.load(LlamaTestSupport.sharedModel("tokenizer.bin"), 32000)) {
-            byte[] text = utf8("xxOnce upon a time\0 ignored");
+    void encodesStraightFromNativeMemoryNulIncluded() {
+        Path file = TestModels.require(TestModels.LLAMA2_TOKENIZER);
+        try (NativeTokenizer tok = NativeTokenizer.load(file, 32000)) {
+            byte[] text = utf8("xxOnce upon a time\0 not ignored");
+            // the same ids as the Java tokenizer: the prompt's tokens, <0x00> (3), then the rest of the text
+            int[] want = Tokenizer.load(file, 32000).encode(Arrays.copyOfRange(text, 2, text.length), true, false);
+            assertArrayEquals(LLAMA32K[1], Arrays.copyOf(want, LLAMA32K[1].length));
+            assertEquals(3, want[LLAMA32K[1].length], "NUL is <0x00>");
+            assertTrue(want.length > LLAMA32K[1].length + 2, "the text after the NUL is encoded too");
             try (BytePointer buf = new BytePointer(text.length); IntPointer out = new IntPointer(text.length + 3L)) {
                 buf.put(text, 0, text.length);
                 int[] arr = new int[text.length + 3];
                 int n = tok.encode(buf.address() + 2, text.length - 2, true, false, arr);
-                assertArrayEquals(LLAMA32K[1], Arrays.copyOf(arr, n));
+                assertArrayEquals(want, Arrays.copyOf(arr, n));
                 int m = tok.encodeTo(buf.address() + 2, text.length - 2, true, true, out.address());
-                assertEquals(6, m);
+                assertEquals(want.length + 1, m);
                 int[] got = new int[m];
                 out.get(got);
-                assertArrayEquals(new int[] {1, 9038, 2501, 263, 931, 2}, got);
+                assertArrayEquals(want, Arrays.copyOf(got, m - 1));
+                assertEquals(NativeTokenizer.EOS, got[m - 1]);
                 assertEquals(1, tok.encode(buf.address(), 0, true, false, new int[3]));
             }
             assertThrows(IllegalArgumentException.class, () -> tok.encode(0L, 5, true, false, new int[8]));
@@ -109,13 +117,14 @@ class NativeTokenizerTest {
 
     @Test
     void decodeFollowsLlama2c() {
-        try (NativeTokenizer tok = NativeTokenizer.load(LlamaTestSupport.sharedModel("tok512.bin"), 512)) {
+        try (NativeTokenizer tok = NativeTokenizer.load(TestModels.require(TestModels.TOK_512), 512)) {
             assertEquals("Once", new String(tok.decode(1, 403), StandardCharsets.UTF_8));
             assertEquals(" Once", new String(tok.decode(378, 403), StandardCharsets.UTF_8));
             assertArrayEquals(new byte[] {'\n'}, tok.decode(5, 13));      // <0x0A>
             assertArrayEquals(new byte[] {1}, tok.decode(5, 4));          // <0x01> raw
             assertArrayEquals(new byte[0], tok.decodePrintable(5, 4));    // safe_printf drops it
-            assertArrayEquals(new byte[0], tok.decode(5, 3));             // <0x00>: an empty C string
+            assertArrayEquals(new byte[] {0}, tok.decode(5, 3));          // <0x00>: one 0 byte, not an empty C string
+            assertArrayEquals(new byte[0], tok.decodePrintable(5, 3));    // which safe_printf drops
             assertArrayEquals(utf8("\n<s>\n"), tok.decode(5, 1));
             try (BytePointer dst = new BytePointer(8)) {
                 assertEquals(5, tok.decode(378, 403, dst.address(), 8));
@@ -129,7 +138,7 @@ class NativeTokenizerTest {
 
     @Test
     void sharedAcrossThreads() throws Exception {
-        try (NativeTokenizer tok = NativeTokenizer.load(LlamaTestSupport.sharedModel("tokenizer.bin"), 32000)) {
+        try (NativeTokenizer tok = NativeTokenizer.load(TestModels.require(TestModels.LLAMA2_TOKENIZER), 32000)) {
             ExecutorService pool = Executors.newFixedThreadPool(4);
             try {
                 List<Future<Boolean>> fs = new ArrayList<>();
@@ -156,8 +165,8 @@ class NativeTokenizerTest {
 
     @Test
     void wrongVocabularyIsNamed() {
-        Path small = LlamaTestSupport.sharedModel("tok512.bin");
-        Path big = LlamaTestSupport.sharedModel("tokenizer.bin");
+        Path small = TestModels.require(TestModels.TOK_512);
+        Path big = TestModels.require(TestModels.LLAMA2_TOKENIZER);
         CheckpointException e = assertThrows(CheckpointException.class, () -> NativeTokenizer.load(small, 32000));
         assertTrue(e.getMessage().contains("holds 512 entries, expected vocab_size 32000"), e.getMessage());
         assertTrue(e.getMessage().contains(small.toString()), e.getMessage());
@@ -203,16 +212,18 @@ class NativeTokenizerTest {
         byte[] neg = ok.clone();
         ByteBuffer.wrap(neg).order(ByteOrder.LITTLE_ENDIAN).putInt(8, -2);
         assertThrows(CheckpointException.class, () -> NativeTokenizer.parse(p, neg, 3));
-        // a byte fallback beyond a tiny vocabulary is an error, not an out-of-range id
+        // a byte fallback beyond a tiny vocabulary is an error naming the byte, not an out-of-range id
         try (NativeTokenizer t = NativeTokenizer.parse(p, ok, 3)) {
-            assertThrows(IllegalArgumentException.class, () -> t.encode(utf8("zz"), true, false));
+            UnencodableTextException e = assertThrows(UnencodableTextException.class, () -> t.encode(utf8("abz"), true, false));
+            assertEquals(2, e.offset(), e.getMessage());
+            assertEquals('z', e.byteValue());
         }
     }
 
     /** Random corruption of a real tokenizer for a couple of seconds: a CheckpointException or a usable tokenizer. */
     @Test
     void fuzzedTokenizersNeverCrash() throws IOException {
-        byte[] real = Files.readAllBytes(LlamaTestSupport.sharedModel("tok512.bin"));
+        byte[] real = Files.readAllBytes(TestModels.require(TestModels.TOK_512));
         SplittableRandom rnd = new SplittableRandom(20240601);
         long end = System.nanoTime() + 2_000_000_000L;
         int loaded = 0;

@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.sparknative.kernels.testing.TestModels;
 
 /**
  * End-to-end generation against llama2.c's own output ({@code run stories260K.bin -z tok512.bin ...},
@@ -16,19 +17,9 @@ import org.junit.jupiter.api.io.TempDir;
  * with an empty prompt (BOS only) that is 200 generated tokens, so these tests use maxNewTokens = 200.
  */
 class ReferenceGeneratorTest {
-    private static final String GREEDY = "Once upon a time, there was a little girl named Lily. She loved to play outside"
-        + " in the park. One day, she saw a big, red ball. She wanted to play with it, but it was too high.\n"
-        + "Lily's mom said, \"Lily, let's go to the park.\" Lily was sad and didn't know what to do. She said, \"I want"
-        + " to play with your ball, but I can't find it.\"\n"
-        + "Lily was sad and didn't know what to do. She said, \"I'm sorry, Lily. I didn't know what to do.\"\n"
-        + "Lily didn't want to help her mom, so she";
+    private static final String GREEDY = TestModels.GREEDY_260K;
 
-    private static final String SAMPLED_SEED_42 = "Once upon a time, there was a big roof. The fox was ready to look for"
-        + " people inside. He saw a big rock near a big tree. The roof was very small and fun! He ate the roof too. He got"
-        + " a shiny stool, so he sicked the roof with his friend, the girl named Mia.\n"
-        + "\"Help, Mia. Why are you sad, Mia?\" she asked.\n"
-        + "\"I want to try us,\" Mia said. \"It is cute. We have to find one of smells!\"\n"
-        + "Mia felt proud of";
+    private static final String SAMPLED_SEED_42 = TestModels.SAMPLED_260K_SEED42;
 
     /** {@code -t 1 -p 0.9 -s 7 -n 512}: top-p sampling until llama2.c samples BOS after 163 tokens. */
     private static final String TOPP_SEED_7 = "Once upon a time, there was a little boy named Tim. Tim lived in a big house"
@@ -38,11 +29,11 @@ class ReferenceGeneratorTest {
         + " Spot were very excited. They played with the ball by the ball, just like a spoon.";
 
     private static ReferenceTransformer model() {
-        return new ReferenceTransformer(Checkpoint.open(SharedModels.require(SharedModels.STORIES_260K)));
+        return new ReferenceTransformer(Checkpoint.open(TestModels.require(TestModels.STORIES_260K)));
     }
 
     private static Tokenizer tok512() {
-        return Tokenizer.load(SharedModels.require(SharedModels.TOK_512), 512);
+        return Tokenizer.load(TestModels.require(TestModels.TOK_512), 512);
     }
 
     @Test

@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.sparknative.kernels.testing.TestModels;
 
 class ReferenceTransformerTest {
     /** Unshared classifier and grouped-query attention (4 query heads on 2 kv heads). */
@@ -47,7 +48,7 @@ class ReferenceTransformerTest {
     void matchesLlama2cOnStories260K() {
         // stories260K is shared-classifier GQA (8 heads on 4 kv heads). Greedy tokens from llama2.c: the
         // argmax after BOS, " Once", " upon", " a", " time" is the next token of the story.
-        Checkpoint ck = Checkpoint.open(SharedModels.require(SharedModels.STORIES_260K));
+        Checkpoint ck = Checkpoint.open(TestModels.require(TestModels.STORIES_260K));
         assertEquals(new LlamaConfig(64, 172, 5, 8, 4, 512, 512, true), ck.config());
         ReferenceTransformer m = new ReferenceTransformer(ck);
         int[] story = {1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426};

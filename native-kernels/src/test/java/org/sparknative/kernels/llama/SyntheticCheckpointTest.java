@@ -140,6 +140,44 @@ class SyntheticCheckpointTest {
     }
 
     @Test
+    void matrixBoundScalesTheMatricesOnly(@TempDir Path dir) throws Exception {
+        Path def = dir.resolve("default.bin");
+        Path same = dir.resolve("same.bin");
+        Path wide = dir.resolve("wide.bin");
+        SyntheticCheckpoint.write(def, GQA_UNSHARED, 7, CheckpointFormat.LEGACY);
+        SyntheticCheckpoint.write(same, GQA_UNSHARED, 7, CheckpointFormat.LEGACY, SyntheticCheckpoint.DEFAULT_MATRIX_BOUND);
+        SyntheticCheckpoint.write(wide, GQA_UNSHARED, 7, CheckpointFormat.LEGACY, 0.3f);
+        assertArrayEquals(Files.readAllBytes(def), Files.readAllBytes(same), "the default bound is the 4-argument write");
+        Checkpoint ck = Checkpoint.open(wide);
+        ByteBuffer d = ByteBuffer.wrap(Files.readAllBytes(def)).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer w = ByteBuffer.wrap(Files.readAllBytes(wide)).order(ByteOrder.LITTLE_ENDIAN);
+        float ratio = 0.3f / SyntheticCheckpoint.DEFAULT_MATRIX_BOUND;
+        for (Tensor t : Tensor.values()) {
+            boolean norm = t == Tensor.RMS_ATT || t == Tensor.RMS_FFN || t == Tensor.RMS_FINAL;
+            double sumSq = 0;
+            long n = SyntheticCheckpoint.elements(t, GQA_UNSHARED);
+            for (long i = 0; i < n; i++) {
+                int at = (int) (ck.offset(t) + 4 * i);
+                float v = w.getFloat(at);
+                if (norm) {
+                    assertEquals(d.getFloat(at), v, 0f, t + ": RMSNorm weights do not scale");
+                } else {
+                    assertTrue(Math.abs(v) <= 0.3f, t + " " + v);
+                    assertEquals(d.getFloat(at) * ratio, v, 1e-6f, t + ": the same draws, scaled");
+                }
+                sumSq += v * v;
+            }
+            if (!norm && n > 1000) {
+                assertEquals(0.3 / Math.sqrt(3), Math.sqrt(sumSq / n), 0.01, t.name());
+            }
+        }
+        for (float bad : new float[] {0f, -0.1f, Float.NaN, Float.POSITIVE_INFINITY}) {
+            assertThrows(IllegalArgumentException.class,
+                () -> SyntheticCheckpoint.write(dir.resolve("bad.bin"), GQA_UNSHARED, 7, CheckpointFormat.V1, bad));
+        }
+    }
+
+    @Test
     void byteLevelTokenizerHasTheDocumentedLayout(@TempDir Path dir) throws Exception {
         Path f = dir.resolve("tok.bin");
         TokenizerWriter.writeByteLevel(f, 1000);

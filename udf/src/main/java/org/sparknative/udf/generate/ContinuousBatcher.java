@@ -2,9 +2,13 @@ package org.sparknative.udf.generate;
 
 import java.io.ByteArrayOutputStream;
 import java.util.Arrays;
-import org.apache.arrow.memory.ArrowBuf;
 import org.sparknative.kernels.llama.LlamaConfig;
 import org.sparknative.kernels.llama.Sampler;
+import org.sparknative.kernels.llama.Tokenizer;
+import org.sparknative.kernels.llama.UnencodableTextException;
+import org.sparknative.udf.BadRowPolicy;
+import org.sparknative.udf.InvalidRowException;
+import org.sparknative.udf.RowLabels;
 
 /**
  * Continuous batching over a {@link DecodeBackend}: up to {@code maxSlots} sequences decode together,
@@ -20,17 +24,51 @@ import org.sparknative.kernels.llama.Sampler;
  * <p>Generation follows llama2.c's {@code generate()}: prompt token {@code i} is fed at position
  * {@code i}; after the last prompt token each forward samples the next token, which is fed next.
  *
+ * <p>The scheduler knows nothing of Arrow or Spark: prompts arrive as off-heap addresses and lengths or
+ * as byte arrays ({@link Request}), results leave as byte arrays ({@link Result}). The Arrow adapter is
+ * {@link GenerateUdf}.
+ *
  * <p>Threading: not thread-safe; one per task.
  */
 public final class ContinuousBatcher {
-    /** llama2.c's BOS and EOS ids. */
-    static final int BOS = 1;
-    static final int EOS = 2;
+    private static final int BOS = Tokenizer.BOS;
+    private static final int EOS = Tokenizer.EOS;
 
     /**
-     * One prompt: {@code length} UTF-8 bytes at {@code offset} of {@code buf}, or a null prompt.
+     * One prompt, in one of three forms: {@code length} UTF-8 bytes at off-heap {@code address} (the
+     * caller keeps them readable until {@link #run} returns), the bytes {@code utf8}, or a row that
+     * cannot be generated at all ({@code error}: a null prompt, a bad per-row setting), which becomes an
+     * error row.
+     *
+     * @param address off-heap address of the prompt bytes, when {@code utf8} and {@code error} are null
+     * @param length  prompt length in bytes
+     * @param utf8    the prompt bytes on the heap, or null
+     * @param error   why the row cannot be generated, or null
+     * @param params  the row's settings (null for an error row)
      */
-    public record Request(ArrowBuf buf, long offset, int length, boolean isNull, GenerationParams params) {
+    public record Request(long address, int length, byte[] utf8, String error, GenerationParams params) {
+        /** A prompt of {@code length} bytes at off-heap {@code address}. */
+        public static Request offHeap(long address, int length, GenerationParams params) {
+            if (length < 0) {
+                throw new IllegalArgumentException("prompt length must be >= 0, got " + length);
+            }
+            return new Request(address, length, null, null, params);
+        }
+
+        /** A prompt given as bytes. */
+        public static Request of(byte[] utf8, GenerationParams params) {
+            return new Request(0L, utf8.length, utf8, null, params);
+        }
+
+        /** A null prompt: an error row. */
+        public static Request nullPrompt() {
+            return invalid("prompt is null");
+        }
+
+        /** A row that cannot be generated; its finish reason is {@code error: <message>}. */
+        public static Request invalid(String message) {
+            return new Request(0L, 0, null, message, null);
+        }
     }
 
     /**
@@ -39,11 +77,11 @@ public final class ContinuousBatcher {
      * @param completion       UTF-8 bytes of the generated text (null for an error row)
      * @param promptTokens     prompt tokens fed, BOS included (after truncation)
      * @param completionTokens generated tokens (a stop token is not counted)
-     * @param finishReason     {@code stop}, {@code length}, or {@code error: ...}
+     * @param finishReason     why the row ended
      * @param ttftMs           time to the first generated token (NaN if none)
      * @param latencyMs        time to the sequence's end
      */
-    public record Result(byte[] completion, int promptTokens, int completionTokens, String finishReason, double ttftMs,
+    public record Result(byte[] completion, int promptTokens, int completionTokens, FinishReason finishReason, double ttftMs,
                          double latencyMs) {
     }
 
@@ -54,7 +92,7 @@ public final class ContinuousBatcher {
 
     private final DecodeBackend backend;
     private final TokenCodec codec;
-    private final LongPromptPolicy longPrompts;
+    private final BadRowPolicy longPrompts;
     private final int prefillTokensPerStep;
     private final LlamaConfig config;
 
@@ -66,11 +104,14 @@ public final class ContinuousBatcher {
     private final int[] slotOfLogit;
 
     /**
+     * @param longPrompts          what a prompt longer than the context does ({@code --long-prompts})
      * @param prefillTokensPerStep prompt tokens fed per step across all prefilling sequences, {@code >= 1};
      *                             the backend must take {@code maxSlots + prefillTokensPerStep} rows
+     * @throws IllegalArgumentException for a tokenizer of another vocabulary than the model's, or a bad setting
      */
-    public ContinuousBatcher(DecodeBackend backend, TokenCodec codec, LongPromptPolicy longPrompts,
+    public ContinuousBatcher(DecodeBackend backend, TokenCodec codec, BadRowPolicy longPrompts,
                              int prefillTokensPerStep) {
+        BadRowPolicy.LONG_PROMPTS.check(longPrompts);
         if (codec.vocabSize() != backend.config().vocabSize()) {
             throw new IllegalArgumentException("tokenizer has " + codec.vocabSize() + " tokens but the model's vocab_size is "
                 + backend.config().vocabSize() + ": wrong tokenizer for this model");
@@ -116,9 +157,11 @@ public final class ContinuousBatcher {
     /**
      * Generates a completion for every request, in request order.
      *
+     * @param labels   names the requests in error messages
      * @param progress told about each finished row, may be null
+     * @throws InvalidRowException under {@link BadRowPolicy#FAIL} for a prompt longer than the context
      */
-    public Result[] run(Request[] requests, Progress progress) {
+    public Result[] run(Request[] requests, RowLabels labels, Progress progress) {
         Result[] results = new Result[requests.length];
         Seq[] slots = new Seq[backend.maxSlots()];
         int nextRequest = 0;
@@ -134,20 +177,34 @@ public final class ContinuousBatcher {
                     int r = nextRequest++;
                     Request req = requests[r];
                     long t0 = System.nanoTime();
-                    if (req.isNull()) {
-                        finish(results, r, new Result(null, 0, 0, "error: prompt is null", Double.NaN, 0.0), progress);
+                    if (req.error() != null) {
+                        finish(results, r, new Result(null, 0, 0, FinishReason.error(req.error()), Double.NaN, 0.0), progress);
                         continue;
                     }
                     if (scratch.length < req.length() + 3) {
                         scratch = new int[req.length() + 3];
                     }
-                    int m = codec.encode(req.buf(), req.offset(), req.length(), scratch);
+                    int m;
+                    try {
+                        m = req.utf8() != null ? codec.encode(req.utf8(), scratch)
+                            : codec.encode(req.address(), req.length(), scratch);
+                    } catch (UnencodableTextException e) {
+                        // A byte the vocabulary cannot encode: this row fails, naming the byte and its offset.
+                        finish(results, r, new Result(null, 0, 0, FinishReason.error(e.getMessage()), Double.NaN, 0.0),
+                            progress);
+                        continue;
+                    }
                     int[] prompt = Arrays.copyOf(scratch, m);
                     if (m > config.seqLen()) {
-                        if (longPrompts == LongPromptPolicy.ERROR) {
-                            finish(results, r, new Result(null, m, 0, "error: prompt is " + m
-                                + " tokens, more than the model's context of " + config.seqLen()
-                                + " (set the long-prompt policy to truncate to keep its end)", Double.NaN, 0.0), progress);
+                        String problem = "prompt is " + m + " tokens, more than the model's context of " + config.seqLen()
+                            + " (--long-prompts truncate keeps its end)";
+                        if (longPrompts == BadRowPolicy.FAIL) {
+                            String row = labels.label(r);
+                            throw new InvalidRowException(row, "generate: " + row + ": " + problem);
+                        }
+                        if (longPrompts == BadRowPolicy.ROW_ERROR) {
+                            finish(results, r, new Result(null, m, 0, FinishReason.error(problem), Double.NaN, 0.0),
+                                progress);
                             continue;
                         }
                         int reserve = Math.min(req.params().maxNewTokens(), config.seqLen() / 2);
@@ -159,7 +216,7 @@ public final class ContinuousBatcher {
                         m = cut.length;
                     }
                     if (req.params().maxNewTokens() == 0) {
-                        finish(results, r, new Result(new byte[0], m, 0, "length", Double.NaN, 0.0), progress);
+                        finish(results, r, new Result(new byte[0], m, 0, FinishReason.LENGTH, Double.NaN, 0.0), progress);
                         continue;
                     }
                     Seq q = new Seq();
@@ -227,9 +284,9 @@ public final class ContinuousBatcher {
                     q.pos++;
                 }
                 int next = backend.sample(k, q.params.temperature(), q.params.topP(), q.rng);
-                String end = null;
+                FinishReason end = null;
                 if (next == BOS || next == EOS) {
-                    end = "stop";
+                    end = FinishReason.STOP;
                 } else {
                     if (q.firstToken < 0) {
                         q.firstToken = now;
@@ -238,7 +295,7 @@ public final class ContinuousBatcher {
                     q.generated++;
                     q.next = next;
                     if (q.generated >= q.params.maxNewTokens() || q.pos >= config.seqLen()) {
-                        end = "length";
+                        end = FinishReason.LENGTH;
                     }
                 }
                 if (end != null) {
@@ -251,6 +308,11 @@ public final class ContinuousBatcher {
             }
         }
         return results;
+    }
+
+    /** @return whether requests may carry off-heap addresses ({@link Request#offHeap}); else give byte arrays */
+    public boolean readsOffHeap() {
+        return codec.readsOffHeap();
     }
 
     private static void finish(Result[] results, int r, Result result, Progress progress) {

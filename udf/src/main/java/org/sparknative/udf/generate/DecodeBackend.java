@@ -23,10 +23,11 @@ public interface DecodeBackend extends AutoCloseable {
      * One step: row {@code i} feeds {@code tokens[i]} at position {@code positions[i]} of sequence slot
      * {@code slots[i]}. Rows of one slot have distinct increasing positions (chunked prefill); a row at
      * position {@code p} attends to positions {@code 0..p} of its slot. Logits are computed for the
-     * {@code nLogits} rows listed in {@code logitRows} only; row {@code logitRows[k]}'s logits become
-     * logits row {@code k} for {@link #sample}.
+     * {@code nLogits} rows listed in {@code logitRows} only, which must be strictly ascending; row
+     * {@code logitRows[k]}'s logits become logits row {@code k} for {@link #sample}.
      *
-     * @throws IllegalArgumentException for a token, position, slot or row out of range
+     * @throws IllegalArgumentException for a token, position, slot or row out of range, or {@code logitRows}
+     *                                  not strictly ascending
      */
     void forward(int rows, int[] tokens, int[] positions, int[] slots, int nLogits, int[] logitRows);
 
@@ -36,9 +37,6 @@ public interface DecodeBackend extends AutoCloseable {
      * advancing {@code rngState[0]} (llama2.c's xorshift state). May overwrite the logits row.
      */
     int sample(int k, float temperature, float topp, long[] rngState);
-
-    /** @return a short name for logs and reports, such as {@code cpu-native} */
-    String name();
 
     /** Frees the KV cache and scratch memory; idempotent. */
     @Override

@@ -11,6 +11,8 @@ import org.apache.arrow.vector.IntVector;
 import org.apache.arrow.vector.VarCharVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.sparknative.kernels.llama.Tokenizer;
+import org.sparknative.udf.InvalidRowException;
+import org.sparknative.udf.RowLabels;
 import org.sparknative.udf.Seeds;
 
 /**
@@ -19,14 +21,17 @@ import org.sparknative.udf.Seeds;
  *
  * <p>Input vectors: {@code prompt} (Utf8, required) and optional per-row {@code max_new_tokens} (Int),
  * {@code temperature}, {@code top_p} (Float4) and {@code seed} (BigInt); a null or absent value takes
- * the default. The prompt's UTF-8 bytes are read by the tokenizer where Arrow stored them (the native
- * tokenizer reads them at their address; no Java String is made).
+ * the default. The prompt's UTF-8 bytes are handed to the {@link ContinuousBatcher} as their address in
+ * the Arrow data buffer, so the native tokenizer reads them where Arrow stored them (no copy, no Java
+ * String); the Java reference tokenizer gets a copy.
  *
  * <p>Output ({@link #OUTPUT_COLUMNS}): {@code completion} Utf8 (null on error), {@code prompt_tokens}
- * and {@code completion_tokens} Int, {@code finish_reason} Utf8 ({@code stop}, {@code length} or
- * {@code error: ...}), {@code ttft_ms} and {@code latency_ms} Float8 (from the row taking a batch slot;
+ * and {@code completion_tokens} Int, {@code finish_reason} Utf8 ({@link FinishReason}: {@code stop},
+ * {@code length} or {@code error: ...}), {@code ttft_ms} and {@code latency_ms} Float8 (from the row taking a batch slot;
  * wall-clock, so not deterministic, unlike the text). Invalid UTF-8 in a completion is replaced by
- * U+FFFD.
+ * U+FFFD. A null prompt or a per-row setting out of range ({@code temperature < 0}, {@code top_p} outside
+ * (0, 1], {@code max_new_tokens < 0}) makes an error row: null completion, {@code finish_reason} naming
+ * the field and the value; the other rows go on.
  *
  * <p>Seeds: a row's {@code seed} if given, else {@code mix(jobSeed, rowKey)} where {@code rowKey} is the
  * row's id when the caller has one, else a hash of the prompt bytes: never the row's place in a
@@ -40,7 +45,11 @@ public final class GenerateUdf {
     private GenerateUdf() {
     }
 
-    /** Optional per-row inputs beside the prompt; any may be null. */
+    /**
+     * Optional per-row inputs beside the prompt; any may be null.
+     *
+     * @param rowId the key of a row's derived seed: its integer {@code id}, or a hash of a string one
+     */
     public record Options(IntVector maxNewTokens, Float4Vector temperature, Float4Vector topP, BigIntVector seed,
                           BigIntVector rowId) {
         public static Options none() {
@@ -56,14 +65,18 @@ public final class GenerateUdf {
      * @param defaults  settings for rows without their own; its seed is the job seed
      * @param batcher   the task's scheduler over its backend
      * @param allocator allocates the output (the caller closes the returned root)
+     * @param labels    names the batch's rows in error messages
      * @param progress  told of each finished row, may be null
      * @return a root with {@link #OUTPUT_COLUMNS}, row count equal to the input's
-     * @throws IllegalArgumentException for a per-row setting out of range, naming the row
+     * @throws InvalidRowException under {@code --long-prompts fail}, for a prompt longer than the context
      */
     public static VectorSchemaRoot apply(VarCharVector prompts, Options perRow, GenerationParams defaults,
-                                         ContinuousBatcher batcher, BufferAllocator allocator,
+                                         ContinuousBatcher batcher, BufferAllocator allocator, RowLabels labels,
                                          ContinuousBatcher.Progress progress) {
         int rows = prompts.getValueCount();
+        long data = prompts.getDataBuffer().memoryAddress();
+        long capacity = prompts.getDataBuffer().capacity();
+        boolean offHeap = batcher.readsOffHeap();
         ContinuousBatcher.Request[] requests = new ContinuousBatcher.Request[rows];
         for (int i = 0; i < rows; i++) {
             boolean isNull = prompts.isNull(i);
@@ -79,11 +92,22 @@ public final class GenerateUdf {
                     perRow.topP() != null && !perRow.topP().isNull(i) ? perRow.topP().get(i) : defaults.topP(),
                     rowSeed(prompts, i, isNull, start, len, perRow, defaults.seed()));
             } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("generate: row " + i + ": " + e.getMessage(), e);
+                // A bad per-row setting is an error row, like a null prompt: the message names the field and value.
+                requests[i] = ContinuousBatcher.Request.invalid(e.getMessage());
+                continue;
             }
-            requests[i] = new ContinuousBatcher.Request(prompts.getDataBuffer(), start, len, isNull, p);
+            if (isNull) {
+                requests[i] = ContinuousBatcher.Request.nullPrompt();
+            } else {
+                if (start < 0 || len < 0 || start + len > capacity) {
+                    throw new IllegalArgumentException("prompt bytes [" + start + ", " + (start + len)
+                        + ") outside the Arrow data buffer of " + capacity + " bytes");
+                }
+                requests[i] = offHeap ? ContinuousBatcher.Request.offHeap(data + start, len, p)
+                    : ContinuousBatcher.Request.of(prompts.get(i), p);
+            }
         }
-        ContinuousBatcher.Result[] results = batcher.run(requests, progress);
+        ContinuousBatcher.Result[] results = batcher.run(requests, labels, progress);
 
         VarCharVector completion = new VarCharVector("completion", allocator);
         IntVector promptTokens = new IntVector("prompt_tokens", allocator);
@@ -106,7 +130,7 @@ public final class GenerateUdf {
                 }
                 promptTokens.setSafe(i, r.promptTokens());
                 completionTokens.setSafe(i, r.completionTokens());
-                finish.setSafe(i, r.finishReason().getBytes(StandardCharsets.UTF_8));
+                finish.setSafe(i, r.finishReason().toString().getBytes(StandardCharsets.UTF_8));
                 if (Double.isNaN(r.ttftMs())) {
                     ttft.setNull(i);
                 } else {

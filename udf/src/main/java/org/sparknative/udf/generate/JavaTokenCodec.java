@@ -1,9 +1,11 @@
 package org.sparknative.udf.generate;
 
-import org.apache.arrow.memory.ArrowBuf;
 import org.sparknative.kernels.llama.Tokenizer;
 
-/** {@link TokenCodec} over the pure-Java {@link Tokenizer} (copies the prompt bytes; for tests and baselines). */
+/**
+ * {@link TokenCodec} over the pure-Java {@link Tokenizer}, for tests and baselines. It reads prompts as
+ * byte arrays only ({@link #readsOffHeap()} is false): the Arrow layer hands it copies.
+ */
 public final class JavaTokenCodec implements TokenCodec {
     private final Tokenizer tokenizer;
 
@@ -17,10 +19,19 @@ public final class JavaTokenCodec implements TokenCodec {
     }
 
     @Override
-    public int encode(ArrowBuf buf, long offset, int length, int[] out) {
-        byte[] bytes = new byte[length];
-        buf.getBytes(offset, bytes);
-        int[] ids = tokenizer.encode(bytes, true, false);
+    public boolean readsOffHeap() {
+        return false;
+    }
+
+    /** @throws UnsupportedOperationException always: the Java tokenizer reads byte arrays */
+    @Override
+    public int encode(long address, int length, int[] out) {
+        throw new UnsupportedOperationException("the Java tokenizer reads prompts as byte arrays, not addresses");
+    }
+
+    @Override
+    public int encode(byte[] utf8, int[] out) {
+        int[] ids = tokenizer.encode(utf8, true, false);
         System.arraycopy(ids, 0, out, 0, ids.length);
         return ids.length;
     }

@@ -1,12 +1,10 @@
 package org.sparknative.udf.generate;
 
-import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.apache.spark.SparkFiles;
 import org.sparknative.kernels.llama.Checkpoint;
 import org.sparknative.kernels.llama.CheckpointException;
 import org.sparknative.kernels.llama.NativeLlamaModel;
@@ -19,9 +17,8 @@ import org.sparknative.udf.ExecutorRuntime;
  * per executor JVM and shared, read-only, by every task and thread of it. Entries live as long as the
  * JVM (an executor serves one application).
  *
- * <p>Paths: a path that exists on the executor is used as is; otherwise a file of that name shipped
- * with {@code spark-submit --files} (found through {@link SparkFiles}); otherwise a
- * {@link CheckpointException} that says where models come from.
+ * <p>Paths are local files on the executor; the Spark layer resolves what the user named (a path, a
+ * file shipped with {@code --files}) before it asks for an entry.
  *
  * <p>Threading: thread-safe; concurrent first uses of one model map it once.
  */
@@ -91,12 +88,14 @@ public final class ModelRegistry {
     }
 
     /**
+     * @param ckpt the checkpoint file on this executor
+     * @param tok  its tokenizer file
      * @return the executor's entry for this checkpoint and tokenizer, opening and validating both on first use
      * @throws CheckpointException if a file is missing, or the checkpoint or tokenizer is invalid
      */
-    public static Entry get(String checkpointPath, String tokenizerPath) {
-        Path ckpt = resolve(checkpointPath, "model");
-        Path tok = resolve(tokenizerPath, "tokenizer");
+    public static Entry get(Path ckpt, Path tok) {
+        requireFile(ckpt, "model");
+        requireFile(tok, "tokenizer");
         String key = ckpt.toAbsolutePath().normalize() + "\u0000" + tok.toAbsolutePath().normalize();
         return ENTRIES.computeIfAbsent(key, k -> {
             Entry e = new Entry(Checkpoint.open(ckpt), tok);
@@ -110,21 +109,14 @@ public final class ModelRegistry {
         return NATIVE_MAPS.get();
     }
 
-    static Path resolve(String path, String what) {
-        Path p = Path.of(path);
-        if (Files.isRegularFile(p)) {
-            return p;
+    /**
+     * @throws CheckpointException that says where models come from, unless {@code p} is a regular file
+     */
+    public static void requireFile(Path p, String what) {
+        if (!Files.isRegularFile(p)) {
+            throw new CheckpointException(p, what + " file not found. Models in the llama2.c format (stories15M.bin, "
+                + "stories260K.bin + tok512.bin, tokenizer.bin) can be downloaded with data/models/fetch.sh; on a cluster, "
+                + "put them at the same path on every executor or ship them with spark-submit --files");
         }
-        try {
-            String shipped = SparkFiles.get(new File(path).getName());
-            if (shipped != null && Files.isRegularFile(Path.of(shipped))) {
-                return Path.of(shipped);
-            }
-        } catch (RuntimeException | LinkageError e) {
-            // no SparkContext here (tests, the benchmark harness): only the plain path counts
-        }
-        throw new CheckpointException(p, what + " file not found. Models in the llama2.c format (stories15M.bin, "
-            + "stories260K.bin + tok512.bin, tokenizer.bin) can be downloaded with data/models/fetch.sh; on a cluster, "
-            + "put them at the same path on every executor or ship them with spark-submit --files");
     }
 }

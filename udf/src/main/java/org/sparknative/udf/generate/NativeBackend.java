@@ -51,11 +51,6 @@ public final class NativeBackend implements DecodeBackend {
     }
 
     @Override
-    public String name() {
-        return "cpu-native";
-    }
-
-    @Override
     public void close() {
         batch.close();
     }

@@ -1,11 +1,10 @@
 package org.sparknative.udf.generate;
 
-import org.apache.arrow.memory.ArrowBuf;
 import org.sparknative.kernels.llama.NativeTokenizer;
 
 /**
- * {@link TokenCodec} over the C tokenizer: the prompt's bytes are encoded where Arrow stored them, by
- * address, without a copy or a Java String.
+ * {@link TokenCodec} over the C tokenizer: off-heap prompt bytes are encoded where they lie, by address,
+ * without a copy or a Java String.
  */
 public final class NativeTokenCodec implements TokenCodec {
     private final NativeTokenizer tokenizer;
@@ -20,12 +19,20 @@ public final class NativeTokenCodec implements TokenCodec {
     }
 
     @Override
-    public int encode(ArrowBuf buf, long offset, int length, int[] out) {
-        if (offset < 0 || length < 0 || offset + length > buf.capacity()) {
-            throw new IllegalArgumentException("prompt bytes [" + offset + ", " + (offset + length)
-                + ") outside the Arrow buffer of " + buf.capacity() + " bytes");
-        }
-        return tokenizer.encode(buf.memoryAddress() + offset, length, true, false, out);
+    public boolean readsOffHeap() {
+        return true;
+    }
+
+    @Override
+    public int encode(long address, int length, int[] out) {
+        return tokenizer.encode(address, length, true, false, out);
+    }
+
+    @Override
+    public int encode(byte[] utf8, int[] out) {
+        int[] ids = tokenizer.encode(utf8, true, false);
+        System.arraycopy(ids, 0, out, 0, ids.length);
+        return ids.length;
     }
 
     @Override

@@ -9,6 +9,9 @@ import org.sparknative.kernels.llama.Sampler;
  * The pure-Java reference behind the {@link DecodeBackend} seam: one {@link ReferenceTransformer} (and
  * KV cache) per slot, rows computed one at a time. The test oracle and the benchmark's Java baseline;
  * not meant for production throughput.
+ *
+ * <p>Rows are computed in step order; {@code logitRows} must be strictly ascending, as the
+ * {@link DecodeBackend} contract says, and is checked.
  */
 public final class ReferenceBackend implements DecodeBackend {
     private final Checkpoint checkpoint;
@@ -44,6 +47,12 @@ public final class ReferenceBackend implements DecodeBackend {
             throw new IllegalArgumentException("step of " + rows + " rows / " + nLogits + " logits exceeds "
                 + maxRows + " / " + perSlot.length);
         }
+        for (int k = 0; k < nLogits; k++) {
+            if (logitRows[k] < 0 || logitRows[k] >= rows || (k > 0 && logitRows[k] <= logitRows[k - 1])) {
+                throw new IllegalArgumentException("logitRows must be strictly ascending rows in [0, " + rows
+                    + "), got " + java.util.Arrays.toString(java.util.Arrays.copyOf(logitRows, nLogits)));
+            }
+        }
         int k = 0;
         for (int i = 0; i < rows; i++) {
             int s = slots[i];
@@ -63,11 +72,6 @@ public final class ReferenceBackend implements DecodeBackend {
     @Override
     public int sample(int k, float temperature, float topp, long[] rngState) {
         return Sampler.sample(logits[k], checkpoint.config().vocabSize(), temperature, topp, rngState);
-    }
-
-    @Override
-    public String name() {
-        return "java-reference";
     }
 
     @Override

@@ -25,11 +25,21 @@ public final class SyntheticModels {
         return Path.of(System.getProperty("java.io.tmpdir"), "spark-native-synthetic");
     }
 
-    /** @return the checkpoint for {@code (shape, seed)} in {@code dir}, written if missing or of the wrong length */
+    /**
+     * @return the checkpoint for {@code (shape, seed)} in {@code dir}, written if missing or of the wrong length
+     * @throws IllegalArgumentException before writing anything, if the file would not fit on the disk
+     */
     public static Path checkpoint(Path dir, LlamaConfig shape, long seed) {
         Path file = dir.resolve(shape.toString().replaceAll("[^a-z0-9]+", "_") + "_seed" + seed + ".bin");
         try {
-            if (!Files.isRegularFile(file) || Files.size(file) != Checkpoint.expectedFileBytes(CheckpointFormat.V1, shape)) {
+            long bytes = Checkpoint.expectedFileBytes(CheckpointFormat.V1, shape);
+            if (!Files.isRegularFile(file) || Files.size(file) != bytes) {
+                Files.createDirectories(dir);
+                long free = Files.getFileStore(dir).getUsableSpace();
+                if (bytes > free) {
+                    throw new IllegalArgumentException(String.format(java.util.Locale.ROOT,
+                        "synthetic model %s needs %,d bytes but %s has %,d free", shape, bytes, dir, free));
+                }
                 Path tmp = temp(dir, file);
                 SyntheticCheckpoint.write(tmp, shape, seed, CheckpointFormat.V1);
                 Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);

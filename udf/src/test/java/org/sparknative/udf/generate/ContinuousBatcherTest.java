@@ -24,6 +24,9 @@ import org.sparknative.kernels.llama.ReferenceTransformer;
 import org.sparknative.kernels.llama.SyntheticCheckpoint;
 import org.sparknative.kernels.llama.Tokenizer;
 import org.sparknative.kernels.llama.TokenizerWriter;
+import org.sparknative.kernels.testing.TestModels;
+import org.sparknative.udf.BadRowPolicy;
+import org.sparknative.udf.RowLabels;
 
 class ContinuousBatcherTest {
     private RootAllocator allocator;
@@ -83,9 +86,9 @@ class ContinuousBatcherTest {
                 }
                 t.setValueCount(5);
                 seeds.setValueCount(5);
-                ContinuousBatcher batcher = new ContinuousBatcher(backend, new JavaTokenCodec(tok), LongPromptPolicy.ERROR, 4);
+                ContinuousBatcher batcher = new ContinuousBatcher(backend, new JavaTokenCodec(tok), BadRowPolicy.ROW_ERROR, 4);
                 try (VectorSchemaRoot out = GenerateUdf.apply(p, new GenerateUdf.Options(temps, t, null, seeds, null),
-                    new GenerationParams(200, 0f, 1f, 7), batcher, allocator, null)) {
+                    new GenerationParams(200, 0f, 1f, 7), batcher, allocator, RowLabels.positions(0), null)) {
                     assertEquals(TestModels.GREEDY_260K, text(out, 1));
                     assertEquals(TestModels.SAMPLED_260K_SEED42, text(out, 3));
                     assertEquals("length", finish(out, 1));
@@ -121,10 +124,10 @@ class ContinuousBatcherTest {
         for (int[] shape : new int[][] {{1, 1}, {2, 3}, {8, 16}}) {
             try (ReferenceBackend backend = new ReferenceBackend(ckpt, shape[0], shape[0] + shape[1]);
                  VarCharVector p = prompts(texts)) {
-                ContinuousBatcher batcher = new ContinuousBatcher(backend, new JavaTokenCodec(tok), LongPromptPolicy.ERROR,
+                ContinuousBatcher batcher = new ContinuousBatcher(backend, new JavaTokenCodec(tok), BadRowPolicy.ROW_ERROR,
                     shape[1]);
                 try (VectorSchemaRoot out = GenerateUdf.apply(p, GenerateUdf.Options.none(),
-                    new GenerationParams(20, 0.8f, 0.9f, 3), batcher, allocator, null)) {
+                    new GenerationParams(20, 0.8f, 0.9f, 3), batcher, allocator, RowLabels.positions(0), null)) {
                     String[] got = new String[texts.length];
                     for (int i = 0; i < texts.length; i++) {
                         got[i] = text(out, i) + "|" + finish(out, i);
@@ -168,9 +171,9 @@ class ContinuousBatcherTest {
         Tokenizer tok = Tokenizer.load(tokFile, 300);
         try (ReferenceBackend backend = new ReferenceBackend(ckpt, 2, 6);
              VarCharVector p = prompts("q".repeat(40), "hi")) {
-            ContinuousBatcher batcher = new ContinuousBatcher(backend, new JavaTokenCodec(tok), LongPromptPolicy.TRUNCATE, 4);
+            ContinuousBatcher batcher = new ContinuousBatcher(backend, new JavaTokenCodec(tok), BadRowPolicy.TRUNCATE, 4);
             try (VectorSchemaRoot out = GenerateUdf.apply(p, GenerateUdf.Options.none(),
-                new GenerationParams(100, 0f, 1f, 1), batcher, allocator, null)) {
+                new GenerationParams(100, 0f, 1f, 1), batcher, allocator, RowLabels.positions(0), null)) {
                 IntVector pt = (IntVector) out.getVector("prompt_tokens");
                 IntVector ct = (IntVector) out.getVector("completion_tokens");
                 // Truncated to BOS + the last (24 - min(100, 12)) - 1 tokens; generation fills the context.
@@ -187,6 +190,53 @@ class ContinuousBatcherTest {
     }
 
     @Test
+    void badPerRowSettingsBecomeErrorRowsNamingFieldAndValueAndTheOthersGoOn() {
+        LlamaConfig cfg = new LlamaConfig(16, 32, 1, 2, 2, 300, 24, true);
+        Path model = tmp.resolve("perrow.bin");
+        Path tokFile = tmp.resolve("tok.bin");
+        SyntheticCheckpoint.write(model, cfg, 9, CheckpointFormat.V1);
+        TokenizerWriter.writeByteLevel(tokFile, 300);
+        Checkpoint ckpt = Checkpoint.open(model);
+        Tokenizer tok = Tokenizer.load(tokFile, 300);
+        try (ReferenceBackend backend = new ReferenceBackend(ckpt, 2, 6);
+             VarCharVector p = prompts("a", "b", "c", "d", "e", "f");
+             IntVector maxNew = new IntVector("max_new_tokens", allocator);
+             org.apache.arrow.vector.Float4Vector temp = new org.apache.arrow.vector.Float4Vector("temperature", allocator);
+             org.apache.arrow.vector.Float4Vector topP = new org.apache.arrow.vector.Float4Vector("top_p", allocator)) {
+            maxNew.allocateNew(6);
+            temp.allocateNew(6);
+            topP.allocateNew(6);
+            for (int i = 0; i < 6; i++) {
+                maxNew.setNull(i);
+                temp.setNull(i);
+                topP.setNull(i);
+            }
+            temp.set(1, -1f);
+            topP.set(2, Float.NaN);
+            maxNew.set(3, -1);
+            topP.set(4, 2f);
+            for (var v : new org.apache.arrow.vector.FieldVector[] {maxNew, temp, topP}) {
+                v.setValueCount(6);
+            }
+            ContinuousBatcher batcher = new ContinuousBatcher(backend, new JavaTokenCodec(tok), BadRowPolicy.ROW_ERROR, 4);
+            try (VectorSchemaRoot out = GenerateUdf.apply(p, new GenerateUdf.Options(maxNew, temp, topP, null, null),
+                new GenerationParams(4, 0f, 1f, 1), batcher, allocator, RowLabels.positions(0), null)) {
+                assertEquals("error: temperature must be finite and >= 0, got -1.0", finish(out, 1));
+                assertEquals("error: top_p must be in (0, 1], got NaN", finish(out, 2));
+                assertEquals("error: max_new_tokens must be >= 0, got -1", finish(out, 3));
+                assertEquals("error: top_p must be in (0, 1], got 2.0", finish(out, 4));
+                for (int r = 1; r <= 4; r++) {
+                    assertNull(text(out, r), "row " + r);
+                }
+                for (int r : new int[] {0, 5}) {
+                    assertTrue(finish(out, r).equals("length") || finish(out, r).equals("stop"), finish(out, r));
+                    assertTrue(text(out, r) != null, "row " + r);
+                }
+            }
+        }
+    }
+
+    @Test
     void wrongTokenizerAndBadSettingsAreClearErrors() {
         Checkpoint ckpt = Checkpoint.open(TestModels.require("stories260K.bin"));
         Path tokFile = tmp.resolve("tok.bin");
@@ -194,11 +244,13 @@ class ContinuousBatcherTest {
         Tokenizer tok300 = Tokenizer.load(tokFile, 300);
         try (ReferenceBackend backend = new ReferenceBackend(ckpt, 2, 4)) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> new ContinuousBatcher(backend, new JavaTokenCodec(tok300), LongPromptPolicy.ERROR, 2));
+                () -> new ContinuousBatcher(backend, new JavaTokenCodec(tok300), BadRowPolicy.ROW_ERROR, 2));
             assertTrue(e.getMessage().contains("wrong tokenizer"), e.getMessage());
         }
         assertThrows(IllegalArgumentException.class, () -> new GenerationParams(-1, 0f, 1f, 0));
         assertThrows(IllegalArgumentException.class, () -> new GenerationParams(1, -0.5f, 1f, 0));
-        assertThrows(IllegalArgumentException.class, () -> LongPromptPolicy.parse("drop"));
+        assertThrows(IllegalArgumentException.class, () -> new GenerationParams(1, 0.5f, 0f, 0));
+        assertThrows(IllegalArgumentException.class, () -> new GenerationParams(1, 0.5f, 1.5f, 0));
+        assertThrows(IllegalArgumentException.class, () -> BadRowPolicy.LONG_PROMPTS.parse("drop"));
     }
 }

@@ -1,10 +1,13 @@
-package org.sparknative.udf;
+package org.sparknative.spark.integrate;
 
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.api.java.UDF3;
 import org.apache.spark.sql.types.DataTypes;
-import org.sparknative.kernels.integrate.IntegrateKernels;
 import org.sparknative.kernels.integrate.IntegrateReference;
+import org.sparknative.kernels.integrate.IntegrateKernels;
+import org.sparknative.udf.BadRowPolicy;
+import org.sparknative.udf.InvalidRowException;
+import org.sparknative.udf.integrate.IntegrateValidation;
 
 /**
  * Row-at-a-time SQL functions of the integration workload, for SQL and the DataFrame API:
@@ -14,8 +17,8 @@ import org.sparknative.kernels.integrate.IntegrateReference;
  *   <li>{@code integrate_f_java(a, b, n)}: the plain Java loop ({@code java-row}), the baseline.</li>
  * </ul>
  * Both return DOUBLE; a null input gives null. An invalid row ({@code n <= 0}, non-finite {@code a} or
- * {@code b}) fails the query with a message naming the values under {@link InvalidRowPolicy#ERROR}, or
- * returns null under {@link InvalidRowPolicy#NULL}.
+ * {@code b}) fails the query with a message naming the values under {@link BadRowPolicy#FAIL}, or
+ * returns null under {@link BadRowPolicy#ROW_ERROR}.
  */
 public final class IntegrateFunctions {
     /** SQL name of the native row-at-a-time function. */
@@ -27,24 +30,24 @@ public final class IntegrateFunctions {
     }
 
     /** Registers {@code integrate_f} and {@code integrate_f_java} in {@code spark} with the given policy. */
-    public static void register(SparkSession spark, InvalidRowPolicy policy) {
+    public static void register(SparkSession spark, BadRowPolicy policy) {
+        BadRowPolicy.INVALID_ROWS.check(policy);
         spark.udf().register(NATIVE_NAME, nativeRow(policy), DataTypes.DoubleType);
         spark.udf().register(JAVA_NAME, javaRow(policy), DataTypes.DoubleType);
     }
 
     /** The native row-at-a-time UDF. */
-    public static UDF3<Double, Double, Integer, Double> nativeRow(InvalidRowPolicy policy) {
+    public static UDF3<Double, Double, Integer, Double> nativeRow(BadRowPolicy policy) {
         return (a, b, n) -> {
             if (a == null || b == null || n == null || !valid(NATIVE_NAME, a, b, n, policy)) {
                 return null;
             }
-            ExecutorRuntime.ensureNativeLoaded();
             return IntegrateKernels.integrateRow(a, b, n);
         };
     }
 
     /** The pure-Java row-at-a-time UDF. */
-    public static UDF3<Double, Double, Integer, Double> javaRow(InvalidRowPolicy policy) {
+    public static UDF3<Double, Double, Integer, Double> javaRow(BadRowPolicy policy) {
         return (a, b, n) -> {
             if (a == null || b == null || n == null || !valid(JAVA_NAME, a, b, n, policy)) {
                 return null;
@@ -53,13 +56,14 @@ public final class IntegrateFunctions {
         };
     }
 
-    private static boolean valid(String fn, double a, double b, int n, InvalidRowPolicy policy) {
+    private static boolean valid(String fn, double a, double b, int n, BadRowPolicy policy) {
         String problem = IntegrateValidation.problem(a, b, n);
         if (problem == null) {
             return true;
         }
-        if (policy == InvalidRowPolicy.ERROR) {
-            throw new InvalidRowException(-1, fn + "(a=" + a + ", b=" + b + ", n=" + n + "): " + problem);
+        if (policy == BadRowPolicy.FAIL) {
+            String call = fn + "(a=" + a + ", b=" + b + ", n=" + n + ")";
+            throw new InvalidRowException(call, call + ": " + problem);
         }
         return false;
     }

@@ -1,4 +1,4 @@
-package org.sparknative.udf;
+package org.sparknative.udf.integrate;
 
 /** The validity rule of {@code integrate_f} rows, shared by the vectorized and row-at-a-time paths. */
 public final class IntegrateValidation {

@@ -1,4 +1,4 @@
-package org.sparknative.udf;
+package org.sparknative.spark.integrate;
 
 import java.io.Serializable;
 import java.util.Arrays;
@@ -24,6 +24,14 @@ import org.apache.spark.sql.types.StructType;
 import org.apache.spark.util.LongAccumulator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.sparknative.spark.InternalRows;
+import org.sparknative.spark.RowIds;
+import org.sparknative.spark.SparkTasks;
+import org.sparknative.udf.BadRowPolicy;
+import org.sparknative.udf.ExecutorRuntime;
+import org.sparknative.udf.RowLabels;
+import org.sparknative.udf.TaskResources;
+import org.sparknative.udf.integrate.IntegrateUdf;
 
 /**
  * The batched {@code integrate_f} DataFrame transformation ({@code native-arrow}): each partition's
@@ -33,9 +41,16 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Input columns: {@code a} and {@code b} numeric (cast to DOUBLE), {@code n} an integer type (cast to
  * INT; a value outside the INT range fails the cast under Spark's ANSI mode). Other columns pass
- * through. Arrow memory is a per-task child allocator, closed when the task ends, also when it fails.
+ * through. A line Spark could not parse ({@value RowIds#CORRUPT_RECORD} set) is an invalid row: under
+ * {@code fail} the job stops naming it, under {@code row-error} its {@code x} is null and it is counted
+ * (its raw text stays in {@value RowIds#CORRUPT_RECORD}). Error messages name a row by its id ({@link RowIds}): the {@code id} column (integer or
+ * string) where there is one, else the {@value RowIds#INPUT_ROW} position added by
+ * {@link RowIds#numbered}. Arrow memory is a per-task child allocator, closed when the task ends, also when it fails.
  */
 public final class IntegrateTransform {
+    /** Hidden column: a BIGINT {@code n} as given, kept so that a value outside INT is named, not lost. */
+    public static final String N_INPUT = "_n_input";
+
     /** The default record batch size in rows. */
     public static final int DEFAULT_BATCH_SIZE = 8192;
 
@@ -44,30 +59,32 @@ public final class IntegrateTransform {
 
     /**
      * @param batchSize rows per Arrow record batch, {@code >= 1}
-     * @param policy    what invalid rows do
+     * @param policy    what invalid rows do: {@code fail} or {@code row-error}
      */
-    public record Options(int batchSize, InvalidRowPolicy policy) implements Serializable {
+    public record Options(int batchSize, BadRowPolicy policy) implements Serializable {
         public Options {
             if (batchSize < 1) {
                 throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
             }
+            BadRowPolicy.INVALID_ROWS.check(policy);
         }
 
-        /** Batch size {@link #DEFAULT_BATCH_SIZE}, invalid rows an error. */
+        /** Batch size {@link #DEFAULT_BATCH_SIZE}, invalid rows fail the job. */
         public static Options defaults() {
-            return new Options(DEFAULT_BATCH_SIZE, InvalidRowPolicy.ERROR);
+            return new Options(DEFAULT_BATCH_SIZE, BadRowPolicy.FAIL);
         }
     }
 
     /**
      * @param output      the input with {@code x} added (lazy, like any Dataset)
-     * @param invalidRows rows nulled under {@link InvalidRowPolicy#NULL}, counted once the output is computed
+     * @param invalidRows rows nulled under {@link BadRowPolicy#ROW_ERROR}, counted once the output is computed
      */
     public record Result(Dataset<Row> output, LongAccumulator invalidRows) {
     }
 
     /**
-     * Checks that {@code df} has usable columns {@code a, b, n} and casts them to DOUBLE, DOUBLE, INT.
+     * Checks that {@code df} has usable columns {@code a, b, n} and casts them to DOUBLE, DOUBLE, INT (and an
+     * integer {@code id} to BIGINT).
      *
      * @throws IllegalArgumentException naming a missing or mistyped column, or an existing {@code x}
      */
@@ -97,17 +114,24 @@ public final class IntegrateTransform {
             throw new IllegalArgumentException("integrate_f input column 'n' must be an integer (INT), got "
                 + nt.simpleString());
         }
-        Column[] cols = new Column[names.size()];
-        for (int i = 0; i < cols.length; i++) {
-            String c = names.get(i);
+        boolean wideN = nt == DataTypes.LongType;
+        List<Column> cols = new java.util.ArrayList<>();
+        for (String c : names) {
             Column col = df.col("`" + c + "`");
-            cols[i] = switch (c) {
+            cols.add(switch (c) {
                 case "a", "b" -> col.cast(DataTypes.DoubleType).as(c);
-                case "n" -> col.cast(DataTypes.IntegerType).as(c);
+                // A BIGINT n outside INT becomes null here and is named as an invalid row (from N_INPUT) by the task.
+                case "n" -> wideN ? org.apache.spark.sql.functions.when(
+                    col.between(Integer.MIN_VALUE, Integer.MAX_VALUE), col.cast(DataTypes.IntegerType)).as(c)
+                    : col.cast(DataTypes.IntegerType).as(c);
+                case RowIds.ID -> RowIds.prepareId(col, schema.apply(c).dataType(), "integrate_f");
                 default -> col;
-            };
+            });
         }
-        return df.select(cols);
+        if (wideN) {
+            cols.add(df.col("n").as(N_INPUT));
+        }
+        return df.select(cols.toArray(new Column[0]));
     }
 
     /**
@@ -126,8 +150,11 @@ public final class IntegrateTransform {
             org.apache.spark.sql.types.Metadata.empty()));
         LongAccumulator invalid = in.sparkSession().sparkContext().longAccumulator("integrate_f invalid rows");
         PartitionFunction fn = new PartitionFunction(inSchema.fieldIndex("a"), inSchema.fieldIndex("b"),
-            inSchema.fieldIndex("n"), outSchema, options, invalid);
-        return new Result(InternalRows.mapPartitions(in, outSchema, fn), invalid);
+            inSchema.fieldIndex("n"), RowIds.find(inSchema), outSchema, options, invalid);
+        int nInput = List.of(inSchema.fieldNames()).contains(N_INPUT) ? inSchema.fieldIndex(N_INPUT) : -1;
+        fn.nInput = nInput;
+        Dataset<Row> out = InternalRows.mapPartitions(in, outSchema, fn);
+        return new Result(nInput < 0 ? out : out.drop(N_INPUT), invalid);
     }
 
     /** Runs in each task: rows to Arrow record batches, the kernel, rows with {@code x} out. */
@@ -138,14 +165,19 @@ public final class IntegrateTransform {
         private final int ia;
         private final int ib;
         private final int in;
+        private final RowIds.Column ids;
         private final StructType outSchema;
         private final Options options;
         private final LongAccumulator invalid;
+        /** Index of {@link #N_INPUT}, or -1. */
+        int nInput = -1;
 
-        PartitionFunction(int ia, int ib, int in, StructType outSchema, Options options, LongAccumulator invalid) {
+        PartitionFunction(int ia, int ib, int in, RowIds.Column ids, StructType outSchema, Options options,
+                          LongAccumulator invalid) {
             this.ia = ia;
             this.ib = ib;
             this.in = in;
+            this.ids = ids;
             this.outSchema = outSchema;
             this.options = options;
             this.invalid = invalid;
@@ -153,10 +185,9 @@ public final class IntegrateTransform {
 
         @Override
         public Iterator<InternalRow> call(Iterator<InternalRow> input) {
-            ExecutorRuntime.ensureNativeLoaded();
-            TaskResources resources = TaskResources.forCurrentTask();
+            TaskResources resources = SparkTasks.resourcesForCurrentTask();
             BufferAllocator allocator = resources.add(ExecutorRuntime.newTaskAllocator(
-                "integrate_f " + TaskResources.taskLabel()));
+                "integrate_f " + SparkTasks.taskLabel()));
             Float8Vector a = resources.add(new Float8Vector("a", allocator));
             Float8Vector b = resources.add(new Float8Vector("b", allocator));
             IntVector n = resources.add(new IntVector("n", allocator));
@@ -184,6 +215,7 @@ public final class IntegrateTransform {
             private int next;
             private long rowsSeen;
             private long invalidSeen;
+            private long malformedSeen;
 
             BatchIterator(Iterator<InternalRow> input, TaskResources resources, BufferAllocator allocator,
                           Float8Vector a, Float8Vector b, IntVector n) {
@@ -205,7 +237,7 @@ public final class IntegrateTransform {
                 }
                 if (!input.hasNext()) {
                     if (invalidSeen > 0) {
-                        LOG.warn("integrate_f: {} invalid rows returned null in {}", invalidSeen, TaskResources.taskLabel());
+                        LOG.warn("integrate_f: {} invalid rows returned null in {}", invalidSeen, SparkTasks.taskLabel());
                     }
                     resources.close();
                     return false;
@@ -224,6 +256,18 @@ public final class IntegrateTransform {
                     // Upstream iterators reuse their row object: keep a copy until the batch is emitted.
                     InternalRow r = input.next().copy();
                     pending[rows] = r;
+                    String malformed = ids.malformed(r);
+                    if (malformed == null && nInput >= 0 && r.isNullAt(in) && !r.isNullAt(nInput)) {
+                        malformed = "n must fit in INT (at most " + Integer.MAX_VALUE + "), got " + r.getLong(nInput);
+                    }
+                    if (malformed != null) {
+                        // A line Spark could not parse: its a, b, n are null. Fail naming it, or count it as invalid.
+                        if (options.policy() == BadRowPolicy.FAIL) {
+                            String row = ids.label(r, SparkTasks.partitionId(), rowsSeen + rows);
+                            throw new org.sparknative.udf.InvalidRowException(row, "integrate_f: " + row + ": " + malformed);
+                        }
+                        malformedSeen++;
+                    }
                     if (r.isNullAt(ia)) {
                         a.setNull(rows);
                     } else {
@@ -245,16 +289,20 @@ public final class IntegrateTransform {
                 a.setValueCount(rows);
                 b.setValueCount(rows);
                 n.setValueCount(rows);
-                IntegrateUdf.Result result = IntegrateUdf.apply(a, b, n, allocator, options.policy(), rowsSeen);
+                long first = rowsSeen;
+                int partition = SparkTasks.partitionId();
+                RowLabels labels = i -> ids.label(pending[i], partition, first + i);
+                IntegrateUdf.Result result = IntegrateUdf.apply(a, b, n, allocator, options.policy(), labels);
                 try (Float8Vector x = result.x()) {
                     for (int i = 0; i < rows; i++) {
                         xNull[i] = x.isNull(i);
                         xs[i] = xNull[i] ? 0.0 : x.get(i);
                     }
                 }
-                if (result.invalidRows() > 0) {
-                    invalid.add(result.invalidRows());
-                    invalidSeen += result.invalidRows();
+                if (result.invalidRows() + malformedSeen > 0) {
+                    invalid.add(result.invalidRows() + malformedSeen);
+                    invalidSeen += result.invalidRows() + malformedSeen;
+                    malformedSeen = 0;
                 }
                 rowsSeen += rows;
             }

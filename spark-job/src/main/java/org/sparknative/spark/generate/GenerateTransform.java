@@ -1,4 +1,4 @@
-package org.sparknative.udf.generate;
+package org.sparknative.spark.generate;
 
 import java.io.Serializable;
 import java.util.ArrayList;
@@ -30,9 +30,19 @@ import org.apache.spark.unsafe.types.UTF8String;
 import org.apache.spark.util.LongAccumulator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.sparknative.spark.InternalRows;
+import org.sparknative.spark.ModelFiles;
+import org.sparknative.spark.RowIds;
+import org.sparknative.spark.SparkTasks;
 import org.sparknative.udf.ExecutorRuntime;
-import org.sparknative.udf.InternalRows;
+import org.sparknative.udf.RowLabels;
 import org.sparknative.udf.TaskResources;
+import org.sparknative.udf.generate.ContinuousBatcher;
+import org.sparknative.udf.generate.GenerateUdf;
+import org.sparknative.udf.generate.GenerationParams;
+import org.sparknative.udf.generate.GenerationPipeline;
+import org.sparknative.udf.generate.GenerationSpec;
+import org.sparknative.udf.generate.ModelRegistry;
 
 /**
  * Batch text generation as a DataFrame transformation: adds {@link GenerateUdf#OUTPUT_COLUMNS} to a
@@ -41,8 +51,10 @@ import org.sparknative.udf.TaskResources;
  * batches of {@code recordBatchRows} prompts.
  *
  * <p>Optional per-row input columns: {@code max_new_tokens} (integer), {@code temperature} and
- * {@code top_p} (numeric), {@code seed} (integer); {@code id} (integer), when present and no
- * {@code seed} is, keys the row's derived seed.
+ * {@code top_p} (numeric), {@code seed} (integer); {@code id} (integer or string) names the row in
+ * error messages ({@link RowIds}) and, when no {@code seed} is given, keys the row's derived seed (a
+ * string id through its FNV-1a hash). A line Spark could not parse ({@value RowIds#CORRUPT_RECORD} set) is an
+ * error row: null completion, {@code finish_reason = error: malformed input: <the line's start>}.
  */
 public final class GenerateTransform {
     private static final Logger LOG = LoggerFactory.getLogger(GenerateTransform.class);
@@ -53,7 +65,7 @@ public final class GenerateTransform {
     /**
      * @param spec            model, backend and batching
      * @param defaults        settings for rows without their own; its seed is the job seed
-     * @param recordBatchRows prompts per Arrow record batch, {@code >= 1}; several times the batch size
+     * @param recordBatchRows prompts per Arrow record batch, {@code >= 1}; several times the slot count
      *                        keeps the slots busy between batches
      */
     public record Options(GenerationSpec spec, GenerationParams defaults, int recordBatchRows) implements Serializable {
@@ -63,9 +75,9 @@ public final class GenerateTransform {
             }
         }
 
-        /** Record batches of {@code max(256, 8 * batchSize)} rows. */
+        /** Record batches of {@code max(256, 8 * slots)} rows. */
         public static Options of(GenerationSpec spec, GenerationParams defaults) {
-            return new Options(spec, defaults, Math.max(256, 8 * spec.batchSize()));
+            return new Options(spec, defaults, Math.max(256, 8 * spec.slots()));
         }
     }
 
@@ -106,7 +118,8 @@ public final class GenerateTransform {
             cols[i] = switch (c) {
                 case "max_new_tokens" -> requireType(c, t, true).apply(col).cast(DataTypes.IntegerType).as(c);
                 case "temperature", "top_p" -> requireType(c, t, false).apply(col).cast(DataTypes.FloatType).as(c);
-                case "seed", "id" -> requireType(c, t, true).apply(col).cast(DataTypes.LongType).as(c);
+                case "seed" -> requireType(c, t, true).apply(col).cast(DataTypes.LongType).as(c);
+                case RowIds.ID -> RowIds.prepareId(col, t, "generate");
                 default -> col;
             };
         }
@@ -127,7 +140,7 @@ public final class GenerateTransform {
         for (int i = 0; i < optional.length; i++) {
             idx[i] = names.contains(optional[i]) ? inSchema.fieldIndex(optional[i]) : -1;
         }
-        PartitionFunction fn = new PartitionFunction(idx, outSchema, options, counters);
+        PartitionFunction fn = new PartitionFunction(idx, RowIds.find(inSchema), outSchema, options, counters);
         return new Result(InternalRows.mapPartitions(in, outSchema, fn), counters);
     }
 
@@ -140,17 +153,29 @@ public final class GenerateTransform {
         return java.util.function.UnaryOperator.identity();
     }
 
+    /**
+     * Builds the current task's scheduler: resolves the spec's model files on this executor, takes the
+     * executor's shared model, and registers the task's backend with {@code resources}.
+     */
+    static ContinuousBatcher newTaskBatcher(GenerationSpec spec, TaskResources resources) {
+        ModelRegistry.Entry model = ModelRegistry.get(ModelFiles.resolve(spec.checkpoint(), "model"),
+            ModelFiles.resolve(spec.tokenizer(), "tokenizer"));
+        return GenerationPipeline.newBatcher(model, spec, SparkTasks.threads(spec.threads()), resources);
+    }
+
     /** Runs in each task. */
     static final class PartitionFunction implements FlatMapFunction<Iterator<InternalRow>, InternalRow> {
         private static final long serialVersionUID = 1L;
 
         private final int[] idx; // prompt, max_new_tokens, temperature, top_p, seed, id (-1: absent)
+        private final RowIds.Column ids;
         private final StructType outSchema;
         private final Options options;
         private final Counters counters;
 
-        PartitionFunction(int[] idx, StructType outSchema, Options options, Counters counters) {
+        PartitionFunction(int[] idx, RowIds.Column ids, StructType outSchema, Options options, Counters counters) {
             this.idx = idx;
+            this.ids = ids;
             this.outSchema = outSchema;
             this.options = options;
             this.counters = counters;
@@ -158,12 +183,12 @@ public final class GenerateTransform {
 
         @Override
         public Iterator<InternalRow> call(Iterator<InternalRow> input) {
-            TaskResources resources = TaskResources.forCurrentTask();
+            TaskResources resources = SparkTasks.resourcesForCurrentTask();
             BufferAllocator allocator = resources.add(ExecutorRuntime.newTaskAllocator(
-                "generate " + TaskResources.taskLabel()));
+                "generate " + SparkTasks.taskLabel()));
             ContinuousBatcher batcher;
             try {
-                batcher = options.spec().newBatcher(resources);
+                batcher = newTaskBatcher(options.spec(), resources);
             } catch (RuntimeException | Error e) {
                 resources.close();
                 throw e;
@@ -185,6 +210,7 @@ public final class GenerateTransform {
             private long lastLog = started;
             private long rowsDone;
             private long tokensDone;
+            private long rowsSeen;
 
             BatchIterator(Iterator<InternalRow> input, TaskResources resources, BufferAllocator allocator,
                           ContinuousBatcher batcher) {
@@ -248,7 +274,7 @@ public final class GenerateTransform {
                             seed.set(i, r.getLong(idx[4]));
                         }
                         if (id != null && !r.isNullAt(idx[5])) {
-                            id.set(i, r.getLong(idx[5]));
+                            id.set(i, ids.numeric() ? r.getLong(idx[5]) : fnv1a(r.getUTF8String(idx[5]).getBytes()));
                         }
                     }
                     prompt.setValueCount(n);
@@ -257,9 +283,13 @@ public final class GenerateTransform {
                             v.setValueCount(n);
                         }
                     }
+                    long first = rowsSeen;
+                    int partition = SparkTasks.partitionId();
+                    RowLabels labels = i -> ids.label(pending.get(i), partition, first + i);
+                    rowsSeen += n;
                     try (VectorSchemaRoot out = GenerateUdf.apply(prompt,
                         new GenerateUdf.Options(maxNew, temp, topP, seed, id), options.defaults(), batcher, allocator,
-                        this::finished)) {
+                        labels, this::finished)) {
                         VarCharVector completion = (VarCharVector) out.getVector("completion");
                         IntVector pt = (IntVector) out.getVector("prompt_tokens");
                         IntVector ct = (IntVector) out.getVector("completion_tokens");
@@ -271,7 +301,9 @@ public final class GenerateTransform {
                             o.update(0, completion.isNull(i) ? null : UTF8String.fromBytes(completion.get(i)));
                             o.setInt(1, pt.get(i));
                             o.setInt(2, ct.get(i));
-                            o.update(3, UTF8String.fromBytes(fr.get(i)));
+                            String malformed = ids.malformed(pending.get(i));
+                            o.update(3, malformed != null ? UTF8String.fromString("error: " + malformed)
+                                : UTF8String.fromBytes(fr.get(i)));
                             if (ttft.isNull(i)) {
                                 o.setNullAt(4);
                             } else {
@@ -288,7 +320,7 @@ public final class GenerateTransform {
                 counters.rows().add(1);
                 counters.promptTokens().add(r.promptTokens());
                 counters.completionTokens().add(r.completionTokens());
-                if (r.finishReason().startsWith("error")) {
+                if (r.finishReason().isError()) {
                     counters.errors().add(1);
                 }
                 rowsDone++;
@@ -297,7 +329,7 @@ public final class GenerateTransform {
                 if (now - lastLog > 10_000_000_000L) {
                     lastLog = now;
                     double secs = (now - started) / 1e9;
-                    LOG.info("generate {}: {} rows, {} tokens, {} tokens/s", TaskResources.taskLabel(), rowsDone,
+                    LOG.info("generate {}: {} rows, {} tokens, {} tokens/s", SparkTasks.taskLabel(), rowsDone,
                         tokensDone, String.format(java.util.Locale.ROOT, "%.1f", tokensDone / secs));
                 }
             }
@@ -312,5 +344,15 @@ public final class GenerateTransform {
                 return r;
             }
         }
+    }
+
+    /** FNV-1a of {@code bytes}: the seed key of a string {@code id}. */
+    static long fnv1a(byte[] bytes) {
+        long h = 0xcbf29ce484222325L;
+        for (byte b : bytes) {
+            h ^= b & 0xff;
+            h *= 0x100000001b3L;
+        }
+        return h;
     }
 }

@@ -20,14 +20,14 @@ import org.sparknative.udf.Seeds;
  * <p>Row {@code id}'s values depend only on {@code (seed, id)}, never on the partitioning, so the same
  * seed gives the same table on any cluster and task retries regenerate identical rows.
  */
-final class IntegrationData {
+final class IntegrateData {
     static final StructType SCHEMA = new StructType()
         .add("id", DataTypes.LongType, false)
         .add("a", DataTypes.DoubleType, false)
         .add("b", DataTypes.DoubleType, false)
         .add("n", DataTypes.IntegerType, false);
 
-    private IntegrationData() {
+    private IntegrateData() {
     }
 
     static Dataset<Row> generate(SparkSession spark, long rows, long seed, int partitions) {

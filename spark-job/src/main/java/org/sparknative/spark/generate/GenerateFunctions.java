@@ -1,4 +1,4 @@
-package org.sparknative.udf.generate;
+package org.sparknative.spark.generate;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
@@ -10,8 +10,13 @@ import org.apache.spark.TaskContext;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.api.java.UDF1;
 import org.apache.spark.sql.types.DataTypes;
+import org.sparknative.spark.SparkTasks;
 import org.sparknative.udf.ExecutorRuntime;
 import org.sparknative.udf.TaskResources;
+import org.sparknative.udf.generate.ContinuousBatcher;
+import org.sparknative.udf.generate.GenerateUdf;
+import org.sparknative.udf.generate.GenerationParams;
+import org.sparknative.udf.generate.GenerationSpec;
 
 /**
  * {@code generate(prompt)} for SQL and the DataFrame API: the completion text of one prompt per call,
@@ -35,8 +40,7 @@ public final class GenerateFunctions {
 
     /** Registers {@code generate(prompt)} in {@code spark}. */
     public static void register(SparkSession spark, GenerationSpec spec, GenerationParams defaults) {
-        GenerationSpec single = new GenerationSpec(spec.checkpoint(), spec.tokenizer(), spec.backend(), 1,
-            spec.prefillTokensPerStep(), spec.threads(), spec.longPrompts());
+        GenerationSpec single = spec.withSlots(1);
         spark.udf().register(NAME, (UDF1<String, String>) prompt -> generateOne(single, defaults, prompt),
             DataTypes.StringType);
     }
@@ -48,9 +52,9 @@ public final class GenerateFunctions {
         TaskContext ctx = TaskContext.get();
         long key = ctx == null ? -Thread.currentThread().getId() : ctx.taskAttemptId();
         Pipeline p = PER_TASK.computeIfAbsent(key, k -> {
-            TaskResources res = ctx == null ? new TaskResources() : TaskResources.forCurrentTask();
-            BufferAllocator alloc = res.add(ExecutorRuntime.newTaskAllocator("generate() " + TaskResources.taskLabel()));
-            ContinuousBatcher b = spec.newBatcher(res);
+            TaskResources res = SparkTasks.resourcesForCurrentTask();
+            BufferAllocator alloc = res.add(ExecutorRuntime.newTaskAllocator("generate() " + SparkTasks.taskLabel()));
+            ContinuousBatcher b = GenerateTransform.newTaskBatcher(spec, res);
             res.add(() -> PER_TASK.remove(k));
             return new Pipeline(res, alloc, b);
         });
@@ -59,7 +63,7 @@ public final class GenerateFunctions {
             v.setSafe(0, prompt.getBytes(StandardCharsets.UTF_8));
             v.setValueCount(1);
             try (VectorSchemaRoot out = GenerateUdf.apply(v, GenerateUdf.Options.none(), defaults, p.batcher(),
-                p.allocator(), null)) {
+                p.allocator(), i -> "prompt '" + abbreviate(prompt) + "'", null)) {
                 VarCharVector c = (VarCharVector) out.getVector("completion");
                 if (c.isNull(0)) {
                     String reason = new String(((VarCharVector) out.getVector("finish_reason")).get(0), StandardCharsets.UTF_8);
@@ -72,5 +76,9 @@ public final class GenerateFunctions {
                 p.resources().close();
             }
         }
+    }
+
+    private static String abbreviate(String prompt) {
+        return prompt.length() <= 40 ? prompt : prompt.substring(0, 40) + "...";
     }
 }

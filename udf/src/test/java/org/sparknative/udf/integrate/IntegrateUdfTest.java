@@ -1,4 +1,4 @@
-package org.sparknative.udf;
+package org.sparknative.udf.integrate;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -20,6 +20,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.sparknative.kernels.integrate.IntegrateReference;
+import org.sparknative.udf.BadRowPolicy;
+import org.sparknative.udf.ExecutorRuntime;
+import org.sparknative.udf.InvalidRowException;
+import org.sparknative.udf.RowLabels;
 
 class IntegrateUdfTest {
     private RootAllocator root;
@@ -88,7 +92,7 @@ class IntegrateUdfTest {
             n[i] = 100 + rnd.nextInt(19_900);
         }
         try (Batch batch = Batch.of(root, a, b, n)) {
-            IntegrateUdf.Result r = IntegrateUdf.apply(batch.a(), batch.b(), batch.n(), root, InvalidRowPolicy.ERROR, 0);
+            IntegrateUdf.Result r = IntegrateUdf.apply(batch.a(), batch.b(), batch.n(), root, BadRowPolicy.FAIL, RowLabels.positions(0));
             try (Float8Vector x = r.x()) {
                 assertEquals(rows, x.getValueCount());
                 assertEquals(0, x.getNullCount());
@@ -108,7 +112,7 @@ class IntegrateUdfTest {
         Double[] b = {4.0, 4.0, null, 4.0, 4.0};
         Integer[] n = {4, 4, 4, null, 4};
         try (Batch batch = Batch.of(root, a, b, n);
-             Float8Vector x = IntegrateUdf.apply(batch.a(), batch.b(), batch.n(), root, InvalidRowPolicy.ERROR, 0).x()) {
+             Float8Vector x = IntegrateUdf.apply(batch.a(), batch.b(), batch.n(), root, BadRowPolicy.FAIL, RowLabels.positions(0)).x()) {
             assertEquals(3, x.getNullCount());
             assertEquals(8.0, x.get(0), 1e-15);
             assertTrue(x.isNull(1));
@@ -125,10 +129,10 @@ class IntegrateUdfTest {
         Integer[] n = {4, 0, 4};
         try (Batch batch = Batch.of(root, a, b, n)) {
             InvalidRowException e = assertThrows(InvalidRowException.class,
-                () -> IntegrateUdf.apply(batch.a(), batch.b(), batch.n(), root, InvalidRowPolicy.ERROR, 1000));
-            assertEquals(1001, e.row());
-            assertTrue(e.getMessage().contains("row 1001") && e.getMessage().contains("n must be >= 1, got 0"),
-                e.getMessage());
+                () -> IntegrateUdf.apply(batch.a(), batch.b(), batch.n(), root, BadRowPolicy.FAIL,
+                    i -> RowLabels.id(700 + i)));
+            assertEquals("id 701", e.row());
+            assertEquals("integrate_f: id 701: n must be >= 1, got 0", e.getMessage());
         }
         // The output vector allocated before the error was released: tearDown's root.close() checks it.
     }
@@ -139,7 +143,7 @@ class IntegrateUdfTest {
         Double[] b = {4.0, 4.0, 1.0, Double.POSITIVE_INFINITY, 4.0, 1.0};
         Integer[] n = {4, -3, 4, 4, 4, 2};
         try (Batch batch = Batch.of(root, a, b, n)) {
-            IntegrateUdf.Result r = IntegrateUdf.apply(batch.a(), batch.b(), batch.n(), root, InvalidRowPolicy.NULL, 0);
+            IntegrateUdf.Result r = IntegrateUdf.apply(batch.a(), batch.b(), batch.n(), root, BadRowPolicy.ROW_ERROR, RowLabels.positions(0));
             try (Float8Vector x = r.x()) {
                 assertEquals(3, r.invalidRows());
                 assertEquals(4, x.getNullCount());
@@ -155,13 +159,13 @@ class IntegrateUdfTest {
     @Test
     void emptyBatchAndMismatchedLengths() {
         try (Batch empty = Batch.of(root, new Double[0], new Double[0], new Integer[0]);
-             Float8Vector x = IntegrateUdf.apply(empty.a(), empty.b(), empty.n(), root, InvalidRowPolicy.ERROR, 0).x()) {
+             Float8Vector x = IntegrateUdf.apply(empty.a(), empty.b(), empty.n(), root, BadRowPolicy.FAIL, RowLabels.positions(0)).x()) {
             assertEquals(0, x.getValueCount());
         }
         try (Batch batch = Batch.of(root, new Double[] {0.0, 1.0}, new Double[] {1.0, 2.0}, new Integer[] {1, 2})) {
             batch.n().setValueCount(1);
             assertThrows(IllegalArgumentException.class,
-                () -> IntegrateUdf.apply(batch.a(), batch.b(), batch.n(), root, InvalidRowPolicy.ERROR, 0));
+                () -> IntegrateUdf.apply(batch.a(), batch.b(), batch.n(), root, BadRowPolicy.FAIL, RowLabels.positions(0)));
         }
     }
 
@@ -179,7 +183,7 @@ class IntegrateUdfTest {
                     try (BufferAllocator alloc = ExecutorRuntime.newTaskAllocator("test task " + task);
                          Batch batch = Batch.of(alloc, new Double[] {0.0}, new Double[] {4.0}, new Integer[] {4});
                          Float8Vector x = IntegrateUdf.apply(batch.a(), batch.b(), batch.n(), alloc,
-                             InvalidRowPolicy.ERROR, 0).x()) {
+                             BadRowPolicy.FAIL, RowLabels.positions(0)).x()) {
                         return x.get(0);
                     }
                 };
@@ -197,9 +201,18 @@ class IntegrateUdfTest {
     }
 
     @Test
-    void policyParsing() {
-        assertEquals(InvalidRowPolicy.NULL, InvalidRowPolicy.parse("null"));
-        assertEquals(InvalidRowPolicy.ERROR, InvalidRowPolicy.parse(" Error "));
-        assertThrows(IllegalArgumentException.class, () -> InvalidRowPolicy.parse("skip"));
+    void policyParsingKeepsTheOldSpellingsAsAliases() {
+        assertEquals(BadRowPolicy.ROW_ERROR, BadRowPolicy.INVALID_ROWS.parse("null"));
+        assertEquals(BadRowPolicy.FAIL, BadRowPolicy.INVALID_ROWS.parse(" Error "));
+        assertEquals(BadRowPolicy.FAIL, BadRowPolicy.INVALID_ROWS.parse("fail"));
+        assertEquals(BadRowPolicy.ROW_ERROR, BadRowPolicy.INVALID_ROWS.parse("row-error"));
+        // 'error' always meant "write an error row and go on" for long prompts.
+        assertEquals(BadRowPolicy.ROW_ERROR, BadRowPolicy.LONG_PROMPTS.parse("error"));
+        assertEquals(BadRowPolicy.TRUNCATE, BadRowPolicy.LONG_PROMPTS.parse("TRUNCATE"));
+        assertEquals(BadRowPolicy.FAIL, BadRowPolicy.LONG_PROMPTS.parse("fail"));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+            () -> BadRowPolicy.INVALID_ROWS.parse("truncate"));
+        assertEquals("--invalid-rows must be one of fail, row-error, got 'truncate'", e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> BadRowPolicy.INVALID_ROWS.parse("skip"));
     }
 }

@@ -1,4 +1,4 @@
-package org.sparknative.udf;
+package org.sparknative.spark;
 
 import java.util.Iterator;
 import org.apache.spark.api.java.function.FlatMapFunction;

@@ -1,4 +1,4 @@
-package org.sparknative.udf;
+package org.sparknative.udf.integrate;
 
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
@@ -6,6 +6,9 @@ import org.apache.arrow.vector.BitVectorHelper;
 import org.apache.arrow.vector.Float8Vector;
 import org.apache.arrow.vector.IntVector;
 import org.sparknative.kernels.integrate.IntegrateKernels;
+import org.sparknative.udf.BadRowPolicy;
+import org.sparknative.udf.InvalidRowException;
+import org.sparknative.udf.RowLabels;
 
 /**
  * The vectorized {@code integrate_f}: Arrow vectors {@code a, b} (float64) and {@code n} (int32) in, a
@@ -18,8 +21,8 @@ import org.sparknative.kernels.integrate.IntegrateKernels;
  *
  * <p>Nulls: a row with any null input is null in {@code x}. Invalid rows ({@code n <= 0}, non-finite
  * {@code a} or {@code b}) are validated here, in Java, before the kernel sees a pointer, and handled by
- * the {@link InvalidRowPolicy}: an {@link InvalidRowException} naming the row, or a null counted in
- * {@link Result#invalidRows()}.
+ * the {@link BadRowPolicy}: under {@code fail} an {@link InvalidRowException} naming the row by its id
+ * ({@link RowLabels}) and the field; under {@code row-error} a null counted in {@link Result#invalidRows()}.
  *
  * <p>Threading: stateless; any number of tasks may call it at once with their own vectors.
  */
@@ -32,7 +35,7 @@ public final class IntegrateUdf {
      * close it.
      *
      * @param x           the result, same length as the inputs
-     * @param invalidRows rows nulled by {@link InvalidRowPolicy#NULL} (always 0 under ERROR)
+     * @param invalidRows rows nulled under {@link BadRowPolicy#ROW_ERROR} (always 0 under {@code fail})
      */
     public record Result(Float8Vector x, int invalidRows) {
     }
@@ -44,31 +47,32 @@ public final class IntegrateUdf {
      * @param b         upper bounds, float64
      * @param n         interval counts, int32
      * @param allocator allocates {@code x} (the caller owns and closes it)
-     * @param policy    what to do with invalid rows
-     * @param firstRow  the index of row 0 in the caller's numbering, used in error messages
-     * @throws IllegalArgumentException if the vectors' lengths differ
-     * @throws InvalidRowException      under {@link InvalidRowPolicy#ERROR} for the first invalid row
+     * @param policy    what to do with invalid rows: {@link BadRowPolicy#FAIL} or {@link BadRowPolicy#ROW_ERROR}
+     * @param rows      names the batch's rows in error messages
+     * @throws IllegalArgumentException if the vectors' lengths differ, or for a policy {@code --invalid-rows} does not take
+     * @throws InvalidRowException      under {@link BadRowPolicy#FAIL} for the first invalid row
      */
     public static Result apply(Float8Vector a, Float8Vector b, IntVector n, BufferAllocator allocator,
-                               InvalidRowPolicy policy, long firstRow) {
-        int rows = a.getValueCount();
-        if (b.getValueCount() != rows || n.getValueCount() != rows) {
+                               BadRowPolicy policy, RowLabels rows) {
+        BadRowPolicy.INVALID_ROWS.check(policy);
+        int count = a.getValueCount();
+        if (b.getValueCount() != count || n.getValueCount() != count) {
             throw new IllegalArgumentException("integrate_f: vectors a, b, n must have the same length, got "
-                + rows + ", " + b.getValueCount() + ", " + n.getValueCount());
+                + count + ", " + b.getValueCount() + ", " + n.getValueCount());
         }
         Float8Vector x = new Float8Vector("x", allocator);
         try {
-            x.allocateNew(Math.max(rows, 1));
+            x.allocateNew(Math.max(count, 1));
             ArrowBuf validity = x.getValidityBuffer();
-            int validityBytes = (rows + 7) / 8;
-            validity.setOne(0, validityBytes);
+            long validityBytes = (count + 7) / 8;
+            validity.setOne(0L, validityBytes);
             boolean anyNull = a.getNullCount() + b.getNullCount() + n.getNullCount() > 0;
             int invalid = 0;
             boolean masked = anyNull;
             ArrowBuf ad = a.getDataBuffer();
             ArrowBuf bd = b.getDataBuffer();
             ArrowBuf nd = n.getDataBuffer();
-            for (int i = 0; i < rows; i++) {
+            for (int i = 0; i < count; i++) {
                 if (anyNull && (a.isNull(i) || b.isNull(i) || n.isNull(i))) {
                     BitVectorHelper.unsetBit(validity, i);
                     continue;
@@ -78,19 +82,20 @@ public final class IntegrateUdf {
                 int nv = nd.getInt((long) i * IntVector.TYPE_WIDTH);
                 String problem = IntegrateValidation.problem(av, bv, nv);
                 if (problem != null) {
-                    if (policy == InvalidRowPolicy.ERROR) {
-                        throw new InvalidRowException(firstRow + i, "integrate_f: row " + (firstRow + i) + ": " + problem);
+                    if (policy == BadRowPolicy.FAIL) {
+                        String row = rows.label(i);
+                        throw new InvalidRowException(row, "integrate_f: " + row + ": " + problem);
                     }
                     BitVectorHelper.unsetBit(validity, i);
                     invalid++;
                     masked = true;
                 }
             }
-            if (rows > 0) {
+            if (count > 0) {
                 IntegrateKernels.integrateBatch(ad.memoryAddress(), bd.memoryAddress(), nd.memoryAddress(),
-                    x.getDataBuffer().memoryAddress(), rows, masked ? validity.memoryAddress() : 0L);
+                    x.getDataBuffer().memoryAddress(), count, masked ? validity.memoryAddress() : 0L);
             }
-            x.setValueCount(rows);
+            x.setValueCount(count);
             return new Result(x, invalid);
         } catch (RuntimeException | Error e) {
             x.close();
