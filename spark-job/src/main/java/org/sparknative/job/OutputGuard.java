@@ -71,12 +71,17 @@ final class OutputGuard implements AutoCloseable {
         done = true;
         try {
             FileSystem fs = path.getFileSystem(conf);
-            if (fs.exists(path)) {
+            // Task threads that were mid-write when Spark stopped can still create a file or two: delete until
+            // the folder stays gone (bounded).
+            for (int attempt = 0; attempt < 20 && fs.exists(path); attempt++) {
                 fs.delete(path, true);
-                LOG.warn("removed the unfinished output {}", path);
+                Thread.sleep(100);
             }
+            LOG.warn("removed the unfinished output {}", path);
         } catch (IOException | RuntimeException e) {
             LOG.error("could not remove the unfinished output {}", path, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 }
