@@ -184,6 +184,20 @@ public final class ContinuousBatcher {
                     if (scratch.length < req.length() + 3) {
                         scratch = new int[req.length() + 3];
                     }
+                    // A prompt too long by its byte count alone is rejected before any tokenizing: every token
+                    // covers at most maxPieceBytes bytes, and BOS comes first.
+                    long atLeast = 1 + ((long) req.length() + codec.maxPieceBytes() - 1) / Math.max(1, codec.maxPieceBytes());
+                    if (atLeast > config.seqLen() && longPrompts != BadRowPolicy.TRUNCATE) {
+                        String problem = "prompt is " + req.length() + " bytes, at least " + atLeast
+                            + " tokens, more than the model's context of " + config.seqLen()
+                            + " (--long-prompts truncate keeps its end)";
+                        if (longPrompts == BadRowPolicy.FAIL) {
+                            String row = labels.label(r);
+                            throw new InvalidRowException(row, "generate: " + row + ": " + problem);
+                        }
+                        finish(results, r, new Result(null, 0, 0, FinishReason.error(problem), Double.NaN, 0.0), progress);
+                        continue;
+                    }
                     int m;
                     try {
                         m = req.utf8() != null ? codec.encode(req.utf8(), scratch)

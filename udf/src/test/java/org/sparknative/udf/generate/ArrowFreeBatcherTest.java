@@ -127,6 +127,53 @@ class ArrowFreeBatcherTest {
     }
 
     @Test
+    void aPromptTooLongByItsBytesAloneIsRejectedWithoutTokenizing() {
+        int[] encodes = {0};
+        TokenCodec counting = new JavaTokenCodec(Tokenizer.load(tokFile, 300));
+        TokenCodec spy = new TokenCodec() {
+            @Override
+            public int vocabSize() {
+                return counting.vocabSize();
+            }
+
+            @Override
+            public int maxPieceBytes() {
+                return counting.maxPieceBytes();
+            }
+
+            @Override
+            public boolean readsOffHeap() {
+                return false;
+            }
+
+            @Override
+            public int encode(long address, int length, int[] out) {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public int encode(byte[] utf8, int[] out) {
+                encodes[0]++;
+                return counting.encode(utf8, out);
+            }
+
+            @Override
+            public byte[] decode(int prevToken, int token) {
+                return counting.decode(prevToken, token);
+            }
+        };
+        byte[] huge = "x".repeat(400_000).getBytes(StandardCharsets.UTF_8);
+        try (ReferenceBackend backend = new ReferenceBackend(ckpt, 2, 6)) {
+            ContinuousBatcher.Result[] r = new ContinuousBatcher(backend, spy, BadRowPolicy.ROW_ERROR, 4)
+                .run(new ContinuousBatcher.Request[] {ContinuousBatcher.Request.of(huge, greedy(2))},
+                    RowLabels.positions(0), null);
+            assertEquals("error: prompt is 400000 bytes, at least 66668 tokens, more than the model's context of 24 "
+                + "(--long-prompts truncate keeps its end)", r[0].finishReason().toString());
+            assertEquals(0, encodes[0], "the prompt was tokenized");
+        }
+    }
+
+    @Test
     void backendsRejectLogitRowsThatAreNotStrictlyAscending() {
         int[] tokens = {1, 5, 6};
         int[] positions = {0, 0, 1};
