@@ -9,7 +9,7 @@ import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.IntPointer;
 import org.junit.jupiter.api.Test;
-import org.sparknative.kernels.FreshJvm;
+import org.sparknative.kernels.testing.FreshJvm;
 import org.sparknative.kernels.NativeLibrary;
 
 class IntegrateKernelsTest {

@@ -13,7 +13,7 @@ import org.bytedeco.javacpp.IntPointer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.api.io.TempDir;
-import org.sparknative.kernels.FreshJvm;
+import org.sparknative.kernels.testing.FreshJvm;
 import org.sparknative.kernels.NativeStatus;
 
 /** Argument validation, lifecycle, the sampler's edge cases, and loading in a fresh JVM. */

@@ -1,4 +1,4 @@
-package org.sparknative.kernels;
+package org.sparknative.kernels.testing;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -27,6 +27,12 @@ public final class FreshJvm {
     public static String run(Class<?> probe, String... args) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        // The same --add-opens as the test JVM (Arrow needs java.nio opened), from the parent pom.
+        for (String opt : System.getProperty("sparknative.jvm.opens", "").trim().split("\\s+")) {
+            if (!opt.isEmpty()) {
+                cmd.add(opt);
+            }
+        }
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
         cmd.add(probe.getName());
