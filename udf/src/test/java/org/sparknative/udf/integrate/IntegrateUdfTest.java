@@ -22,7 +22,6 @@ import org.junit.jupiter.api.Test;
 import org.sparknative.kernels.integrate.IntegrateReference;
 import org.sparknative.kernels.testing.FreshJvm;
 import org.sparknative.udf.BadRowPolicy;
-import org.sparknative.udf.ExecutorRuntime;
 import org.sparknative.udf.InvalidRowException;
 import org.sparknative.udf.RowLabels;
 
