@@ -28,11 +28,6 @@ import org.sparknative.kernels.NativeLibrary;
  * {@link #close()} is idempotent and must only be called once no thread uses the tokenizer any more.
  */
 public final class NativeTokenizer implements AutoCloseable {
-    /** The BOS token id of llama2.c's vocabularies. */
-    public static final int BOS = 1;
-    /** The EOS token id of llama2.c's vocabularies. */
-    public static final int EOS = 2;
-
     private final Path path;
     private final int vocabSize;
     private final int maxPieceBytes;

@@ -31,9 +31,6 @@ import org.sparknative.udf.RowLabels;
  * <p>Threading: not thread-safe; one per task.
  */
 public final class ContinuousBatcher {
-    private static final int BOS = Tokenizer.BOS;
-    private static final int EOS = Tokenizer.EOS;
-
     /**
      * One prompt, in one of three forms: {@code length} UTF-8 bytes at off-heap {@code address} (the
      * caller keeps them readable until {@link #run} returns), the bytes {@code utf8}, or a row that
@@ -224,7 +221,7 @@ public final class ContinuousBatcher {
                         int reserve = Math.min(req.params().maxNewTokens(), config.seqLen() / 2);
                         int keep = Math.max(1, config.seqLen() - reserve) - 1;
                         int[] cut = new int[keep + 1];
-                        cut[0] = BOS;
+                        cut[0] = Tokenizer.BOS;
                         System.arraycopy(prompt, m - keep, cut, 1, keep);
                         prompt = cut;
                         m = cut.length;
@@ -299,7 +296,7 @@ public final class ContinuousBatcher {
                 }
                 int next = backend.sample(k, q.params.temperature(), q.params.topP(), q.rng);
                 FinishReason end = null;
-                if (next == BOS || next == EOS) {
+                if (next == Tokenizer.BOS || next == Tokenizer.EOS) {
                     end = FinishReason.STOP;
                 } else {
                     if (q.firstToken < 0) {
