@@ -11,7 +11,8 @@ import org.sparknative.kernels.llama.LlamaKernels;
  * {@link IntegrateKernels} and {@link LlamaKernels}.
  *
  * <p>Loading, the JavaCPP way: every binding class loads its own library in its static initializer
- * ({@code static { Loader.load(); NativeLibrary.recordLoad(...); }}). The JVM runs a class's static
+ * ({@code static { NativeLibrary.load(...); NativeLibrary.recordLoad(...); }}, {@link #load} being
+ * JavaCPP's {@code Loader.load} made immune to the thread's interruption). The JVM runs a class's static
  * initializer once, under the class-initialization lock, before any of its methods can run, so the first
  * thread to touch a kernel loads the library and every other thread waits for it. Nothing has to be called
  * first; {@link #ensureLoaded()} only loads every library up front (an executor's first task) so that a
@@ -48,6 +49,53 @@ public final class NativeLibrary {
             u.initCause(e);
             throw u;
         }
+    }
+
+    /**
+     * Loads the JNI library of {@code binding} ({@code Loader.load}), immune to the calling thread's
+     * interruption: Spark interrupts the thread of a cancelled task, and JavaCPP takes a file lock while it
+     * extracts the library, which an interrupt aborts. A failed load inside a static initializer would break
+     * the binding class for the executor's whole life, so the interrupt is cleared for the load (retried
+     * if an interrupt arrives meanwhile) and set again afterwards, for the task to see. Called by each
+     * binding class's static initializer.
+     *
+     * @throws UnsatisfiedLinkError if the library cannot be loaded for any other reason
+     */
+    public static void load(Class<?> binding) {
+        boolean interrupted = Thread.interrupted();
+        try {
+            for (int attempt = 1; ; attempt++) {
+                try {
+                    org.bytedeco.javacpp.Loader.load(binding);
+                    return;
+                } catch (UnsatisfiedLinkError e) {
+                    boolean byInterrupt = Thread.interrupted() || causedByInterrupt(e);
+                    interrupted |= byInterrupt;
+                    if (!byInterrupt || attempt >= 5) {
+                        throw e;
+                    }
+                }
+            }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private static boolean causedByInterrupt(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            String m = String.valueOf(t.getMessage());
+            if (t instanceof InterruptedException || t instanceof java.nio.channels.ClosedByInterruptException
+                || t instanceof java.nio.channels.FileLockInterruptionException
+                || m.contains("FileLockInterruptionException") || m.contains("ClosedByInterruptException")) {
+                return true;
+            }
+            if (t.getCause() == t) {
+                break;
+            }
+        }
+        return false;
     }
 
     /**

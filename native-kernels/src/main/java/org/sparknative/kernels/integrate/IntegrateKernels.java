@@ -1,6 +1,5 @@
 package org.sparknative.kernels.integrate;
 
-import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.annotation.Cast;
 import org.bytedeco.javacpp.annotation.Name;
 import org.bytedeco.javacpp.annotation.Platform;
@@ -22,7 +21,7 @@ import org.sparknative.kernels.NativeLibrary;
 @Platform(include = "sn_integrate.h")
 public final class IntegrateKernels {
     static {
-        Loader.load();
+        NativeLibrary.load(IntegrateKernels.class);
         NativeLibrary.recordLoad(IntegrateKernels.class);
     }
 

@@ -2,7 +2,6 @@ package org.sparknative.kernels.llama;
 
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.IntPointer;
-import org.bytedeco.javacpp.Loader;
 import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.annotation.Cast;
 import org.bytedeco.javacpp.annotation.Const;
@@ -47,7 +46,7 @@ public final class LlamaKernels {
     public static final int TOK_ERR_ARG = -4;
 
     static {
-        Loader.load();
+        NativeLibrary.load(LlamaKernels.class);
         NativeLibrary.recordLoad(LlamaKernels.class);
     }
 
@@ -112,7 +111,7 @@ public final class LlamaKernels {
     @Name("sn_llama_step")
     public static class Step extends Pointer {
         static {
-            Loader.load();
+            NativeLibrary.load(Step.class);
         }
 
         /** Allocates a zeroed descriptor: no rows, null arrays. */

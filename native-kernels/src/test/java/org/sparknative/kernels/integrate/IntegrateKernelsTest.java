@@ -119,4 +119,5 @@ class IntegrateKernelsTest {
         String out = FreshJvm.run(IntegrateFirstTouchProbe.class, "8", "ensureLoaded");
         assertTrue(out.contains("probe ok threads=8 integrate loads=1 llama loads=1"), out);
     }
+
 }

@@ -25,6 +25,16 @@ public final class FreshJvm {
      * @throws AssertionError if the probe does not exit with status 0 within 60 seconds (with its output)
      */
     public static String run(Class<?> probe, String... args) throws IOException, InterruptedException {
+        return run(List.of(), probe, args);
+    }
+
+    /**
+     * @param jvmOptions extra JVM options, such as {@code -Dorg.bytedeco.javacpp.cachedir=...}
+     * @return the probe's stdout and stderr
+     * @throws AssertionError if the probe does not exit with status 0 within 60 seconds (with its output)
+     */
+    public static String run(List<String> jvmOptions, Class<?> probe, String... args)
+        throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         // The same --add-opens as the test JVM (Arrow needs java.nio opened), from the parent pom.
@@ -33,6 +43,7 @@ public final class FreshJvm {
                 cmd.add(opt);
             }
         }
+        cmd.addAll(jvmOptions);
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
         cmd.add(probe.getName());

@@ -175,6 +175,20 @@ class IntegrateUdfTest {
         assertTrue(out.contains("OK"), out);
     }
 
+    /**
+     * Spark interrupts a cancelled task's thread (another task of the job failed). If that thread is the
+     * one loading the kernels (its first touch), JavaCPP's file lock threw, and the binding class stayed
+     * broken for the executor's whole life ("Could not initialize class"). This JVM sees the library from
+     * the native-kernels jar, as an executor does, with an empty cache, so the load has to extract it.
+     */
+    @Test
+    void anInterruptedFirstTouchStillLoadsTheLibrary() throws Exception {
+        java.nio.file.Path cache = java.nio.file.Files.createTempDirectory("javacpp-cache");
+        String out = FreshJvm.run(java.util.List.of("-Dorg.bytedeco.javacpp.cachedir=" + cache),
+            InterruptedFirstTouchProbe.class);
+        assertTrue(out.contains("interrupted probe ok"), out);
+    }
+
     @Test
     void policyParsingKeepsTheOldSpellingsAsAliases() {
         assertEquals(BadRowPolicy.ROW_ERROR, BadRowPolicy.INVALID_ROWS.parse("null"));
