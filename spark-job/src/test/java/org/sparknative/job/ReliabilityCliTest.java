@@ -153,6 +153,7 @@ class ReliabilityCliTest {
             {"integrate", "--rows", "-5"},
             {"integrate", "--partitions", "0"},
             {"integrate", "--rows", "10", "--summary", "/dev/null/summary.json"},
+            {"integrate", "--rows", "10", "--output", "/dev/null/out"},
         };
         for (String[] u : usage) {
             Run bad = run(u);
