@@ -40,8 +40,9 @@ final class ChunkedGenerate {
         long resumed = out.committedRows();
         int total = plan.chunks().size();
         if (out.resuming()) {
-            log.printf(Locale.ROOT, "resume: %,d rows already in %s (%d chunks); %,d rows to generate in %d chunks%n",
-                resumed, out.root(), out.committed().size(), plan.remainingRows(), total);
+            log.printf(Locale.ROOT, "resume: %,d rows already in %s (%d chunk%s); %,d rows to generate in %d chunk%s%n",
+                resumed, out.root(), out.committed().size(), out.committed().size() == 1 ? "" : "s",
+                plan.remainingRows(), total, total == 1 ? "" : "s");
         }
         int done = 0;
         long rows = 0;
