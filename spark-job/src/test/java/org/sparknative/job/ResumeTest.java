@@ -121,7 +121,7 @@ class ResumeTest {
         Path in = prompts("kill", n, true);
         Path out = tmp.resolve("killed-out");
         List<String> args = List.of("generate", "--input", in.toString(), "--model", model[0].toString(), "--tokenizer",
-            model[1].toString(), "--format", "json", "--max-new-tokens", "100", "--temperature", "0.9");
+            model[1].toString(), "--format", "json", "--max-new-tokens", "64", "--temperature", "0.9");
 
         // 10 chunks of 20 rows; SIGTERM once half of them are committed.
         List<String> first = new ArrayList<>(args);
