@@ -126,6 +126,7 @@ class IntegrateCliTest {
         assertEquals(0, run("integrate", "--input", zeroN.toString(), "--warmup", "0", "--invalid-rows", "null").exit());
         assertEquals(0, run("integrate", "--input", zeroN.toString(), "--warmup", "0", "--invalid-rows", "row-error").exit());
 
+        // An unknown --variant is bad usage (exit 2), as for every other malformed option value.
         Run badVariant = run("integrate", "--variant", "fast", "--rows", "10");
         assertEquals(2, badVariant.exit());
         assertTrue(badVariant.err().contains("--variant must be"), badVariant.err());
