@@ -18,6 +18,17 @@ class SignalTest {
     @TempDir
     Path tmp;
 
+    private static boolean hasTemporary(Path out) throws java.io.IOException {
+        if (!Files.isDirectory(out)) {
+            return false;
+        }
+        try (var s = Files.walk(out)) {
+            return s.anyMatch(f -> f.getFileName().toString().equals("_temporary"));
+        } catch (java.io.UncheckedIOException e) {
+            return false; // a folder vanished while walking
+        }
+    }
+
     private static List<String> listing(Path dir) throws java.io.IOException {
         try (var s = Files.walk(dir)) {
             return s.map(Path::toString).toList();
@@ -44,14 +55,15 @@ class SignalTest {
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), SparkNativeCli.class.getName(), "generate",
             "--master", "local[2]", "--input", prompts.toString(), "--synthetic-model",
             "dim=64,hidden=128,layers=2,heads=4,kv_heads=4,vocab=300,seq=512", "--max-new-tokens", "500",
-            "--slots", "4", "--output", out.toString(), "--conf", "spark.ui.enabled=false",
+            "--slots", "4", "--chunk-rows", "100000", "--output", out.toString(), "--conf", "spark.ui.enabled=false",
             "--conf", "spark.driver.host=127.0.0.1", "--conf", "spark.driver.bindAddress=127.0.0.1"));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(tmp.resolve("child.log").toFile())
             .start();
         try {
-            // The write has started once Spark's committer made its staging folder inside the output.
+            // The write has started once Spark's committer made its folder under the output's staging area
+            // (one chunk for all 400 rows: nothing is committed before the signal).
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
-            while (!Files.isDirectory(out.resolve("_temporary")) && p.isAlive() && System.nanoTime() < deadline) {
+            while (!hasTemporary(out) && p.isAlive() && System.nanoTime() < deadline) {
                 Thread.sleep(100);
             }
             assertTrue(p.isAlive(), "the job ended before it could be signalled: " + Files.readString(tmp.resolve("child.log")));
