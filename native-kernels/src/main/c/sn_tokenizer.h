@@ -6,8 +6,8 @@
  * { float32 score, int32 len, len bytes }, and nothing after the last entry.
  *
  * Header-only C99 that also compiles as C++. A tokenizer is immutable after sn_tok_create(): any number of
- * threads may encode and decode with it at once. encode() allocates only a small per-call scratch for the
- * merge candidates (proportional to the prompt), never anything proportional to the vocabulary.
+ * threads may encode and decode with it at once. encode() allocates only a per-call scratch for the merge
+ * (linked list and heap, proportional to the prompt), never anything proportional to the vocabulary.
  */
 #ifndef SN_TOKENIZER_H
 #define SN_TOKENIZER_H
@@ -266,11 +266,136 @@ static inline int32_t sn_tok_max_len(int64_t handle) { return ((const sn_tokeniz
 static inline float sn_tok_score(int64_t handle, int32_t id) { return ((const sn_tokenizer *) (intptr_t) handle)->scores[id]; }
 
 /*
+ * BPE merging in O(n log n) (n = initial tokens): the symbols form a doubly linked list over their initial
+ * positions 0 .. n-1 (a merge keeps the left symbol's position and unlinks the right one, so list order is
+ * position order), and every adjacent pair whose concatenation is a piece scoring above -1e10 sits in a
+ * binary max-heap ordered by (score desc, left position asc). That is exactly llama2.c's choice each round:
+ * the best score, ties to the leftmost pair. Entries are never removed early: each symbol carries a version,
+ * bumped whenever its id changes or it is unlinked, and a popped entry whose two versions are not current is
+ * dropped (lazy invalidation). Scores are compared with < and ==, like run.c's `>`, so -0.0 ties with 0.0;
+ * NaN never enters the heap, as run.c never picks it.
+ */
+typedef struct sn_tok_pair {
+    float score;
+    int32_t left;   /* initial position of the pair's left symbol */
+    int32_t right;  /* and of its right symbol when the entry was made */
+    uint32_t vleft; /* both symbols' versions then */
+    uint32_t vright;
+    int32_t id;     /* the piece of left ++ right */
+} sn_tok_pair;
+
+/* Whether heap entry a is merged before b: higher score, then the pair further left. */
+static inline int sn_tok_pair_before(const sn_tok_pair *a, const sn_tok_pair *b) {
+    return a->score > b->score || (a->score == b->score && a->left < b->left);
+}
+
+typedef struct sn_tok_heap {
+    sn_tok_pair *e;
+    int64_t size, cap;
+} sn_tok_heap;
+
+static inline int sn_tok_heap_push(sn_tok_heap *h, const sn_tok_pair *p) {
+    if (h->size == h->cap) {
+        const int64_t cap = h->cap < 16 ? 16 : h->cap * 2;
+        sn_tok_pair *e = (sn_tok_pair *) realloc(h->e, (size_t) cap * sizeof(sn_tok_pair));
+        if (e == NULL) return -1;
+        h->e = e;
+        h->cap = cap;
+    }
+    int64_t i = h->size++;
+    while (i > 0) {
+        const int64_t parent = (i - 1) / 2;
+        if (!sn_tok_pair_before(p, &h->e[parent])) break;
+        h->e[i] = h->e[parent];
+        i = parent;
+    }
+    h->e[i] = *p;
+    return 0;
+}
+
+/* Removes the top entry into *top; the heap must not be empty. */
+static inline void sn_tok_heap_pop(sn_tok_heap *h, sn_tok_pair *top) {
+    *top = h->e[0];
+    const sn_tok_pair last = h->e[--h->size];
+    int64_t i = 0;
+    for (;;) {
+        int64_t c = 2 * i + 1;
+        if (c >= h->size) break;
+        if (c + 1 < h->size && sn_tok_pair_before(&h->e[c + 1], &h->e[c])) c++;
+        if (!sn_tok_pair_before(&h->e[c], &last)) break;
+        h->e[i] = h->e[c];
+        i = c;
+    }
+    if (h->size > 0) h->e[i] = last;
+}
+
+/* Pushes the pair (left, next[left]) if it has a merge scoring above -1e10 (run.c's initial best_score). */
+static inline int sn_tok_push_pair(const sn_tokenizer *t, sn_tok_heap *h, const int32_t *ids, const int32_t *next,
+                                   const uint32_t *ver, int32_t left) {
+    const int32_t right = next[left];
+    if (right < 0) return 0;
+    const int32_t a = ids[left], b = ids[right];
+    const int32_t id = sn_tok_lookup2(t, t->arena + t->offs[a], t->lens[a], t->arena + t->offs[b], t->lens[b]);
+    if (id < 0 || !(t->scores[id] > -1e10f)) return 0;
+    sn_tok_pair p;
+    p.score = t->scores[id];
+    p.left = left;
+    p.right = right;
+    p.vleft = ver[left];
+    p.vright = ver[right];
+    p.id = id;
+    return sn_tok_heap_push(h, &p);
+}
+
+/*
+ * Merges the n >= 2 token ids in ids[] in place as llama2.c's encode() does; every id must be < vocab.
+ * Returns the new count, or SN_TOK_ERR_NOMEM (ids[] then holds garbage).
+ */
+static inline int32_t sn_tok_merge(const sn_tokenizer *t, int32_t *ids, int32_t n) {
+    int32_t *prev = (int32_t *) malloc((size_t) n * sizeof(int32_t));
+    int32_t *next = (int32_t *) malloc((size_t) n * sizeof(int32_t));
+    uint32_t *ver = (uint32_t *) calloc((size_t) n, sizeof(uint32_t));
+    sn_tok_heap h = {NULL, 0, 0};
+    int32_t rc = SN_TOK_ERR_NOMEM;
+    if (prev == NULL || next == NULL || ver == NULL) goto done;
+    for (int32_t i = 0; i < n; i++) {
+        prev[i] = i - 1;
+        next[i] = i + 1 < n ? i + 1 : -1;
+    }
+    for (int32_t i = 0; i + 1 < n; i++) {
+        if (sn_tok_push_pair(t, &h, ids, next, ver, i) != 0) goto done;
+    }
+    while (h.size > 0) {
+        sn_tok_pair p;
+        sn_tok_heap_pop(&h, &p);
+        const int32_t l = p.left, r = p.right;
+        if (ver[l] != p.vleft || ver[r] != p.vright || next[l] != r) continue; /* stale */
+        ids[l] = p.id;
+        ver[l]++;
+        ver[r]++; /* unlinked: no entry naming it is valid any more */
+        next[l] = next[r];
+        if (next[r] >= 0) prev[next[r]] = l;
+        if (prev[l] >= 0 && sn_tok_push_pair(t, &h, ids, next, ver, prev[l]) != 0) goto done;
+        if (sn_tok_push_pair(t, &h, ids, next, ver, l) != 0) goto done;
+    }
+    /* Symbol 0 is never unlinked (only right symbols are); walk the list and compact in place (k <= i). */
+    rc = 0;
+    for (int32_t i = 0; i >= 0; i = next[i]) ids[rc++] = ids[i];
+done:
+    free(prev);
+    free(next);
+    free(ver);
+    free(h.e);
+    return rc;
+}
+
+/*
  * llama2.c encode() of the bytes text[0 .. len) into tokens; out must hold len + 3 entries. The text is
  * length-delimited: a NUL byte is text like any other (llama2.c, taking a C string, would stop there).
  * Optional BOS (1); the dummy prefix " " when the text is not empty; each code point looked up whole, else
  * its bytes as the byte-fallback ids byte + 3; then repeatedly the adjacent pair whose concatenation is the
- * highest-scoring token (strictly greater wins, so ties go to the first pair) is merged; optional EOS (2).
+ * highest-scoring token (strictly greater wins, so ties go to the first pair) is merged (sn_tok_merge: the
+ * same merges in the same order as run.c, in O(n log n) instead of its O(n^2)); optional EOS (2).
  * A NUL byte is never a piece (sn_tok_create rejects pieces containing one), so it always becomes <0x00>.
  *
  * A byte that needs its fallback token where the vocabulary has none (id byte + 3 missing, or its piece not
@@ -308,40 +433,9 @@ static inline int32_t sn_tok_encode(int64_t handle, const unsigned char *text, i
         buf_len = 0;
     }
     if (n >= 2) {
-        /* cand[i]: the merge of the pair (out[i], out[i+1]), -1 if none; kept up to date after each merge */
-        int32_t *cand = (int32_t *) malloc((size_t) n * sizeof(int32_t));
-        if (cand == NULL) return SN_TOK_ERR_NOMEM;
-        for (int32_t i = 0; i + 1 < n; i++) {
-            cand[i] = sn_tok_lookup2(t, t->arena + t->offs[out[i]], t->lens[out[i]], t->arena + t->offs[out[i + 1]],
-                                     t->lens[out[i + 1]]);
-        }
-        for (;;) {
-            float best_score = -1e10f;
-            int32_t best_id = -1, best_idx = -1;
-            for (int32_t i = 0; i + 1 < n; i++) {
-                if (cand[i] != -1 && t->scores[cand[i]] > best_score) {
-                    best_score = t->scores[cand[i]];
-                    best_id = cand[i];
-                    best_idx = i;
-                }
-            }
-            if (best_idx == -1) break;
-            out[best_idx] = best_id;
-            for (int32_t i = best_idx + 1; i + 1 < n; i++) out[i] = out[i + 1];
-            for (int32_t i = best_idx + 1; i + 2 < n; i++) cand[i] = cand[i + 1];
-            n--;
-            if (best_idx > 0) {
-                const int32_t a = out[best_idx - 1];
-                cand[best_idx - 1] = sn_tok_lookup2(t, t->arena + t->offs[a], t->lens[a], t->arena + t->offs[best_id],
-                                                    t->lens[best_id]);
-            }
-            if (best_idx + 1 < n) {
-                const int32_t b = out[best_idx + 1];
-                cand[best_idx] = sn_tok_lookup2(t, t->arena + t->offs[best_id], t->lens[best_id], t->arena + t->offs[b],
-                                                t->lens[b]);
-            }
-        }
-        free(cand);
+        const int32_t merged = sn_tok_merge(t, out, n);
+        if (merged < 0) return merged;
+        n = merged;
     }
     if (eos) out[n++] = 2;
     return n;

@@ -246,7 +246,8 @@ public final class Tokenizer {
      * concatenation is a piece with the highest score (strictly above {@code -1e10}; ties go to the
      * leftmost pair), including pairs with the BOS token; then optional EOS.
      *
-     * <p>Cost: {@code O(n^2)} in the number of initial tokens, like run.c (the pair lookups are cached).
+     * <p>Cost: {@code O(n log n)} in the number of initial tokens (run.c's loop is {@code O(n^2)}; see
+     * {@link #merge} for how the same merges come out in the same order).
      *
      * @param utf8 the text, normally UTF-8 (any bytes, NUL included; see the class notes on NUL)
      * @return the token ids
@@ -290,39 +291,164 @@ public final class Tokenizer {
             }
             len = 0;
         }
-        // pairId[i]: the piece id of tokens[i] ++ tokens[i+1], or -1
-        int[] pairId = new int[Math.max(n - 1, 0)];
-        for (int i = 0; i < n - 1; i++) {
-            pairId[i] = mergeOf(tokens[i], tokens[i + 1]);
-        }
-        while (true) {
-            float best = NO_MERGE_SCORE;
-            int bestIdx = -1;
-            for (int i = 0; i < n - 1; i++) {
-                int id = pairId[i];
-                if (id >= 0 && scores[id] > best) {
-                    best = scores[id];
-                    bestIdx = i;
-                }
-            }
-            if (bestIdx < 0) {
-                break;
-            }
-            tokens[bestIdx] = pairId[bestIdx];
-            System.arraycopy(tokens, bestIdx + 2, tokens, bestIdx + 1, n - bestIdx - 2);
-            System.arraycopy(pairId, bestIdx + 1, pairId, bestIdx, n - bestIdx - 2);
-            n--;
-            if (bestIdx > 0) {
-                pairId[bestIdx - 1] = mergeOf(tokens[bestIdx - 1], tokens[bestIdx]);
-            }
-            if (bestIdx < n - 1) {
-                pairId[bestIdx] = mergeOf(tokens[bestIdx], tokens[bestIdx + 1]);
-            }
-        }
+        n = merge(tokens, n);
         if (eos) {
             tokens[n++] = EOS;
         }
         return Arrays.copyOf(tokens, n);
+    }
+
+    /**
+     * llama2.c's merge loop over {@code tokens[0 .. n)}, in place; returns the new count. Each round run.c
+     * merges the adjacent pair whose concatenation is the best-scoring piece (strictly above {@code -1e10},
+     * ties to the leftmost pair). Here, in {@code O(n log n)}: the symbols form a doubly linked list over
+     * their initial positions (a merge keeps the left symbol's position and unlinks the right one, so list
+     * order is position order), and every mergeable adjacent pair sits in a binary heap ordered by (score
+     * descending, left position ascending), which is run.c's choice. Entries are invalidated lazily: each
+     * symbol has a version, bumped when its id changes or it is unlinked, and a popped entry with a stale
+     * version is dropped. Scores compare with {@code <} and {@code ==} as run.c's {@code >} does, so -0.0 ties
+     * with 0.0; NaN cannot occur ({@link #parse} rejects it).
+     */
+    private int merge(int[] tokens, int n) {
+        if (n < 2) {
+            return n;
+        }
+        int[] prev = new int[n];
+        int[] next = new int[n];
+        int[] version = new int[n];
+        for (int i = 0; i < n; i++) {
+            prev[i] = i - 1;
+            next[i] = i + 1 < n ? i + 1 : -1;
+        }
+        PairHeap heap = new PairHeap(n);
+        for (int i = 0; i + 1 < n; i++) {
+            pushPair(heap, tokens, next, version, i);
+        }
+        while (heap.size > 0) {
+            int e = heap.pop();
+            int l = heap.left[e];
+            int r = heap.right[e];
+            if (version[l] != heap.vLeft[e] || version[r] != heap.vRight[e] || next[l] != r) {
+                continue; // stale: one of the two symbols changed or was unlinked since this entry was made
+            }
+            tokens[l] = heap.id[e];
+            version[l]++;
+            version[r]++;
+            next[l] = next[r];
+            if (next[r] >= 0) {
+                prev[next[r]] = l;
+            }
+            if (prev[l] >= 0) {
+                pushPair(heap, tokens, next, version, prev[l]);
+            }
+            pushPair(heap, tokens, next, version, l);
+        }
+        // symbol 0 is never unlinked (only right symbols are); compact the list in place (k <= i)
+        int k = 0;
+        for (int i = 0; i >= 0; i = next[i]) {
+            tokens[k++] = tokens[i];
+        }
+        return k;
+    }
+
+    /** Adds the pair (left, next[left]) to the heap if it merges into a piece scoring above {@code -1e10}. */
+    private void pushPair(PairHeap heap, int[] tokens, int[] next, int[] version, int left) {
+        int right = next[left];
+        if (right < 0) {
+            return;
+        }
+        int id = mergeOf(tokens[left], tokens[right]);
+        if (id >= 0 && scores[id] > NO_MERGE_SCORE) {
+            heap.push(scores[id], left, right, version[left], version[right], id);
+        }
+    }
+
+    /**
+     * A binary max-heap of merge candidates, ordered by (score descending, left position ascending). The
+     * entries live in append-only parallel arrays; the heap orders their indices.
+     */
+    private static final class PairHeap {
+        float[] score;
+        int[] left;
+        int[] right;
+        int[] vLeft;
+        int[] vRight;
+        int[] id;
+        int entries;
+        int[] heap;
+        int size;
+
+        PairHeap(int capacity) {
+            score = new float[capacity];
+            left = new int[capacity];
+            right = new int[capacity];
+            vLeft = new int[capacity];
+            vRight = new int[capacity];
+            id = new int[capacity];
+            heap = new int[capacity];
+        }
+
+        /** Whether entry a is merged before entry b. */
+        private boolean before(int a, int b) {
+            return score[a] > score[b] || (score[a] == score[b] && left[a] < left[b]);
+        }
+
+        void push(float s, int l, int r, int vl, int vr, int pieceId) {
+            if (entries == score.length) {
+                int cap = Math.max(16, entries * 2);
+                score = Arrays.copyOf(score, cap);
+                left = Arrays.copyOf(left, cap);
+                right = Arrays.copyOf(right, cap);
+                vLeft = Arrays.copyOf(vLeft, cap);
+                vRight = Arrays.copyOf(vRight, cap);
+                id = Arrays.copyOf(id, cap);
+            }
+            int e = entries++;
+            score[e] = s;
+            left[e] = l;
+            right[e] = r;
+            vLeft[e] = vl;
+            vRight[e] = vr;
+            id[e] = pieceId;
+            if (size == heap.length) {
+                heap = Arrays.copyOf(heap, Math.max(16, size * 2));
+            }
+            int i = size++;
+            while (i > 0) {
+                int parent = (i - 1) >>> 1;
+                if (!before(e, heap[parent])) {
+                    break;
+                }
+                heap[i] = heap[parent];
+                i = parent;
+            }
+            heap[i] = e;
+        }
+
+        /** Removes and returns the first entry; the heap must not be empty. */
+        int pop() {
+            int top = heap[0];
+            int last = heap[--size];
+            int i = 0;
+            while (true) {
+                int c = 2 * i + 1;
+                if (c >= size) {
+                    break;
+                }
+                if (c + 1 < size && before(heap[c + 1], heap[c])) {
+                    c++;
+                }
+                if (!before(heap[c], last)) {
+                    break;
+                }
+                heap[i] = heap[c];
+                i = c;
+            }
+            if (size > 0) {
+                heap[i] = last;
+            }
+            return top;
+        }
     }
 
     private int mergeOf(int a, int b) {
