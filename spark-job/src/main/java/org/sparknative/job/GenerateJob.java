@@ -170,6 +170,10 @@ final class GenerateJob implements Callable<Integer> {
             backendKind, defaults, longPromptPolicy, outFormat);
         try (Sessions.Handle session = Sessions.open("spark-native generate", master, conf)) {
             SparkSession spark = session.spark();
+            IntegrateJob.usage(() -> {
+                GenerateTransform.checkNativeMemory(spark, spec, "--slots");
+                return null;
+            });
             DataIO.checkOutput(spark, input, output, overwrite || resume);
             ChunkedOutput chunked = output == null ? null
                 : ChunkedOutput.open(spark, output, outFormat, overwrite, resume, made);

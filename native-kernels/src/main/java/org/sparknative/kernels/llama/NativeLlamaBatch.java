@@ -52,7 +52,22 @@ public final class NativeLlamaBatch implements AutoCloseable {
         }
     }
 
-    NativeLlamaBatch(NativeLlamaModel model, long handle, int maxSlots, int maxRows) {
+    /** KV cache bytes of the batches of this JVM that are not closed yet. */
+    private static final java.util.concurrent.atomic.AtomicLong LIVE_KV_CACHE_BYTES = new java.util.concurrent.atomic.AtomicLong();
+
+    private final long kvCacheBytes;
+
+    /**
+     * @return the KV cache bytes of every batch of this JVM (executor) that is not closed: 0 when no task
+     *         decodes; tests and metrics read it to prove that tasks free their caches
+     */
+    public static long liveKvCacheBytes() {
+        return LIVE_KV_CACHE_BYTES.get();
+    }
+
+    NativeLlamaBatch(NativeLlamaModel model, long handle, int maxSlots, int maxRows, long kvCacheBytes) {
+        this.kvCacheBytes = kvCacheBytes;
+        LIVE_KV_CACHE_BYTES.addAndGet(kvCacheBytes);
         this.model = model;
         this.config = model.config();
         this.handle = handle;
@@ -295,6 +310,7 @@ public final class NativeLlamaBatch implements AutoCloseable {
     @Override
     public void close() {
         if (handle != 0) {
+            LIVE_KV_CACHE_BYTES.addAndGet(-kvCacheBytes);
             LlamaKernels.batchFree(handle);
             handle = 0;
             logitRowCount = 0;

@@ -48,7 +48,7 @@ public final class NativeLlamaModel implements AutoCloseable {
             case ERR_MMAP:
                 throw new CheckpointException(ckpt.path(), "mmap of " + ckpt.fileBytes() + " bytes failed (errno " + out[1] + ")");
             case ERR_NOMEM:
-                throw new OutOfMemoryError("native allocation failed while mapping " + ckpt.path());
+                throw new IllegalStateException("native allocation failed while mapping " + ckpt.path());
             default:
                 throw new CheckpointException(ckpt.path(), "tensor layout rejected by the native side ("
                     + status.describe() + ") for " + c);
@@ -71,7 +71,9 @@ public final class NativeLlamaModel implements AutoCloseable {
      *
      * @throws IllegalArgumentException if a size is not positive or the cache would not be addressable
      * @throws IllegalStateException    if the model is closed
-     * @throws OutOfMemoryError         if the native allocation fails
+     * @throws IllegalStateException    if the native allocation fails: a task error naming the slots and
+     *                                  bytes, never an {@link OutOfMemoryError}, which Spark treats as fatal to
+     *                                  the executor and all its tasks
      */
     public NativeLlamaBatch newBatch(int maxSlots, int maxRowsPerStep) {
         if (maxSlots <= 0) {
@@ -93,8 +95,9 @@ public final class NativeLlamaModel implements AutoCloseable {
             long[] out = new long[1];
             NativeStatus status = NativeStatus.of(LlamaKernels.batchNew(handle, maxSlots, maxRowsPerStep, out));
             if (status == NativeStatus.ERR_NOMEM) {
-                throw new OutOfMemoryError("native allocation of a batch (" + maxSlots + " slots, " + maxRowsPerStep
-                    + " rows, KV cache " + (long) cacheBytes + " bytes) failed");
+                throw new IllegalStateException(String.format(java.util.Locale.ROOT,
+                    "cannot allocate the KV cache of %d slots (%.2f GiB) and the scratch of %d rows for model %s: "
+                        + "lower --slots", maxSlots, cacheBytes / (1 << 30), maxRowsPerStep, checkpoint.path()));
             }
             if (status != NativeStatus.OK) {
                 throw new IllegalArgumentException("batch rejected by the native side (" + status.describe() + ")");
@@ -102,7 +105,7 @@ public final class NativeLlamaModel implements AutoCloseable {
             h = out[0];
             openBatches++;
         }
-        return new NativeLlamaBatch(this, h, maxSlots, maxRowsPerStep);
+        return new NativeLlamaBatch(this, h, maxSlots, maxRowsPerStep, (long) cacheBytes);
     }
 
     /** Called by a batch's close(): the last one out unmaps a closed model. */

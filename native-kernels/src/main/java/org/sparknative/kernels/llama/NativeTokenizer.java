@@ -78,7 +78,7 @@ public final class NativeTokenizer implements AutoCloseable {
             rc = LlamaKernels.tokCreate(data.address(), bytes.length, vocabSize, out, err, err.length);
         }
         if (rc == LlamaKernels.TOK_ERR_NOMEM) {
-            throw new OutOfMemoryError("native allocation failed while loading tokenizer " + origin);
+            throw new IllegalStateException("native allocation failed while loading tokenizer " + origin);
         }
         if (rc != 0) {
             int n = 0;
@@ -228,7 +228,7 @@ public final class NativeTokenizer implements AutoCloseable {
             return rc;
         }
         if (rc == LlamaKernels.TOK_ERR_NOMEM) {
-            throw new OutOfMemoryError("native allocation failed in encode");
+            throw new IllegalStateException("native allocation failed in encode");
         }
         if (rc == LlamaKernels.TOK_ERR_BYTE) {
             throw new UnencodableTextException(out[0], out[1], vocabSize);

@@ -93,6 +93,8 @@ public final class ContinuousBatcher {
     private final int prefillTokensPerStep;
     private final LlamaConfig config;
 
+    private java.util.function.BooleanSupplier cancelled = () -> false;
+
     // Per-step arrays, sized once.
     private final int[] tokens;
     private final int[] positions;
@@ -157,6 +159,7 @@ public final class ContinuousBatcher {
      * @param labels   names the requests in error messages
      * @param progress told about each finished row, may be null
      * @throws InvalidRowException under {@link BadRowPolicy#FAIL} for a prompt longer than the context
+     * @throws java.util.concurrent.CancellationException once {@link #cancelWhen cancelled}, between two steps
      */
     public Result[] run(Request[] requests, RowLabels labels, Progress progress) {
         Result[] results = new Result[requests.length];
@@ -164,6 +167,7 @@ public final class ContinuousBatcher {
         int nextRequest = 0;
         int active = 0;
         int[] scratch = new int[16];
+        long steps = 0;
         while (true) {
             // Admit waiting prompts into free slots.
             for (int s = 0; s < slots.length && nextRequest < requests.length; s++) {
@@ -283,7 +287,11 @@ public final class ContinuousBatcher {
                     q.promptEndsThisStep = true;
                 }
             }
+            if (cancelled.getAsBoolean()) {
+                throw new java.util.concurrent.CancellationException("generate cancelled after " + steps + " decode steps");
+            }
             backend.forward(rows, tokens, positions, slotOfRow, nLogits, logitRows);
+            steps++;
             long now = System.nanoTime();
             for (int k = 0; k < nLogits; k++) {
                 int s = slotOfLogit[k];
@@ -319,6 +327,18 @@ public final class ContinuousBatcher {
             }
         }
         return results;
+    }
+
+    /**
+     * Makes {@link #run} stop between two decode steps once {@code cancelled} says so (in Spark: the task
+     * was killed or its job cancelled), throwing {@link java.util.concurrent.CancellationException}; the
+     * task's resources then free the backend's KV cache.
+     *
+     * @return this
+     */
+    public ContinuousBatcher cancelWhen(java.util.function.BooleanSupplier cancelled) {
+        this.cancelled = java.util.Objects.requireNonNull(cancelled, "cancelled");
+        return this;
     }
 
     /** @return whether requests may carry off-heap addresses ({@link Request#offHeap}); else give byte arrays */
