@@ -5,8 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -34,13 +32,8 @@ class ReliabilityCliTest {
         spark = SparkTestSession.get();
     }
 
-    private record Run(int exit, String err) {
-    }
-
-    private static Run run(String... args) {
-        StringWriter sw = new StringWriter();
-        int code = SparkNativeCli.run(new PrintWriter(sw, true), args);
-        return new Run(code, sw.toString());
+    private static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     @Test
@@ -69,7 +62,7 @@ class ReliabilityCliTest {
                 args[c.length + 1] = "0";
             }
             args[c.length + 2] = c[0].equals("generate") ? "--max-new-tokens=2" : "--rows=1";
-            Run r = run(args);
+            CliRun r = run(args);
             assertEquals(2, r.exit(), r.err());
             assertTrue(r.err().contains(c[c.length - 1]) && r.err().contains(c[4]), r.err());
             assertTrue(Files.isRegularFile(file) && Files.isRegularFile(prompts), "input deleted by " + String.join(" ", c));
@@ -81,7 +74,7 @@ class ReliabilityCliTest {
         Path csv = tmp.resolve("quoted.csv");
         Files.writeString(csv, "note,a,b,n\n\"two\nlines, and \"\"quotes\"\"\",0.0,4.0,4\nplain,0.0,1.0,10\n");
         Path out = tmp.resolve("quoted-out");
-        Run r = run("integrate", "--input", csv.toString(), "--output", out.toString(), "--format", "json", "--warmup", "0");
+        CliRun r = run("integrate", "--input", csv.toString(), "--output", out.toString(), "--format", "json", "--warmup", "0");
         assertEquals(0, r.exit(), r.err());
         List<Row> rows = spark.read().json(out.toString()).orderBy("n").collectAsList();
         assertEquals(2, rows.size());
@@ -93,11 +86,11 @@ class ReliabilityCliTest {
     void malformedJsonLinesAreNamedOrBecomeErrorRowsNeverSilentNulls() throws Exception {
         Path rows = tmp.resolve("bad.jsonl");
         Files.writeString(rows, "{\"a\":0.0,\"b\":4.0,\"n\":4}\n{\"a\":0.0,\"b\":4.0,\"n\":\n{\"a\":0.0,\"b\":1.0,\"n\":10}\n");
-        Run fail = run("integrate", "--input", rows.toString(), "--warmup", "0", "--partitions", "2");
+        CliRun fail = run("integrate", "--input", rows.toString(), "--warmup", "0", "--partitions", "2");
         assertEquals(1, fail.exit(), fail.err());
         assertTrue(fail.err().contains("integrate_f: input row 2: malformed input: {\"a\":0.0,\"b\":4.0,\"n\":"), fail.err());
         Path summary = tmp.resolve("bad.json");
-        Run nulls = run("integrate", "--input", rows.toString(), "--warmup", "0", "--invalid-rows", "row-error",
+        CliRun nulls = run("integrate", "--input", rows.toString(), "--warmup", "0", "--invalid-rows", "row-error",
             "--summary", summary.toString());
         assertEquals(0, nulls.exit(), nulls.err());
         var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(summary.toFile());
@@ -106,7 +99,7 @@ class ReliabilityCliTest {
         Path prompts = tmp.resolve("bad-prompts.jsonl");
         Files.writeString(prompts, "{\"id\":1,\"prompt\":\"hi\"}\n{\"id\":2,\"prompt\":\"oops}\n{\"id\":3,\"prompt\":\"\"}\n");
         Path out = tmp.resolve("bad-gen");
-        Run gen = run("generate", "--input", prompts.toString(), "--synthetic-model", SYNTHETIC, "--max-new-tokens", "3",
+        CliRun gen = run("generate", "--input", prompts.toString(), "--synthetic-model", SYNTHETIC, "--max-new-tokens", "3",
             "--output", out.toString(), "--format", "json");
         assertEquals(0, gen.exit(), gen.err());
         List<Row> written = spark.read().json(out.toString()).collectAsList();
@@ -131,7 +124,7 @@ class ReliabilityCliTest {
         Files.writeString(prompts, "{\"id\":1,\"prompt\":\"a\",\"temperature\":-1}\n{\"id\":2,\"prompt\":\"b\",\"top_p\":0}\n"
             + "{\"id\":3,\"prompt\":\"c\",\"max_new_tokens\":-1}\n{\"id\":4,\"prompt\":\"d\"}\n");
         Path out = tmp.resolve("settings-out");
-        Run r = run("generate", "--input", prompts.toString(), "--synthetic-model", SYNTHETIC, "--max-new-tokens", "3",
+        CliRun r = run("generate", "--input", prompts.toString(), "--synthetic-model", SYNTHETIC, "--max-new-tokens", "3",
             "--output", out.toString(), "--format", "json");
         assertEquals(0, r.exit(), r.err());
         Map<Long, Row> byId = new HashMap<>();
@@ -156,7 +149,7 @@ class ReliabilityCliTest {
             {"integrate", "--rows", "10", "--output", "/dev/null/out"},
         };
         for (String[] u : usage) {
-            Run bad = run(u);
+            CliRun bad = run(u);
             assertEquals(2, bad.exit(), String.join(" ", u) + ": " + bad.err());
             assertEquals(1, bad.err().lines().filter(l -> l.contains("error:")).count(), bad.err());
             assertFalse(bad.err().contains("\tat "), bad.err());
@@ -168,14 +161,14 @@ class ReliabilityCliTest {
         Path rows = tmp.resolve("zero.csv");
         Files.writeString(rows, "a,b,n\n0.0,1.0,10\n0.0,1.0,0\n");
         Path out = tmp.resolve("never");
-        Run r = run("integrate", "--input", rows.toString(), "--output", out.toString(), "--warmup", "0");
+        CliRun r = run("integrate", "--input", rows.toString(), "--output", out.toString(), "--warmup", "0");
         assertEquals(1, r.exit(), r.err());
         assertTrue(r.err().contains("integrate_f: input row 2: n must be >= 1, got 0"), r.err());
         assertFalse(Files.exists(out), "the failed run left " + out);
 
         Path exists = tmp.resolve("exists");
         Files.createDirectories(exists);
-        Run again = run("integrate", "--rows", "10", "--output", exists.toString(), "--warmup", "0");
+        CliRun again = run("integrate", "--rows", "10", "--output", exists.toString(), "--warmup", "0");
         assertEquals(1, again.exit(), again.err());
         assertTrue(again.err().contains("already exists; add --overwrite to replace it"), again.err());
         assertTrue(Files.isDirectory(exists));
@@ -185,7 +178,7 @@ class ReliabilityCliTest {
     void anNThatOverflowsIntIsNamedWithItsColumnAndRow() throws Exception {
         Path rows = tmp.resolve("big-n.jsonl");
         Files.writeString(rows, "{\"id\":7,\"a\":0.0,\"b\":1.0,\"n\":10}\n{\"id\":8,\"a\":0.0,\"b\":1.0,\"n\":3000000000}\n");
-        Run r = run("integrate", "--input", rows.toString(), "--warmup", "0");
+        CliRun r = run("integrate", "--input", rows.toString(), "--warmup", "0");
         assertEquals(1, r.exit(), r.err());
         assertTrue(r.err().contains("integrate_f: id 8: n must fit in INT (at most 2147483647), got 3000000000"), r.err());
     }
