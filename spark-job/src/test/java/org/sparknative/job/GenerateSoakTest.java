@@ -46,7 +46,8 @@ class GenerateSoakTest {
         SparkSession spark = SparkTestSession.get();
         Path ckpt = TestModels.require("stories260K.bin");
         Path tok = TestModels.require("tok512.bin");
-        Dataset<Row> in = spark.range(0, prompts, 1, 2).select(functions.col("id"),
+        // 20 partitions: the row counter (task accumulators, reported as tasks end) moves in steps of 5%.
+        Dataset<Row> in = spark.range(0, prompts, 1, 20).select(functions.col("id"),
             functions.concat(functions.lit("Once upon a time, "), functions.col("id").cast("string")).as("prompt"));
         GenerationSpec spec = new GenerationSpec(ckpt.toString(), tok.toString(), Backend.CPU, 32,
             GenerationSpec.DEFAULT_PREFILL_TOKENS, 1, BadRowPolicy.ROW_ERROR);
@@ -88,6 +89,15 @@ class GenerateSoakTest {
             }
         }
         long last = samples.get(samples.size() - 1)[1];
+        StringBuilder quartiles = new StringBuilder();
+        for (int q = 1; q <= 4; q++) {
+            for (long[] smp : samples) {
+                if (smp[0] >= (long) prompts * q / 4) {
+                    quartiles.append(String.format(Locale.ROOT, " %d%%: %.1f MiB", 25 * q, smp[1] / 1048576.0));
+                    break;
+                }
+            }
+        }
         long peakAfterQuarter = 0;
         boolean after = false;
         for (long[] s : samples) {
@@ -100,14 +110,17 @@ class GenerateSoakTest {
             "soak: %,d prompts, %,d completion tokens in %.1f s (%.0f tokens/s, %.0f rows/s)%n"
                 + "soak: RSS at 25%% of rows %.1f MiB, peak after that %.1f MiB, at the end %.1f MiB, peak %.1f MiB "
                 + "(%d samples)%n"
-                + "soak: Arrow root allocator outstanding %d bytes%n",
+                + "soak: RSS when 25/50/75/100%% of the rows were done:%s%n"
+                + "soak: Arrow root allocator outstanding %d bytes, native KV cache outstanding %d bytes%n",
             written, ct, secs, ct / secs, written / secs, atQuarter / 1048576.0, peakAfterQuarter / 1048576.0,
-            last / 1048576.0, peak / 1048576.0, samples.size(), ExecutorRuntime.rootAllocator().getAllocatedMemory());
+            last / 1048576.0, peak / 1048576.0, samples.size(), quartiles, ExecutorRuntime.rootAllocator().getAllocatedMemory(),
+            org.sparknative.kernels.llama.NativeLlamaBatch.liveKvCacheBytes());
         System.out.print(report);
         Files.createDirectories(Path.of("target"));
         Files.writeString(Path.of("target", "soak-report.txt"), report);
         assertEquals(prompts, written);
         assertEquals(0, ExecutorRuntime.rootAllocator().getAllocatedMemory());
+        assertEquals(0, org.sparknative.kernels.llama.NativeLlamaBatch.liveKvCacheBytes());
         assertTrue(atQuarter > 0, "no RSS sample at 25% of the rows");
         // Flat: from a quarter of the rows to the end, RSS may move by GC and page-cache noise, not by rows.
         assertTrue(peakAfterQuarter - atQuarter < 128L << 20,
