@@ -19,7 +19,7 @@
  *   - sn_llama_model: immutable after sn_llama_model_map(); any number of threads may share it.
  *   - sn_llama_batch: owned by one caller thread (one Spark task); not thread-safe. It owns the KV cache
  *     and every scratch buffer, allocated once in sn_llama_batch_new(); a step allocates nothing.
- *   - sn_llama_forward(..., threads): threads <= 1 runs on the calling thread alone. For threads > 1 the
+ *   - sn_llama_forward(batch, step, threads): threads <= 1 runs on the calling thread alone. For threads > 1 the
  *     batch's own persistent pool (sn_pool.h: threads - 1 pthreads, created on first use, recreated if the
  *     count changes, joined by sn_llama_batch_free) runs the whole step with the caller as thread 0;
  *     phases are separated by barriers; matmuls split weight rows in contiguous chunks, attention splits
@@ -40,18 +40,9 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include "sn_status.h"
 #include "sn_pool.h"
 #include "sn_sampler.h"
-
-/* Error codes returned by the sn_llama_* functions (0 = success). */
-#define SN_LLAMA_OK 0
-#define SN_LLAMA_ERR_OPEN (-1)      /* open() failed; out[1] holds errno */
-#define SN_LLAMA_ERR_STAT (-2)      /* fstat() failed; out[1] holds errno */
-#define SN_LLAMA_ERR_LENGTH (-3)    /* file length differs from the expected length; out[1] holds it */
-#define SN_LLAMA_ERR_MMAP (-4)      /* mmap() failed; out[1] holds errno */
-#define SN_LLAMA_ERR_NOMEM (-5)     /* malloc failed */
-#define SN_LLAMA_ERR_CONFIG (-6)    /* inconsistent shape, or a tensor offset outside the file */
-#define SN_LLAMA_ERR_ARG (-7)       /* an argument out of range (forward, sample) */
 
 /* Tensor order of the offsets array: the Java enum org.sparknative.kernels.llama.Tensor. */
 enum {
@@ -63,10 +54,24 @@ enum {
 
 typedef struct sn_llama_model {
     int32_t dim, hidden, n_layers, n_heads, n_kv_heads, vocab, seq_len;
-    int32_t head_size, kv_dim, kv_mul;
+    int32_t head_size; /* dim / n_heads */
+    int32_t kv_dim;    /* head_size * n_kv_heads */
+    int32_t kv_mul;    /* n_heads / n_kv_heads: query heads per key/value head */
     void *map;
     size_t map_bytes;
-    const float *tok_emb, *rms_att, *wq, *wk, *wv, *wo, *rms_ffn, *w1, *w2, *w3, *rms_final, *wcls;
+    /* The weights, pointers into the mapping. A matrix is [out][in], row-major, as llama2.c stores it. */
+    const float *tok_emb;   /* [vocab][dim] */
+    const float *rms_att;   /* [n_layers][dim] */
+    const float *wq;        /* [n_layers][dim][dim]: n_heads * head_size outputs */
+    const float *wk;        /* [n_layers][kv_dim][dim] */
+    const float *wv;        /* [n_layers][kv_dim][dim] */
+    const float *wo;        /* [n_layers][dim][dim] */
+    const float *rms_ffn;   /* [n_layers][dim] */
+    const float *w1;        /* [n_layers][hidden][dim] */
+    const float *w2;        /* [n_layers][dim][hidden] */
+    const float *w3;        /* [n_layers][hidden][dim] */
+    const float *rms_final; /* [dim] */
+    const float *wcls;      /* [vocab][dim]; the same memory as tok_emb when the classifier is shared */
     float *rope; /* [seq_len][head_size/2][2]: cosf, sinf of pos * freq, exactly as llama2.c computes them */
 } sn_llama_model;
 
@@ -78,11 +83,27 @@ typedef struct sn_llama_batch {
     float *x, *xb, *q, *k, *v, *hb, *hb2; /* [max_rows][dim | kv_dim | hidden] */
     float *att;                          /* [max_rows][n_heads][seq_len] */
     float *logits;                       /* [max_rows][vocab] */
+    int32_t *logit_rows;                 /* [max_rows] the rows whose logits the current step computes */
     float *probs;                        /* [vocab] sampler scratch */
     sn_prob_index *probindex;            /* [2 * vocab] sampler scratch */
     sn_pool *pool;                       /* worker threads for threads > 1, NULL until then */
     int32_t pool_threads;                /* the thread count the pool was made for */
 } sn_llama_batch;
+
+/*
+ * The rows of one forward step, in the shape of llama.cpp's llama_batch (here "batch" already names the
+ * KV-cache state above, so the rows of a step are a "step"). Row i feeds token[i] at position pos[i] of
+ * sequence slot slot[i]. The rows whose logits[i] is nonzero get logits, in row order: logits row k belongs
+ * to the k-th such row; logits == NULL means no row does. The arrays hold n_rows entries each and belong to
+ * the caller; sn_llama_forward() only reads them during the call.
+ */
+typedef struct sn_llama_step {
+    int32_t n_rows;
+    const int32_t *token; /* [n_rows] token ids in [0, vocab) */
+    const int32_t *pos;   /* [n_rows] positions in [0, seq_len) */
+    const int32_t *slot;  /* [n_rows] sequence slots in [0, max_slots) (llama.cpp: seq_id) */
+    const int8_t *logits; /* [n_rows] nonzero: compute this row's logits; or NULL */
+} sn_llama_step;
 
 /* ------------------------------------------------------------------------------------------------ */
 /* Loading                                                                                          */
@@ -96,20 +117,21 @@ static inline void sn_llama_model_release(sn_llama_model *m) {
 
 /*
  * Maps `path` read-only and builds the weight pointers from the Java-computed byte offsets.
- *   cfg[8]: dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len, shared_classifier (0/1)
- *   offsets[SN_T_COUNT]: byte offset of every tensor (Tensor declaration order)
+ *   cfg[7]: dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len
+ *   offsets[SN_T_COUNT]: byte offset of every tensor (Tensor declaration order; a shared classifier's
+ *     SN_T_WCLS offset is the token embedding's)
  *   out[2]: out[0] receives the handle; on failure out[1] receives errno or the actual file length
- * Returns SN_LLAMA_OK or a negative SN_LLAMA_ERR_* code; nothing is leaked on failure.
+ * Returns SN_OK or a negative sn_status (sn_status.h); nothing is leaked on failure.
  */
-static inline int32_t sn_llama_model_map(const char *path, int64_t expected_bytes, const int32_t *cfg,
-                                         const int64_t *offsets, int64_t *out) {
+static inline sn_status sn_llama_model_map(const char *path, int64_t expected_bytes, const int32_t *cfg,
+                                           const int64_t *offsets, int64_t *out) {
     out[0] = 0;
     out[1] = 0;
     const int64_t dim = cfg[0], hidden = cfg[1], layers = cfg[2], heads = cfg[3], kv_heads = cfg[4];
     const int64_t vocab = cfg[5], seq = cfg[6];
     if (dim <= 0 || hidden <= 0 || layers <= 0 || heads <= 0 || kv_heads <= 0 || vocab <= 0 || seq <= 0
         || dim % heads != 0 || heads % kv_heads != 0 || (dim / heads) % 2 != 0 || expected_bytes <= 0) {
-        return SN_LLAMA_ERR_CONFIG;
+        return SN_ERR_CONFIG;
     }
     const int64_t kv_dim = dim / heads * kv_heads;
     const int64_t sizes[SN_T_COUNT] = {
@@ -118,31 +140,31 @@ static inline int32_t sn_llama_model_map(const char *path, int64_t expected_byte
         dim, vocab * dim};
     for (int t = 0; t < SN_T_COUNT; t++) {
         if (offsets[t] < 0 || offsets[t] % 4 != 0 || sizes[t] > (expected_bytes - offsets[t]) / 4) {
-            return SN_LLAMA_ERR_CONFIG;
+            return SN_ERR_CONFIG;
         }
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         out[1] = errno;
-        return SN_LLAMA_ERR_OPEN;
+        return SN_ERR_OPEN;
     }
     struct stat st;
     if (fstat(fd, &st) != 0) {
         out[1] = errno;
         close(fd);
-        return SN_LLAMA_ERR_STAT;
+        return SN_ERR_STAT;
     }
     if ((int64_t) st.st_size != expected_bytes) {
         out[1] = (int64_t) st.st_size;
         close(fd);
-        return SN_LLAMA_ERR_LENGTH;
+        return SN_ERR_LENGTH;
     }
     void *map = mmap(NULL, (size_t) expected_bytes, PROT_READ, MAP_PRIVATE, fd, 0);
     int map_errno = errno;
     close(fd); /* the mapping keeps the file alive */
     if (map == MAP_FAILED) {
         out[1] = map_errno;
-        return SN_LLAMA_ERR_MMAP;
+        return SN_ERR_MMAP;
     }
     sn_llama_model *m = (sn_llama_model *) calloc(1, sizeof(sn_llama_model));
     const int64_t head_size = dim / heads;
@@ -151,7 +173,7 @@ static inline int32_t sn_llama_model_map(const char *path, int64_t expected_byte
         free(m);
         free(rope);
         munmap(map, (size_t) expected_bytes);
-        return SN_LLAMA_ERR_NOMEM;
+        return SN_ERR_NOMEM;
     }
     m->dim = (int32_t) dim;
     m->hidden = (int32_t) hidden;
@@ -190,7 +212,7 @@ static inline int32_t sn_llama_model_map(const char *path, int64_t expected_byte
     }
     m->rope = rope;
     out[0] = (int64_t) (intptr_t) m;
-    return SN_LLAMA_OK;
+    return SN_OK;
 }
 
 /* Unmaps the checkpoint and frees the model. The caller guarantees no batch uses it any more. */
@@ -220,6 +242,7 @@ static inline void sn_llama_batch_free(int64_t batch) {
     free(b->hb2);
     free(b->att);
     free(b->logits);
+    free(b->logit_rows);
     free(b->probs);
     free(b->probindex);
     free(b);
@@ -227,15 +250,15 @@ static inline void sn_llama_batch_free(int64_t batch) {
 
 /*
  * A batch of max_slots sequences (KV cache [layer][slot][pos][kv_dim], keys and values) that runs at most
- * max_rows rows per step. out[0] receives the handle. Returns SN_LLAMA_OK, SN_LLAMA_ERR_ARG or
- * SN_LLAMA_ERR_NOMEM.
+ * max_rows rows per step. out[0] receives the handle. Returns SN_OK, SN_ERR_ARG or
+ * SN_ERR_NOMEM.
  */
-static inline int32_t sn_llama_batch_new(int64_t model, int32_t max_slots, int32_t max_rows, int64_t *out) {
+static inline sn_status sn_llama_batch_new(int64_t model, int32_t max_slots, int32_t max_rows, int64_t *out) {
     out[0] = 0;
     const sn_llama_model *m = (const sn_llama_model *) (intptr_t) model;
-    if (m == NULL || max_slots <= 0 || max_rows <= 0) return SN_LLAMA_ERR_ARG;
+    if (m == NULL || max_slots <= 0 || max_rows <= 0) return SN_ERR_ARG;
     sn_llama_batch *b = (sn_llama_batch *) calloc(1, sizeof(sn_llama_batch));
-    if (b == NULL) return SN_LLAMA_ERR_NOMEM;
+    if (b == NULL) return SN_ERR_NOMEM;
     b->m = m;
     b->max_slots = max_slots;
     b->max_rows = max_rows;
@@ -253,14 +276,15 @@ static inline int32_t sn_llama_batch_new(int64_t model, int32_t max_slots, int32
     b->hb2 = (float *) sn_llama_alloc(R * m->hidden, sizeof(float), &failed);
     b->att = (float *) sn_llama_alloc(R * m->n_heads * (size_t) m->seq_len, sizeof(float), &failed);
     b->logits = (float *) sn_llama_alloc(R * m->vocab, sizeof(float), &failed);
+    b->logit_rows = (int32_t *) sn_llama_alloc(R, sizeof(int32_t), &failed);
     b->probs = (float *) sn_llama_alloc((size_t) m->vocab, sizeof(float), &failed);
     b->probindex = (sn_prob_index *) sn_llama_alloc(2 * (size_t) m->vocab, sizeof(sn_prob_index), &failed);
     if (failed) {
         sn_llama_batch_free((int64_t) (intptr_t) b);
-        return SN_LLAMA_ERR_NOMEM;
+        return SN_ERR_NOMEM;
     }
     out[0] = (int64_t) (intptr_t) b;
-    return SN_LLAMA_OK;
+    return SN_OK;
 }
 
 /* Address of the [max_rows][vocab] logits buffer: row k holds the k-th logit row of the last forward. */
@@ -524,199 +548,288 @@ SN_INLINE void sn_rmsnorm(float *o, const float *x, const float *weight, int siz
     for (int j = 0; j < size; j++) o[j] = weight[j] * (ss * x[j]);
 }
 
-typedef struct sn_step {
+/* sn_rmsnorm of the rows r = tid, tid + nth, ... of x [R][dim] into o [R][dim]. */
+SN_INLINE void sn_rmsnorm_rows(float *o, const float *x, const float *weight, int R, int dim, int tid, int nth) {
+    for (int r = tid; r < R; r += nth) sn_rmsnorm(o + (size_t) r * dim, x + (size_t) r * dim, weight, dim);
+}
+
+/* llama2.c softmax() of x[0, n): the maximum, expf of the differences with a sequential sum, then divide. */
+SN_INLINE void sn_softmax(float *x, int n) {
+    float max_val = x[0];
+    for (int i = 1; i < n; i++)
+        if (x[i] > max_val) max_val = x[i];
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf(x[i] - max_val);
+        sum += x[i];
+    }
+    for (int i = 0; i < n; i++) x[i] /= sum;
+}
+
+/*
+ * llama2.c's RoPE on the elements [i0, i1) of one q or k row v (i0 and i1 even, as sn_split keeps them):
+ * each pair (v[i], v[i+1]) turns by the angle of its index within its head, at the position whose table
+ * row `rope` is ([head_size/2][2] cos, sin).
+ */
+SN_INLINE void sn_rope(float *v, const float *rope, int hs, int i0, int i1) {
+    for (int i = i0; i < i1; i += 2) {
+        const int hd = i % hs;
+        const float fcr = rope[hd], fci = rope[hd + 1];
+        const float v0 = v[i], v1 = v[i + 1];
+        v[i] = v0 * fcr - v1 * fci;
+        v[i + 1] = v0 * fci + v1 * fcr;
+    }
+}
+
+/* The residual connection on the columns [i0, i1) of R rows of length dim: x += o. */
+SN_INLINE void sn_residual_add(float *x, const float *o, int R, int dim, int i0, int i1) {
+    for (int r = 0; r < R; r++) {
+        float *xr = x + (size_t) r * dim;
+        const float *orow = o + (size_t) r * dim;
+        for (int i = i0; i < i1; i++) xr[i] += orow[i];
+    }
+}
+
+/* llama2.c's SwiGLU on the elements [i0, i1) of one row: h1 = silu(h1) * h3. */
+SN_INLINE void sn_swiglu(float *h1, const float *h3, int i0, int i1) {
+    for (int i = i0; i < i1; i++) {
+        float val = h1[i];
+        val *= (1.0f / (1.0f + expf(-val)));
+        val *= h3[i];
+        h1[i] = val;
+    }
+}
+
+/* One step as the pool's threads see it: the validated rows, and the rows that get logits. */
+typedef struct sn_forward_job {
     sn_llama_batch *b;
     sn_pool *pool; /* NULL when the step runs on the caller alone */
     int rows;
     const int32_t *tokens, *positions, *slots;
     int n_logits;
-    const int32_t *logit_rows;
-} sn_step;
+    const int32_t *logit_rows; /* [n_logits] ascending */
+} sn_forward_job;
 
-/* One thread's part of a whole forward step; all threads run it, separated by barriers. */
-SN_INLINE void sn_forward_worker_body(const sn_step *s, int tid, int nth) {
+/*
+ * The phases of one step, each one thread's part of it (thread tid of nth). Row-parallel phases take the
+ * rows tid, tid + nth, ...; weight-parallel phases take this thread's sn_split share of the weight rows
+ * (output columns) for every row of the step; attention takes a contiguous share of the (row, head) items.
+ * The blocks put a barrier wherever a phase reads what other threads wrote.
+ */
+
+/* Layer l's part [max_slots][seq_len][kv_dim] of a cache [layer][slot][pos][kv_dim]. */
+SN_INLINE float *sn_cache_layer(const sn_llama_batch *b, float *cache, int l) {
+    const size_t slot_stride = (size_t) b->m->seq_len * b->m->kv_dim;
+    return cache + (size_t) l * ((size_t) b->max_slots * slot_stride);
+}
+
+/* Row-parallel: x = the token's embedding row. */
+SN_INLINE void sn_phase_embed(const sn_forward_job *s, int tid, int nth) {
+    const sn_llama_model *m = s->b->m;
+    const int dim = m->dim;
+    for (int r = tid; r < s->rows; r += nth) {
+        memcpy(s->b->x + (size_t) r * dim, m->tok_emb + (size_t) s->tokens[r] * dim, dim * sizeof(float));
+    }
+}
+
+/* Weight-parallel: q, k, v = wq, wk, wv times xb; RoPE on this thread's q and k pairs; k, v into the cache. */
+SN_INLINE void sn_phase_qkv(const sn_forward_job *s, int l, int tid, int nth) {
     sn_llama_batch *b = s->b;
     const sn_llama_model *m = b->m;
-    const int R = s->rows;
-    const int dim = m->dim, kv_dim = m->kv_dim, hidden = m->hidden, hs = m->head_size;
+    const int R = s->rows, dim = m->dim, kv_dim = m->kv_dim, hs = m->head_size;
+    const size_t slot_stride = (size_t) m->seq_len * kv_dim;
+    float *kc = sn_cache_layer(b, b->key_cache, l);
+    float *vc = sn_cache_layer(b, b->value_cache, l);
+    int i0, i1;
+    sn_split(dim, tid, nth, &i0, &i1);
+    sn_matmul_rows(m->wq + (size_t) l * dim * dim, dim, b->xb, R, b->q, dim, i0, i1);
+    for (int r = 0; r < R; r++) sn_rope(b->q + (size_t) r * dim, m->rope + (size_t) s->positions[r] * hs, hs, i0, i1);
+    sn_split(kv_dim, tid, nth, &i0, &i1);
+    sn_matmul_rows(m->wk + (size_t) l * kv_dim * dim, dim, b->xb, R, b->k, kv_dim, i0, i1);
+    sn_matmul_rows(m->wv + (size_t) l * kv_dim * dim, dim, b->xb, R, b->v, kv_dim, i0, i1);
+    for (int r = 0; r < R; r++) {
+        const int pos = s->positions[r];
+        float *k = b->k + (size_t) r * kv_dim;
+        sn_rope(k, m->rope + (size_t) pos * hs, hs, i0, i1);
+        const size_t off = (size_t) s->slots[r] * slot_stride + (size_t) pos * kv_dim;
+        memcpy(kc + off + i0, k + i0, (size_t) (i1 - i0) * sizeof(float));
+        memcpy(vc + off + i0, b->v + (size_t) r * kv_dim + i0, (size_t) (i1 - i0) * sizeof(float));
+    }
+}
+
+/*
+ * (Row, head)-parallel: each row's query head against its slot's cached keys 0..pos (including the rows
+ * this step wrote), softmax, then the weighted sum of the cached values into xb.
+ */
+SN_INLINE void sn_phase_attention(const sn_forward_job *s, int l, int tid, int nth) {
+    sn_llama_batch *b = s->b;
+    const sn_llama_model *m = b->m;
+    const int dim = m->dim, kv_dim = m->kv_dim, hs = m->head_size;
     const int n_heads = m->n_heads, kv_mul = m->kv_mul, seq = m->seq_len;
     const size_t slot_stride = (size_t) seq * kv_dim;
-    const size_t layer_stride = (size_t) b->max_slots * slot_stride;
+    const float *kc = sn_cache_layer(b, b->key_cache, l);
+    const float *vc = sn_cache_layer(b, b->value_cache, l);
     const float att_scale = sqrtf((float) hs);
-    int i0, i1;
-
-    for (int r = tid; r < R; r += nth) memcpy(b->x + (size_t) r * dim, m->tok_emb + (size_t) s->tokens[r] * dim, dim * sizeof(float));
-
-    for (int l = 0; l < m->n_layers; l++) {
-        /* attention rmsnorm */
-        for (int r = tid; r < R; r += nth) sn_rmsnorm(b->xb + (size_t) r * dim, b->x + (size_t) r * dim, m->rms_att + (size_t) l * dim, dim);
-        sn_pool_barrier(s->pool);
-
-        /* q, k, v for this thread's weight rows, RoPE on those rows' pairs, K/V into the cache */
-        float *kc = b->key_cache + (size_t) l * layer_stride;
-        float *vc = b->value_cache + (size_t) l * layer_stride;
-        sn_split(dim, tid, nth, &i0, &i1);
-        sn_matmul_rows(m->wq + (size_t) l * dim * dim, dim, b->xb, R, b->q, dim, i0, i1);
-        for (int r = 0; r < R; r++) {
-            const float *rope = m->rope + (size_t) s->positions[r] * hs;
-            float *q = b->q + (size_t) r * dim;
-            for (int i = i0; i < i1; i += 2) {
-                const int hd = i % hs;
-                const float fcr = rope[hd], fci = rope[hd + 1];
-                const float v0 = q[i], v1 = q[i + 1];
-                q[i] = v0 * fcr - v1 * fci;
-                q[i + 1] = v0 * fci + v1 * fcr;
-            }
-        }
-        sn_split(kv_dim, tid, nth, &i0, &i1);
-        sn_matmul_rows(m->wk + (size_t) l * kv_dim * dim, dim, b->xb, R, b->k, kv_dim, i0, i1);
-        sn_matmul_rows(m->wv + (size_t) l * kv_dim * dim, dim, b->xb, R, b->v, kv_dim, i0, i1);
-        for (int r = 0; r < R; r++) {
-            const int pos = s->positions[r];
-            const float *rope = m->rope + (size_t) pos * hs;
-            float *k = b->k + (size_t) r * kv_dim;
-            for (int i = i0; i < i1; i += 2) {
-                const int hd = i % hs;
-                const float fcr = rope[hd], fci = rope[hd + 1];
-                const float v0 = k[i], v1 = k[i + 1];
-                k[i] = v0 * fcr - v1 * fci;
-                k[i + 1] = v0 * fci + v1 * fcr;
-            }
-            const size_t off = (size_t) s->slots[r] * slot_stride + (size_t) pos * kv_dim;
-            memcpy(kc + off + i0, k + i0, (size_t) (i1 - i0) * sizeof(float));
-            memcpy(vc + off + i0, b->v + (size_t) r * kv_dim + i0, (size_t) (i1 - i0) * sizeof(float));
-        }
-        sn_pool_barrier(s->pool);
-
-        /* attention: every row sees its slot's cache 0..pos, including rows written in this step */
-        {
-            const int items = R * n_heads;
-            const int per = items / nth, extra = items % nth;
-            const int it0 = tid * per + (tid < extra ? tid : extra);
-            const int it1 = it0 + per + (tid < extra ? 1 : 0);
-            for (int it = it0; it < it1; it++) {
-                const int r = it / n_heads, h = it % n_heads;
-                const int pos = s->positions[r];
-                const float *q = b->q + (size_t) r * dim + (size_t) h * hs;
-                float *att = b->att + ((size_t) r * n_heads + h) * seq;
-                const size_t base = (size_t) s->slots[r] * slot_stride + (size_t) (h / kv_mul) * hs;
-                sn_att_scores(att, q, kc + base, kv_dim, hs, pos + 1, att_scale);
-                /* llama2.c softmax() */
-                float max_val = att[0];
-                for (int t = 1; t <= pos; t++)
-                    if (att[t] > max_val) max_val = att[t];
-                float sum = 0.0f;
-                for (int t = 0; t <= pos; t++) {
-                    att[t] = expf(att[t] - max_val);
-                    sum += att[t];
-                }
-                for (int t = 0; t <= pos; t++) att[t] /= sum;
-                sn_att_values(b->xb + (size_t) r * dim + (size_t) h * hs, att, vc + base, kv_dim, hs, pos + 1);
-            }
-        }
-        sn_pool_barrier(s->pool);
-
-        /* wo, then the residual on this thread's columns (q is free: reuse it as the wo output) */
-        sn_split(dim, tid, nth, &i0, &i1);
-        sn_matmul_rows(m->wo + (size_t) l * dim * dim, dim, b->xb, R, b->q, dim, i0, i1);
-        for (int r = 0; r < R; r++) {
-            float *x = b->x + (size_t) r * dim;
-            const float *o = b->q + (size_t) r * dim;
-            for (int i = i0; i < i1; i++) x[i] += o[i];
-        }
-        sn_pool_barrier(s->pool);
-
-        /* ffn rmsnorm */
-        for (int r = tid; r < R; r += nth) sn_rmsnorm(b->xb + (size_t) r * dim, b->x + (size_t) r * dim, m->rms_ffn + (size_t) l * dim, dim);
-        sn_pool_barrier(s->pool);
-
-        /* w1, w3 and SwiGLU on this thread's hidden units */
-        sn_split(hidden, tid, nth, &i0, &i1);
-        sn_matmul_rows(m->w1 + (size_t) l * hidden * dim, dim, b->xb, R, b->hb, hidden, i0, i1);
-        sn_matmul_rows(m->w3 + (size_t) l * hidden * dim, dim, b->xb, R, b->hb2, hidden, i0, i1);
-        for (int r = 0; r < R; r++) {
-            float *h1 = b->hb + (size_t) r * hidden;
-            const float *h3 = b->hb2 + (size_t) r * hidden;
-            for (int i = i0; i < i1; i++) {
-                float val = h1[i];
-                val *= (1.0f / (1.0f + expf(-val)));
-                val *= h3[i];
-                h1[i] = val;
-            }
-        }
-        sn_pool_barrier(s->pool);
-
-        /* w2, then the residual on this thread's columns */
-        sn_split(dim, tid, nth, &i0, &i1);
-        sn_matmul_rows(m->w2 + (size_t) l * dim * hidden, hidden, b->hb, R, b->q, dim, i0, i1);
-        for (int r = 0; r < R; r++) {
-            float *x = b->x + (size_t) r * dim;
-            const float *o = b->q + (size_t) r * dim;
-            for (int i = i0; i < i1; i++) x[i] += o[i];
-        }
-        sn_pool_barrier(s->pool);
+    const int items = s->rows * n_heads;
+    const int per = items / nth, extra = items % nth;
+    const int it0 = tid * per + (tid < extra ? tid : extra);
+    const int it1 = it0 + per + (tid < extra ? 1 : 0);
+    for (int it = it0; it < it1; it++) {
+        const int r = it / n_heads, h = it % n_heads;
+        const int pos = s->positions[r];
+        const float *q = b->q + (size_t) r * dim + (size_t) h * hs;
+        float *att = b->att + ((size_t) r * n_heads + h) * seq;
+        const size_t base = (size_t) s->slots[r] * slot_stride + (size_t) (h / kv_mul) * hs;
+        sn_att_scores(att, q, kc + base, kv_dim, hs, pos + 1, att_scale);
+        sn_softmax(att, pos + 1);
+        sn_att_values(b->xb + (size_t) r * dim + (size_t) h * hs, att, vc + base, kv_dim, hs, pos + 1);
     }
+}
 
-    /* final rmsnorm of the rows that want logits, then the classifier for those rows only */
+/* Weight-parallel: wo times xb (into q, which attention no longer needs), then the residual into x. */
+SN_INLINE void sn_phase_attention_out(const sn_forward_job *s, int l, int tid, int nth) {
+    sn_llama_batch *b = s->b;
+    const int dim = b->m->dim;
+    int i0, i1;
+    sn_split(dim, tid, nth, &i0, &i1);
+    sn_matmul_rows(b->m->wo + (size_t) l * dim * dim, dim, b->xb, s->rows, b->q, dim, i0, i1);
+    sn_residual_add(b->x, b->q, s->rows, dim, i0, i1);
+}
+
+/* Weight-parallel: hb = w1 times xb, hb2 = w3 times xb, then SwiGLU on this thread's hidden units. */
+SN_INLINE void sn_phase_ffn_up(const sn_forward_job *s, int l, int tid, int nth) {
+    sn_llama_batch *b = s->b;
+    const sn_llama_model *m = b->m;
+    const int dim = m->dim, hidden = m->hidden;
+    int i0, i1;
+    sn_split(hidden, tid, nth, &i0, &i1);
+    sn_matmul_rows(m->w1 + (size_t) l * hidden * dim, dim, b->xb, s->rows, b->hb, hidden, i0, i1);
+    sn_matmul_rows(m->w3 + (size_t) l * hidden * dim, dim, b->xb, s->rows, b->hb2, hidden, i0, i1);
+    for (int r = 0; r < s->rows; r++) sn_swiglu(b->hb + (size_t) r * hidden, b->hb2 + (size_t) r * hidden, i0, i1);
+}
+
+/* Weight-parallel: w2 times hb (into q), then the residual into x. */
+SN_INLINE void sn_phase_ffn_down(const sn_forward_job *s, int l, int tid, int nth) {
+    sn_llama_batch *b = s->b;
+    const int dim = b->m->dim, hidden = b->m->hidden;
+    int i0, i1;
+    sn_split(dim, tid, nth, &i0, &i1);
+    sn_matmul_rows(b->m->w2 + (size_t) l * dim * hidden, hidden, b->hb, s->rows, b->q, dim, i0, i1);
+    sn_residual_add(b->x, b->q, s->rows, dim, i0, i1);
+}
+
+/* The attention block of layer l: rmsnorm, q/k/v with RoPE and the cache write, attention, wo + residual. */
+SN_INLINE void sn_attention_block(const sn_forward_job *s, int l, int tid, int nth) {
+    const sn_llama_model *m = s->b->m;
+    sn_rmsnorm_rows(s->b->xb, s->b->x, m->rms_att + (size_t) l * m->dim, s->rows, m->dim, tid, nth);
+    sn_pool_barrier(s->pool);
+    sn_phase_qkv(s, l, tid, nth);
+    sn_pool_barrier(s->pool); /* every row's k, v are in the cache before any row attends */
+    sn_phase_attention(s, l, tid, nth);
+    sn_pool_barrier(s->pool);
+    sn_phase_attention_out(s, l, tid, nth);
+    sn_pool_barrier(s->pool);
+}
+
+/* The feed-forward block of layer l: rmsnorm, w1 and w3 with SwiGLU, w2 + residual. */
+SN_INLINE void sn_ffn_block(const sn_forward_job *s, int l, int tid, int nth) {
+    const sn_llama_model *m = s->b->m;
+    sn_rmsnorm_rows(s->b->xb, s->b->x, m->rms_ffn + (size_t) l * m->dim, s->rows, m->dim, tid, nth);
+    sn_pool_barrier(s->pool);
+    sn_phase_ffn_up(s, l, tid, nth);
+    sn_pool_barrier(s->pool);
+    sn_phase_ffn_down(s, l, tid, nth);
+    sn_pool_barrier(s->pool);
+}
+
+/*
+ * The final rmsnorm of the rows that get logits, packed (xb row k is row logit_rows[k]), then the
+ * classifier for those rows only, weight-parallel.
+ */
+SN_INLINE void sn_classifier(const sn_forward_job *s, int tid, int nth) {
+    sn_llama_batch *b = s->b;
+    const sn_llama_model *m = b->m;
+    const int dim = m->dim;
     for (int k = tid; k < s->n_logits; k += nth) {
-        const int r = s->logit_rows[k];
-        sn_rmsnorm(b->xb + (size_t) k * dim, b->x + (size_t) r * dim, m->rms_final, dim);
+        sn_rmsnorm(b->xb + (size_t) k * dim, b->x + (size_t) s->logit_rows[k] * dim, m->rms_final, dim);
     }
     sn_pool_barrier(s->pool);
     if (s->n_logits > 0) {
+        int i0, i1;
         sn_split(m->vocab, tid, nth, &i0, &i1);
         sn_matmul_rows(m->wcls, dim, b->xb, s->n_logits, b->logits, m->vocab, i0, i1);
     }
 }
 
+/* One thread's part of a whole forward step; all threads run it, separated by the blocks' barriers. */
+SN_INLINE void sn_forward_worker_body(const sn_forward_job *s, int tid, int nth) {
+    /* No barrier after the embedding: the first rmsnorm reads each row on the thread that wrote it. */
+    sn_phase_embed(s, tid, nth);
+    for (int l = 0; l < s->b->m->n_layers; l++) {
+        sn_attention_block(s, l, tid, nth);
+        sn_ffn_block(s, l, tid, nth);
+    }
+    sn_classifier(s, tid, nth);
+}
+
 static void sn_forward_worker_generic(void *s, int tid, int nth) {
-    sn_forward_worker_body((const sn_step *) s, tid, nth);
+    sn_forward_worker_body((const sn_forward_job *) s, tid, nth);
 }
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define SN_HAVE_AVX_PATH 1
 __attribute__((target("avx2"))) static void sn_forward_worker_avx(void *s, int tid, int nth) {
-    sn_forward_worker_body((const sn_step *) s, tid, nth);
+    sn_forward_worker_body((const sn_forward_job *) s, tid, nth);
 }
 #else
 #define SN_HAVE_AVX_PATH 0
 #endif
 
+/* 1 when sn_llama_forward() runs this batch on the AVX2 code path, 0 on the portable (SSE2) one. */
+static inline int32_t sn_llama_batch_uses_avx(int64_t batch) {
+    const sn_llama_batch *b = (const sn_llama_batch *) (intptr_t) batch;
+    return SN_HAVE_AVX_PATH && !b->force_generic && sn_llama_cpu_has_avx();
+}
+
 /*
- * One batched step: row i feeds token tokens[i] at position positions[i] of sequence slots[i]. In every
- * layer all rows' K/V are written to the cache before any attention runs, so several rows of one slot at
- * distinct positions (chunked prefill) attend to each other causally. Logits are computed only for the
- * n_logits rows listed in logit_rows, into logits row k = 0..n_logits-1.
- * Returns SN_LLAMA_OK, or SN_LLAMA_ERR_ARG (nothing computed) if any index is out of range.
+ * One batched step over the rows of `step` (see sn_llama_step). In every layer all rows' K/V are written to
+ * the cache before any attention runs, so several rows of one slot at distinct positions (chunked prefill)
+ * attend to each other causally. Logits are computed only for the rows flagged in step->logits, into logits
+ * rows 0, 1, ... in row order. Returns SN_OK, or SN_ERR_ARG (nothing computed) if the step is NULL, has
+ * more than max_rows rows or a NULL array, or any token, position or slot is out of range.
  */
-static inline int32_t sn_llama_forward(int64_t batch, int32_t rows, const int32_t *tokens, const int32_t *positions,
-                                       const int32_t *slots, int32_t n_logits, const int32_t *logit_rows,
-                                       int32_t threads) {
+static inline sn_status sn_llama_forward(int64_t batch, const sn_llama_step *step, int32_t threads) {
     sn_llama_batch *b = (sn_llama_batch *) (intptr_t) batch;
-    if (b == NULL || rows < 0 || rows > b->max_rows || n_logits < 0 || n_logits > rows) return SN_LLAMA_ERR_ARG;
+    if (b == NULL || step == NULL) return SN_ERR_ARG;
+    const int32_t rows = step->n_rows;
+    if (rows < 0 || rows > b->max_rows) return SN_ERR_ARG;
+    if (rows == 0) return SN_OK;
+    if (step->token == NULL || step->pos == NULL || step->slot == NULL) return SN_ERR_ARG;
     const sn_llama_model *m = b->m;
     for (int r = 0; r < rows; r++) {
-        if (tokens[r] < 0 || tokens[r] >= m->vocab || positions[r] < 0 || positions[r] >= m->seq_len
-            || slots[r] < 0 || slots[r] >= b->max_slots) {
-            return SN_LLAMA_ERR_ARG;
+        if (step->token[r] < 0 || step->token[r] >= m->vocab || step->pos[r] < 0 || step->pos[r] >= m->seq_len
+            || step->slot[r] < 0 || step->slot[r] >= b->max_slots) {
+            return SN_ERR_ARG;
         }
     }
-    for (int k = 0; k < n_logits; k++) {
-        if (logit_rows[k] < 0 || logit_rows[k] >= rows) return SN_LLAMA_ERR_ARG;
+    int32_t n_logits = 0;
+    if (step->logits != NULL) {
+        for (int r = 0; r < rows; r++) {
+            if (step->logits[r] != 0) b->logit_rows[n_logits++] = r;
+        }
     }
-    if (rows == 0) return SN_LLAMA_OK;
-    sn_step s;
+    sn_forward_job s;
     s.b = b;
     s.pool = NULL;
     s.rows = rows;
-    s.tokens = tokens;
-    s.positions = positions;
-    s.slots = slots;
+    s.tokens = step->token;
+    s.positions = step->pos;
+    s.slots = step->slot;
     s.n_logits = n_logits;
-    s.logit_rows = logit_rows;
+    s.logit_rows = b->logit_rows;
     sn_pool_fn worker = sn_forward_worker_generic;
 #if SN_HAVE_AVX_PATH
-    if (!b->force_generic && sn_llama_cpu_has_avx()) worker = sn_forward_worker_avx;
+    if (sn_llama_batch_uses_avx(batch)) worker = sn_forward_worker_avx;
 #endif
     if (threads > 1 && b->pool_threads != threads) {
         sn_pool_free(b->pool);
@@ -729,17 +842,17 @@ static inline int32_t sn_llama_forward(int64_t batch, int32_t rows, const int32_
         s.pool = b->pool;
         sn_pool_run(b->pool, worker, &s);
     }
-    return SN_LLAMA_OK;
+    return SN_OK;
 }
 
 /*
  * Samples from logits row k of the last forward (which must have produced more than k rows), exactly as
  * llama2.c's sampler (see sn_sampler.h); the logits themselves are left untouched (copied to scratch).
- * Returns the token, or SN_LLAMA_ERR_ARG.
+ * Returns the token, or SN_ERR_ARG.
  */
 static inline int32_t sn_llama_batch_sample(int64_t batch, int32_t k, float temperature, float topp, uint64_t *rng_state) {
     sn_llama_batch *b = (sn_llama_batch *) (intptr_t) batch;
-    if (b == NULL || k < 0 || k >= b->max_rows) return SN_LLAMA_ERR_ARG;
+    if (b == NULL || k < 0 || k >= b->max_rows) return SN_ERR_ARG;
     const int n = b->m->vocab;
     return sn_sample(b->logits + (size_t) k * n, n, temperature, topp, rng_state, b->probs, b->probindex);
 }

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <pthread.h>
 #include <sched.h>
+#include "sn_status.h"
 
 #define SN_POOL_SPINS 2000 /* pause-loop iterations before yielding (a few microseconds) */
 #define SN_POOL_YIELDS 50  /* sched_yield() calls before sleeping */
@@ -36,15 +37,15 @@ typedef struct sn_signal {
     pthread_cond_t cv;
 } sn_signal;
 
-static inline int sn_signal_init(sn_signal *s) {
+static inline sn_status sn_signal_init(sn_signal *s) {
     s->value = 0;
     s->sleepers = 0;
-    if (pthread_mutex_init(&s->mu, NULL) != 0) return -1;
+    if (pthread_mutex_init(&s->mu, NULL) != 0) return SN_ERR_NOMEM;
     if (pthread_cond_init(&s->cv, NULL) != 0) {
         pthread_mutex_destroy(&s->mu);
-        return -1;
+        return SN_ERR_NOMEM;
     }
-    return 0;
+    return SN_OK;
 }
 
 static inline void sn_signal_destroy(sn_signal *s) {
@@ -147,11 +148,11 @@ static inline sn_pool *sn_pool_new(int workers) {
     if (workers <= 0) return NULL;
     sn_pool *p = (sn_pool *) calloc(1, sizeof(sn_pool));
     if (p == NULL) return NULL;
-    if (sn_signal_init(&p->job) != 0) {
+    if (sn_signal_init(&p->job) != SN_OK) {
         free(p);
         return NULL;
     }
-    if (sn_signal_init(&p->barrier) != 0) {
+    if (sn_signal_init(&p->barrier) != SN_OK) {
         sn_signal_destroy(&p->job);
         free(p);
         return NULL;

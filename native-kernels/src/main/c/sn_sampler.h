@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <math.h>
+#include "sn_status.h"
 
 typedef struct sn_prob_index {
     float prob;
@@ -119,11 +120,11 @@ static inline int32_t sn_sample_topp(const float *p, int32_t n, float topp, sn_p
  * llama2.c Sampler.sample() on n logits, which are left untouched: temperature 0 is argmax (no RNG draw);
  * otherwise probs = softmax(logits / temperature) (max, expf, sequential float sum, divide), then one
  * coin = random_f32(rng_state), then sample_mult when topp <= 0 or topp >= 1, else sample_topp.
- * Scratch: probs holds n floats, probindex 2n entries. Returns a token id in [0, n), or -7 if n <= 0.
+ * Scratch: probs holds n floats, probindex 2n entries. Returns a token id in [0, n), or SN_ERR_ARG if n <= 0.
  */
 static inline int32_t sn_sample(const float *logits, int32_t n, float temperature, float topp, uint64_t *rng_state,
                                 float *probs, sn_prob_index *probindex) {
-    if (n <= 0) return -7;
+    if (n <= 0) return SN_ERR_ARG;
     if (temperature == 0.0f) return sn_sample_argmax(logits, n);
     for (int32_t q = 0; q < n; q++) probs[q] = logits[q] / temperature;
     float max_val = probs[0];

@@ -94,6 +94,7 @@ final class DataIO {
                 throw new java.io.UncheckedIOException("cannot check --output " + output + ": " + e.getMessage(), e);
             }
         }
+        requireCreatable(output);
         if (input == null) {
             return;
         }
@@ -110,6 +111,28 @@ final class DataIO {
         if (why != null) {
             throw new UsageException("--output " + output + " " + why + " " + input
                 + ": writing there would delete the input; choose another --output");
+        }
+    }
+
+    /** A local output must be creatable: its nearest existing ancestor is a writable folder. */
+    private static void requireCreatable(String output) {
+        String scheme = null;
+        try {
+            scheme = URI.create(output).getScheme();
+        } catch (IllegalArgumentException e) {
+            // a plain local path
+        }
+        if (scheme != null && !scheme.equals("file")) {
+            return; // remote file systems answer for themselves when the job writes
+        }
+        Path p = (scheme == null ? Path.of(output) : Path.of(URI.create(output))).toAbsolutePath();
+        Path existing = p;
+        while (existing != null && !Files.exists(existing)) {
+            existing = existing.getParent();
+        }
+        if (existing == null || !Files.isDirectory(existing) || !Files.isWritable(existing)) {
+            throw new UsageException("--output " + output + " cannot be written: " + existing
+                + (existing != null && !Files.isDirectory(existing) ? " is not a folder" : " is not writable"));
         }
     }
 

@@ -23,8 +23,8 @@ import org.apache.spark.sql.api.java.UDF4;
 import org.apache.spark.sql.types.DataTypes;
 import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.IntPointer;
-import org.sparknative.kernels.IntegrateReference;
-import org.sparknative.kernels.IntegrationKernels;
+import org.sparknative.kernels.integrate.IntegrateReference;
+import org.sparknative.kernels.integrate.IntegrateKernels;
 import org.sparknative.spark.RowIds;
 import org.sparknative.spark.integrate.IntegrateFunctions;
 import org.sparknative.spark.integrate.IntegrateTransform;
@@ -191,7 +191,7 @@ final class IntegrateJob implements Callable<Integer> {
                 boolean writeHere = output != null && !compare;
                 long t0 = System.nanoTime();
                 if (writeHere) {
-                    DataIO.write(built.output().drop(RowIds.INPUT_ROW), output, outFormat, overwrite);
+                    DataIO.write(built.output().drop(RowIds.INPUT_ROW, IntegrateTransform.N_INPUT), output, outFormat, overwrite);
                     guard.committed();
                 } else {
                     noop(built.output());
@@ -205,7 +205,7 @@ final class IntegrateJob implements Callable<Integer> {
                 last = built.output();
             }
             if (compare && output != null) {
-                DataIO.write(last.drop(RowIds.INPUT_ROW), output, outFormat, overwrite);
+                DataIO.write(last.drop(RowIds.INPUT_ROW, IntegrateTransform.N_INPUT), output, outFormat, overwrite);
                 guard.committed();
             }
             results = withSpeedups(results);
@@ -304,7 +304,7 @@ final class IntegrateJob implements Callable<Integer> {
                             int start;
                             while ((start = nextChunk.getAndAdd(chunk)) < r) {
                                 int len = Math.min(chunk, r - start);
-                                IntegrationKernels.integrateBatch(a.address() + 8L * start, b.address() + 8L * start,
+                                IntegrateKernels.integrateBatch(a.address() + 8L * start, b.address() + 8L * start,
                                     n.address() + 4L * start, out.address() + 8L * start, len, 0L);
                             }
                         }));

@@ -53,7 +53,7 @@ public final class SparkNativeCli {
     private static int handle(Exception e, CommandLine cl, CommandLine.ParseResult parsed) {
         PrintWriter err = cl.getErr();
         Throwable root = userFacingCause(e);
-        err.println("spark-native " + cl.getCommandName() + ": error: " + root.getMessage());
+        err.println("spark-native " + cl.getCommandName() + ": error: " + oneLine(root));
         if (root instanceof UsageException) {
             err.flush();
             return 2;
@@ -69,12 +69,23 @@ public final class SparkNativeCli {
         return 1;
     }
 
+    /**
+     * @return the first line of {@code t}'s message, without Spark's "Job aborted due to stage failure: ...
+     *         Lost task ...:" preamble (the task's own message follows it) and without a remote stack trace
+     */
+    static String oneLine(Throwable t) {
+        String m = String.valueOf(t.getMessage());
+        m = m.replaceFirst("(?s)^Job aborted due to stage failure: .*?most recent failure: Lost task [^)]*\\)[^)]*\\): ", "");
+        int nl = m.indexOf('\n');
+        return nl < 0 ? m : m.substring(0, nl);
+    }
+
     /** The innermost exception whose message a user can act on (ours, or Spark's analysis errors). */
     static Throwable userFacingCause(Throwable e) {
         Throwable best = e;
         for (Throwable t = e; t != null; t = t.getCause()) {
             if (t instanceof IllegalArgumentException || t instanceof AnalysisException
-                || t instanceof java.io.UncheckedIOException) {
+                || t instanceof java.io.UncheckedIOException || t instanceof java.io.IOException) {
                 best = t;
             }
             if (t.getCause() == t) {

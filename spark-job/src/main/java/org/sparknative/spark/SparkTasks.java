@@ -33,6 +33,16 @@ public final class SparkTasks {
             + " attempt " + ctx.attemptNumber();
     }
 
+    /**
+     * @return a check, for the current task's thread, of whether Spark killed the task (its job cancelled,
+     *         another attempt won, the stage aborted); outside a task, whether the thread is interrupted
+     */
+    public static java.util.function.BooleanSupplier cancellation() {
+        TaskContext ctx = TaskContext.get();
+        return ctx == null ? () -> Thread.currentThread().isInterrupted()
+            : () -> ctx.isInterrupted() || Thread.currentThread().isInterrupted();
+    }
+
     /** @return the current task's partition id, or -1 outside a task */
     public static int partitionId() {
         TaskContext ctx = TaskContext.get();

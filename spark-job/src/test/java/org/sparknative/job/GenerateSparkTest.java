@@ -168,7 +168,8 @@ class GenerateSparkTest {
         assertEquals("dim=32,hidden=64,layers=1,heads=4,kv_heads=2,vocab=300,seq=32,shared=true", json.get("modelShape").asText());
         assertTrue(json.get("completionTokens").asLong() >= 1 && json.get("completionTokens").asLong() <= 10, json.toString());
         StringWriter bad = new StringWriter();
-        assertEquals(1, run(bad, "generate", "--input", in.toString(), "--synthetic-model", "dim=30,heads=4"));
+        // A bad option value is bad usage: exit 2, one line.
+        assertEquals(2, run(bad, "generate", "--input", in.toString(), "--synthetic-model", "dim=30,heads=4"));
         assertTrue(bad.toString().contains("missing key 'hidden'"), bad.toString());
     }
 

@@ -5,8 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -15,7 +13,7 @@ import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.sparknative.kernels.IntegrateReference;
+import org.sparknative.kernels.integrate.IntegrateReference;
 
 class IntegrateCliTest {
     private static SparkSession spark;
@@ -28,13 +26,8 @@ class IntegrateCliTest {
         spark = SparkTestSession.get();
     }
 
-    private record Run(int exit, String err) {
-    }
-
-    private static Run run(String... args) {
-        StringWriter sw = new StringWriter();
-        int code = SparkNativeCli.run(new PrintWriter(sw, true), args);
-        return new Run(code, sw.toString());
+    private static CliRun run(String... args) {
+        return CliRun.of(args);
     }
 
     static Path sample(String name) {
@@ -46,7 +39,7 @@ class IntegrateCliTest {
     @Test
     void compareWritesSummaryWithEveryVariant() throws Exception {
         Path summary = tmp.resolve("summary.json");
-        Run r = run("integrate", "--compare", "--rows", "3000", "--seed", "1", "--warmup", "0",
+        CliRun r = run("integrate", "--compare", "--rows", "3000", "--seed", "1", "--warmup", "0",
             "--summary", summary.toString());
         assertEquals(0, r.exit(), r.err());
         JsonNode json = new ObjectMapper().readTree(summary.toFile());
@@ -67,7 +60,7 @@ class IntegrateCliTest {
     void csvSampleToParquetJsonAndCsvOutputs() {
         for (String fmt : List.of("parquet", "json", "csv")) {
             Path out = tmp.resolve("out-" + fmt);
-            Run r = run("integrate", "--input", sample("sample.csv").toString(), "--output", out.toString(),
+            CliRun r = run("integrate", "--input", sample("sample.csv").toString(), "--output", out.toString(),
                 "--format", fmt, "--warmup", "0");
             assertEquals(0, r.exit(), r.err());
             List<Row> rows = switch (fmt) {
@@ -90,7 +83,7 @@ class IntegrateCliTest {
         assertEquals(0, run("integrate", "--input", sample("sample.jsonl").toString(), "--output", out.toString(),
             "--warmup", "0").exit());
         assertEquals(200, spark.read().parquet(out.toString()).count());
-        Run again = run("integrate", "--input", sample("sample.jsonl").toString(), "--output", out.toString(), "--warmup", "0");
+        CliRun again = run("integrate", "--input", sample("sample.jsonl").toString(), "--output", out.toString(), "--warmup", "0");
         assertEquals(1, again.exit());
         assertTrue(again.err().contains("already exists"), again.err());
         assertEquals(0, run("integrate", "--input", sample("sample.jsonl").toString(), "--output", out.toString(),
@@ -99,19 +92,19 @@ class IntegrateCliTest {
 
     @Test
     void badInputGivesClearMessageAndNonZeroExit() throws Exception {
-        Run missing = run("integrate", "--input", tmp.resolve("nope.csv").toString());
+        CliRun missing = run("integrate", "--input", tmp.resolve("nope.csv").toString());
         assertEquals(1, missing.exit());
         assertTrue(missing.err().contains("input not found") && missing.err().contains("nope.csv"), missing.err());
 
         Path noN = tmp.resolve("no-n.csv");
         Files.writeString(noN, "a,b\n0.0,1.0\n");
-        Run r1 = run("integrate", "--input", noN.toString());
+        CliRun r1 = run("integrate", "--input", noN.toString());
         assertEquals(1, r1.exit());
         assertTrue(r1.err().contains("no column 'n'"), r1.err());
 
         Path textA = tmp.resolve("text-a.csv");
         Files.writeString(textA, "a,b,n\nlow,1.0,10\n");
-        Run r2 = run("integrate", "--input", textA.toString());
+        CliRun r2 = run("integrate", "--input", textA.toString());
         assertEquals(1, r2.exit());
         assertTrue(r2.err().contains("'a' must be numeric"), r2.err());
 
@@ -119,15 +112,16 @@ class IntegrateCliTest {
         Files.writeString(zeroN, "a,b,n\n0.0,1.0,10\n0.0,1.0,0\n");
         // The bad row is named by its place in the input file, whatever the partitioning.
         for (String parts : new String[] {"1", "3"}) {
-            Run r3 = run("integrate", "--input", zeroN.toString(), "--warmup", "0", "--partitions", parts);
+            CliRun r3 = run("integrate", "--input", zeroN.toString(), "--warmup", "0", "--partitions", parts);
             assertEquals(1, r3.exit());
             assertTrue(r3.err().contains("integrate_f: input row 2: n must be >= 1, got 0"), r3.err());
         }
         assertEquals(0, run("integrate", "--input", zeroN.toString(), "--warmup", "0", "--invalid-rows", "null").exit());
         assertEquals(0, run("integrate", "--input", zeroN.toString(), "--warmup", "0", "--invalid-rows", "row-error").exit());
 
-        Run badVariant = run("integrate", "--variant", "fast", "--rows", "10");
-        assertEquals(1, badVariant.exit());
+        // An unknown --variant is bad usage (exit 2), as for every other malformed option value.
+        CliRun badVariant = run("integrate", "--variant", "fast", "--rows", "10");
+        assertEquals(2, badVariant.exit());
         assertTrue(badVariant.err().contains("--variant must be"), badVariant.err());
 
         assertEquals(2, run("integrate", "--no-such-option").exit());

@@ -16,7 +16,7 @@ import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.sparknative.kernels.IntegrateReference;
+import org.sparknative.kernels.integrate.IntegrateReference;
 import org.sparknative.udf.ExecutorRuntime;
 import org.sparknative.spark.RowIds;
 import org.sparknative.spark.integrate.IntegrateFunctions;

@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -225,11 +224,6 @@ public final class Checkpoint {
             out[i] = offsets.get(ts[i]);
         }
         return out;
-    }
-
-    /** @return whether {@code path} exists and is a regular file */
-    public static boolean exists(Path path) {
-        return Files.isRegularFile(path);
     }
 
     @Override

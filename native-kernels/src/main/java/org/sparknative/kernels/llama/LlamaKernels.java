@@ -1,13 +1,22 @@
 package org.sparknative.kernels.llama;
 
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.IntPointer;
+import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.javacpp.annotation.Cast;
+import org.bytedeco.javacpp.annotation.Const;
 import org.bytedeco.javacpp.annotation.Name;
 import org.bytedeco.javacpp.annotation.Platform;
+import org.sparknative.kernels.NativeLibrary;
+import org.sparknative.kernels.NativeStatus;
 
 /**
  * Raw JNI bindings of the llama C kernels ({@code sn_llama.h}, {@code sn_tokenizer.h},
  * {@code sn_sampler.h}). Handles are {@code long} values holding native pointers; arrays are either Java
  * arrays (copied in and out by JavaCPP) or raw addresses.
+ *
+ * <p>Status codes: the model, batch and sampler functions return a {@link NativeStatus} code
+ * ({@code sn_status.h}); the tokenizer functions return {@code TOK_ERR_*}.
  *
  * <p>Prefer {@link NativeLlamaModel}, {@link NativeLlamaBatch} and {@link NativeTokenizer}, which validate
  * every argument and own the handles. These entry points exist for callers that hand over off-heap buffers
@@ -16,27 +25,13 @@ import org.bytedeco.javacpp.annotation.Platform;
  * enough memory, nor that a handle is live.
  *
  * <p>Threading: model and tokenizer handles are immutable and may be shared by any number of threads; a
- * batch handle must be used by one thread at a time. Call {@link org.sparknative.kernels.NativeLibrary#ensureLoaded()}
- * first.
+ * batch handle must be used by one thread at a time. The class loads its JNI library in its static
+ * initializer, so the first call from any thread loads it, once per JVM (see {@link NativeLibrary}).
  */
-@Platform(include = {"sn_pool.h", "sn_sampler.h", "sn_tokenizer.h", "sn_llama.h"})
+@Platform(include = {"sn_status.h", "sn_pool.h", "sn_sampler.h", "sn_tokenizer.h", "sn_llama.h"})
 public final class LlamaKernels {
-    /** Success. */
-    public static final int OK = 0;
-    /** open() failed; the out array's second element holds errno. */
-    public static final int ERR_OPEN = -1;
-    /** fstat() failed; the out array's second element holds errno. */
-    public static final int ERR_STAT = -2;
-    /** The file length differs from the expected one; the out array's second element holds it. */
-    public static final int ERR_LENGTH = -3;
-    /** mmap() failed; the out array's second element holds errno. */
-    public static final int ERR_MMAP = -4;
-    /** Native allocation failed. */
-    public static final int ERR_NOMEM = -5;
-    /** Inconsistent shape, or a tensor outside the file. */
-    public static final int ERR_CONFIG = -6;
-    /** An index or count out of range. */
-    public static final int ERR_ARG = -7;
+    // The model, batch and sampler functions return a NativeStatus code (sn_status.h). The tokenizer
+    // (sn_tokenizer.h) still has its own codes:
 
     /** Tokenizer: malformed file (message in the error buffer). */
     public static final int TOK_ERR_FORMAT = -1;
@@ -50,17 +45,22 @@ public final class LlamaKernels {
     /** Tokenizer: bad argument. */
     public static final int TOK_ERR_ARG = -4;
 
+    static {
+        NativeLibrary.load(LlamaKernels.class);
+        NativeLibrary.recordLoad(LlamaKernels.class);
+    }
+
     private LlamaKernels() {
     }
 
     // ---- model ------------------------------------------------------------------------------------
 
     /**
-     * mmaps {@code path} read-only. {@code cfg}: dim, hidden, layers, heads, kv_heads, vocab, seq, shared
-     * (0/1); {@code offsets}: the byte offset of every {@link Tensor} in declaration order; {@code out[0]}
+     * mmaps {@code path} read-only. {@code cfg}: dim, hidden, layers, heads, kv_heads, vocab, seq;
+     * {@code offsets}: the byte offset of every {@link Tensor} in declaration order; {@code out[0]}
      * receives the handle, {@code out[1]} errno or the actual length on failure.
      *
-     * @return {@link #OK} or a negative error code
+     * @return a {@link NativeStatus} code: {@code OK}, or why the mapping failed
      */
     @Name("sn_llama_model_map")
     public static native int modelMap(String path, @Cast("int64_t") long expectedBytes, @Cast("const int32_t*") int[] cfg,
@@ -72,7 +72,11 @@ public final class LlamaKernels {
 
     // ---- batch ------------------------------------------------------------------------------------
 
-    /** Allocates a batch (KV cache and scratch); {@code out[0]} receives the handle. */
+    /**
+     * Allocates a batch (KV cache and scratch); {@code out[0]} receives the handle.
+     *
+     * @return {@link NativeStatus#OK}, {@link NativeStatus#ERR_ARG} or {@link NativeStatus#ERR_NOMEM}
+     */
     @Name("sn_llama_batch_new")
     public static native int batchNew(@Cast("int64_t") long model, int maxSlots, int maxRows, @Cast("int64_t*") long[] out);
 
@@ -92,31 +96,77 @@ public final class LlamaKernels {
     @Name("sn_llama_cpu_has_avx")
     public static native int cpuHasAvx();
 
-    /**
-     * One forward step over Java arrays (see {@link NativeLlamaBatch#forward}).
-     *
-     * @return {@link #OK} or {@link #ERR_ARG} (nothing computed)
-     */
-    @Name("sn_llama_forward")
-    public static native int forward(@Cast("int64_t") long batch, int rows, @Cast("const int32_t*") int[] tokens,
-                                     @Cast("const int32_t*") int[] positions, @Cast("const int32_t*") int[] slots, int nLogits,
-                                     @Cast("const int32_t*") int[] logitRows, int threads);
+    /** @return 1 if {@link #forward} runs this batch on the AVX2 code path, 0 on the portable SSE2 one */
+    @Name("sn_llama_batch_uses_avx")
+    public static native int batchUsesAvx(@Cast("int64_t") long batch);
 
     /**
-     * One forward step over int32 arrays at raw addresses ({@code rows} entries each, {@code nLogits} for
-     * {@code logitRows}); zero-copy for Arrow buffers.
+     * The rows of one forward step: the C struct {@code sn_llama_step} (in the shape of llama.cpp's
+     * {@code llama_batch}). Row {@code i} feeds {@code token[i]} at position {@code pos[i]} of sequence slot
+     * {@code slot[i]}; the rows whose {@code logits[i]} is nonzero get logits, in row order (logits row
+     * {@code k} belongs to the {@code k}-th such row); a null {@code logits} means none. The struct only
+     * points at the four arrays of {@code nRows} entries each, which the caller owns and keeps alive across
+     * {@link #forward}. {@link #close()} frees the struct, not the arrays.
+     */
+    @Name("sn_llama_step")
+    public static class Step extends Pointer {
+        static {
+            NativeLibrary.load(Step.class);
+        }
+
+        /** Allocates a zeroed descriptor: no rows, null arrays. */
+        public Step() {
+            allocate();
+        }
+
+        private native void allocate();
+
+        /** @return the row count */
+        @Name("n_rows")
+        public native int nRows();
+
+        /** Sets the row count. */
+        @Name("n_rows")
+        public native Step nRows(int nRows);
+
+        /** @return the int32 token ids, one per row */
+        public native @Cast("const int32_t*") IntPointer token();
+
+        /** Points at the int32 token ids, one per row. */
+        public native Step token(@Cast("const int32_t*") IntPointer token);
+
+        /** @return the int32 positions, one per row */
+        public native @Cast("const int32_t*") IntPointer pos();
+
+        /** Points at the int32 positions, one per row. */
+        public native Step pos(@Cast("const int32_t*") IntPointer pos);
+
+        /** @return the int32 sequence slots, one per row */
+        public native @Cast("const int32_t*") IntPointer slot();
+
+        /** Points at the int32 sequence slots, one per row. */
+        public native Step slot(@Cast("const int32_t*") IntPointer slot);
+
+        /** @return the int8 "needs logits" flags, one per row */
+        public native @Cast("const int8_t*") BytePointer logits();
+
+        /** Points at the int8 "needs logits" flags, one per row, or clears them (null: no row gets logits). */
+        public native Step logits(@Cast("const int8_t*") BytePointer logits);
+    }
+
+    /**
+     * One forward step over the rows {@code step} describes (see {@link NativeLlamaBatch#forward}, which
+     * validates everything first and builds the descriptor).
      *
-     * @return {@link #OK} or {@link #ERR_ARG} (nothing computed)
+     * @return {@link NativeStatus#OK} or {@link NativeStatus#ERR_ARG} (nothing computed)
      */
     @Name("sn_llama_forward")
-    public static native int forwardAddresses(@Cast("int64_t") long batch, int rows, @Cast("const int32_t*") long tokens,
-                                              @Cast("const int32_t*") long positions, @Cast("const int32_t*") long slots,
-                                              int nLogits, @Cast("const int32_t*") long logitRows, int threads);
+    public static native int forward(@Cast("int64_t") long batch, @Const Step step, int threads);
 
     /**
      * Samples from logits row {@code k} of the batch's last forward; the logits are left untouched.
      *
-     * @return the token, or {@link #ERR_ARG}
+     * @return the token, or {@link NativeStatus#ERR_ARG}
      */
     @Name("sn_llama_batch_sample")
     public static native int batchSample(@Cast("int64_t") long batch, int k, float temperature, float topp,
@@ -126,7 +176,7 @@ public final class LlamaKernels {
      * llama2.c's sampler over {@code n} float logits at {@code logits} (left untouched). Scratch:
      * {@code probs} holds {@code n} floats, {@code probIndex} {@code 2n} 8-byte entries.
      *
-     * @return a token in {@code [0, n)}, or {@link #ERR_ARG} if {@code n <= 0}
+     * @return a token in {@code [0, n)}, or {@link NativeStatus#ERR_ARG} if {@code n <= 0}
      */
     @Name("sn_sample")
     public static native int sample(@Cast("const float*") long logits, int n, float temperature, float topp,

@@ -1,8 +1,11 @@
 package org.sparknative.kernels.llama;
 
 import java.util.Arrays;
+import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.Pointer;
+import org.sparknative.kernels.NativeStatus;
 
 /**
  * Batched Llama-2 inference state over a {@link NativeLlamaModel}: the KV cache of {@code maxSlots}
@@ -29,8 +32,14 @@ public final class NativeLlamaBatch implements AutoCloseable {
     private final int maxSlots;
     private final int maxRows;
     private final FloatPointer logits;
-    private final long logitsAddress;
     private final long[] keyScratch;
+    /** The step descriptor handed to the C side, pointing at the four native arrays below (maxRows each). */
+    private final LlamaKernels.Step step;
+    private final IntPointer stepTokens;
+    private final IntPointer stepPositions;
+    private final IntPointer stepSlots;
+    private final BytePointer stepLogits;
+    private final byte[] logitFlags;
     private long handle;
     private int logitRowCount;
 
@@ -43,15 +52,54 @@ public final class NativeLlamaBatch implements AutoCloseable {
         }
     }
 
-    NativeLlamaBatch(NativeLlamaModel model, long handle, int maxSlots, int maxRows) {
+    /** KV cache bytes of the batches of this JVM that are not closed yet. */
+    private static final java.util.concurrent.atomic.AtomicLong LIVE_KV_CACHE_BYTES = new java.util.concurrent.atomic.AtomicLong();
+
+    private final long kvCacheBytes;
+
+    /**
+     * @return the KV cache bytes of every batch of this JVM (executor) that is not closed: 0 when no task
+     *         decodes; tests and metrics read it to prove that tasks free their caches
+     */
+    public static long liveKvCacheBytes() {
+        return LIVE_KV_CACHE_BYTES.get();
+    }
+
+    NativeLlamaBatch(NativeLlamaModel model, long handle, int maxSlots, int maxRows, long kvCacheBytes) {
+        this.kvCacheBytes = kvCacheBytes;
+        LIVE_KV_CACHE_BYTES.addAndGet(kvCacheBytes);
         this.model = model;
         this.config = model.config();
         this.handle = handle;
         this.maxSlots = maxSlots;
         this.maxRows = maxRows;
-        this.logitsAddress = LlamaKernels.batchLogits(handle);
-        this.logits = new FloatPointer(new View(logitsAddress, (long) maxRows * config.vocabSize()));
+        this.logits = new FloatPointer(new View(LlamaKernels.batchLogits(handle), (long) maxRows * config.vocabSize()));
         this.keyScratch = new long[maxRows];
+        this.logitFlags = new byte[maxRows];
+        IntPointer tokens = null;
+        IntPointer positions = null;
+        IntPointer slots = null;
+        BytePointer flags = null;
+        try {
+            tokens = new IntPointer((long) maxRows);
+            positions = new IntPointer((long) maxRows);
+            slots = new IntPointer((long) maxRows);
+            flags = new BytePointer((long) maxRows);
+            this.step = new LlamaKernels.Step().token(tokens).pos(positions).slot(slots).logits(flags);
+        } catch (RuntimeException | Error e) {
+            for (Pointer p : new Pointer[] {tokens, positions, slots, flags}) {
+                if (p != null) {
+                    p.close();
+                }
+            }
+            LlamaKernels.batchFree(handle);
+            model.batchClosed();
+            throw e;
+        }
+        this.stepTokens = tokens;
+        this.stepPositions = positions;
+        this.stepSlots = slots;
+        this.stepLogits = flags;
     }
 
     /**
@@ -59,10 +107,13 @@ public final class NativeLlamaBatch implements AutoCloseable {
      * {@code slots[i]}. In every layer the K/V of all rows are written to the cache before attention, so
      * several rows of one slot at distinct positions (chunked prefill) attend causally to each other and to
      * what earlier steps cached. Logits are computed only for the {@code nLogits} rows listed in
-     * {@code logitRows}: afterwards logits row {@code k} belongs to row {@code logitRows[k]}.
+     * {@code logitRows}, which must be strictly ascending: afterwards logits row {@code k} belongs to row
+     * {@code logitRows[k]}. (The arrays are copied into the native step descriptor, {@link LlamaKernels.Step},
+     * whose per-row "needs logits" flags express the same thing.)
      *
      * @param threads threads for this call ({@code >= 1})
-     * @throws IllegalArgumentException naming the row and value of any index out of range, or two rows that
+     * @throws IllegalArgumentException naming the row and value of any index out of range, a
+     *                                  {@code logitRows} that is not strictly ascending, or two rows that
      *                                  would write the same slot and position
      * @throws IllegalStateException    if the batch is closed
      */
@@ -102,14 +153,29 @@ public final class NativeLlamaBatch implements AutoCloseable {
                 throw new IllegalArgumentException("logitRows[" + k + "] = " + logitRows[k] + " is outside [0, " + rows
                     + ") (rows)");
             }
+            if (k > 0 && logitRows[k] <= logitRows[k - 1]) {
+                throw new IllegalArgumentException("logitRows must be strictly ascending: logitRows[" + k + "] = "
+                    + logitRows[k] + " follows logitRows[" + (k - 1) + "] = " + logitRows[k - 1]);
+            }
         }
         if (rows > 1) {
             checkDistinctCells(rows, positions, slots);
         }
         logitRowCount = 0;
-        int rc = LlamaKernels.forward(handle, rows, tokens, positions, slots, nLogits, logitRows, threads);
-        if (rc != LlamaKernels.OK) {
-            throw new IllegalArgumentException("native forward rejected its arguments (code " + rc + ")");
+        if (rows > 0) {
+            stepTokens.put(tokens, 0, rows);
+            stepPositions.put(positions, 0, rows);
+            stepSlots.put(slots, 0, rows);
+            Arrays.fill(logitFlags, 0, rows, (byte) 0);
+            for (int k = 0; k < nLogits; k++) {
+                logitFlags[logitRows[k]] = 1;
+            }
+            stepLogits.put(logitFlags, 0, rows);
+        }
+        step.nRows(rows);
+        NativeStatus status = NativeStatus.of(LlamaKernels.forward(handle, step, threads));
+        if (status != NativeStatus.OK) {
+            throw new IllegalArgumentException("native forward rejected its arguments (" + status.describe() + ")");
         }
         logitRowCount = nLogits;
     }
@@ -173,12 +239,6 @@ public final class NativeLlamaBatch implements AutoCloseable {
         logits.position(0);
     }
 
-    /** @return the address of the native {@code [maxRowsPerStep][vocab]} float logits (row k valid after a step) */
-    public long logitsAddress() {
-        checkOpen();
-        return logitsAddress;
-    }
-
     /**
      * Samples the next token from logits row {@code k} of the last step with llama2.c's sampler: argmax for
      * temperature 0, else softmax(logits / temperature) and one draw of its xorshift RNG; top-p when
@@ -200,7 +260,8 @@ public final class NativeLlamaBatch implements AutoCloseable {
         }
         int token = LlamaKernels.batchSample(handle, k, temperature, topp, rngState);
         if (token < 0) {
-            throw new IllegalArgumentException("native sampler rejected row " + k + " (code " + token + ")");
+            throw new IllegalArgumentException("native sampler rejected row " + k + " ("
+                + NativeStatus.of(token).describe() + ")");
         }
         return token;
     }
@@ -224,6 +285,12 @@ public final class NativeLlamaBatch implements AutoCloseable {
         LlamaKernels.batchForceGeneric(handle, force ? 1 : 0);
     }
 
+    /** Tests: the code path {@link #forward} runs on now, {@code "avx2"} or {@code "generic"} (SSE2). */
+    String codePath() {
+        checkOpen();
+        return LlamaKernels.batchUsesAvx(handle) == 1 ? "avx2" : "generic";
+    }
+
     /** @return the model this batch runs */
     public NativeLlamaModel model() {
         return model;
@@ -243,9 +310,15 @@ public final class NativeLlamaBatch implements AutoCloseable {
     @Override
     public void close() {
         if (handle != 0) {
+            LIVE_KV_CACHE_BYTES.addAndGet(-kvCacheBytes);
             LlamaKernels.batchFree(handle);
             handle = 0;
             logitRowCount = 0;
+            step.close();
+            stepTokens.close();
+            stepPositions.close();
+            stepSlots.close();
+            stepLogits.close();
             model.batchClosed();
         }
     }

@@ -1,6 +1,6 @@
 package org.sparknative.kernels.llama;
 
-import org.sparknative.kernels.NativeLibrary;
+import org.sparknative.kernels.NativeStatus;
 
 /**
  * The weights of a llama2.c checkpoint, memory-mapped read-only by the C side ({@code sn_llama.h}) with
@@ -30,29 +30,28 @@ public final class NativeLlamaModel implements AutoCloseable {
      *                             the header (the file changed since {@link Checkpoint#open})
      */
     public static NativeLlamaModel map(Checkpoint ckpt) {
-        NativeLibrary.ensureLoaded();
         LlamaConfig c = ckpt.config();
-        int[] cfg = {c.dim(), c.hiddenDim(), c.nLayers(), c.nHeads(), c.nKvHeads(), c.vocabSize(), c.seqLen(),
-            c.sharedClassifier() ? 1 : 0};
+        int[] cfg = {c.dim(), c.hiddenDim(), c.nLayers(), c.nHeads(), c.nKvHeads(), c.vocabSize(), c.seqLen()};
         long[] out = new long[2];
-        int rc = LlamaKernels.modelMap(ckpt.path().toString(), ckpt.fileBytes(), cfg, ckpt.offsets(), out);
-        switch (rc) {
-            case LlamaKernels.OK:
+        NativeStatus status = NativeStatus.of(
+            LlamaKernels.modelMap(ckpt.path().toString(), ckpt.fileBytes(), cfg, ckpt.offsets(), out));
+        switch (status) {
+            case OK:
                 return new NativeLlamaModel(ckpt, out[0]);
-            case LlamaKernels.ERR_OPEN:
+            case ERR_OPEN:
                 throw new CheckpointException(ckpt.path(), "cannot open for mapping (errno " + out[1] + ")");
-            case LlamaKernels.ERR_STAT:
+            case ERR_STAT:
                 throw new CheckpointException(ckpt.path(), "cannot stat for mapping (errno " + out[1] + ")");
-            case LlamaKernels.ERR_LENGTH:
+            case ERR_LENGTH:
                 throw new CheckpointException(ckpt.path(), "file length: expected " + ckpt.fileBytes()
                     + " bytes (as when the header was read), got " + out[1] + " at mapping time");
-            case LlamaKernels.ERR_MMAP:
+            case ERR_MMAP:
                 throw new CheckpointException(ckpt.path(), "mmap of " + ckpt.fileBytes() + " bytes failed (errno " + out[1] + ")");
-            case LlamaKernels.ERR_NOMEM:
-                throw new OutOfMemoryError("native allocation failed while mapping " + ckpt.path());
+            case ERR_NOMEM:
+                throw new IllegalStateException("native allocation failed while mapping " + ckpt.path());
             default:
-                throw new CheckpointException(ckpt.path(), "tensor layout rejected by the native side (code " + rc
-                    + ") for " + c);
+                throw new CheckpointException(ckpt.path(), "tensor layout rejected by the native side ("
+                    + status.describe() + ") for " + c);
         }
     }
 
@@ -72,7 +71,9 @@ public final class NativeLlamaModel implements AutoCloseable {
      *
      * @throws IllegalArgumentException if a size is not positive or the cache would not be addressable
      * @throws IllegalStateException    if the model is closed
-     * @throws OutOfMemoryError         if the native allocation fails
+     * @throws IllegalStateException    if the native allocation fails: a task error naming the slots and
+     *                                  bytes, never an {@link OutOfMemoryError}, which Spark treats as fatal to
+     *                                  the executor and all its tasks
      */
     public NativeLlamaBatch newBatch(int maxSlots, int maxRowsPerStep) {
         if (maxSlots <= 0) {
@@ -92,18 +93,19 @@ public final class NativeLlamaModel implements AutoCloseable {
                 throw new IllegalStateException("model " + checkpoint.path() + " is closed");
             }
             long[] out = new long[1];
-            int rc = LlamaKernels.batchNew(handle, maxSlots, maxRowsPerStep, out);
-            if (rc == LlamaKernels.ERR_NOMEM) {
-                throw new OutOfMemoryError("native allocation of a batch (" + maxSlots + " slots, " + maxRowsPerStep
-                    + " rows, KV cache " + (long) cacheBytes + " bytes) failed");
+            NativeStatus status = NativeStatus.of(LlamaKernels.batchNew(handle, maxSlots, maxRowsPerStep, out));
+            if (status == NativeStatus.ERR_NOMEM) {
+                throw new IllegalStateException(String.format(java.util.Locale.ROOT,
+                    "cannot allocate the KV cache of %d slots (%.2f GiB) and the scratch of %d rows for model %s: "
+                        + "lower --slots", maxSlots, cacheBytes / (1 << 30), maxRowsPerStep, checkpoint.path()));
             }
-            if (rc != LlamaKernels.OK) {
-                throw new IllegalArgumentException("batch rejected by the native side (code " + rc + ")");
+            if (status != NativeStatus.OK) {
+                throw new IllegalArgumentException("batch rejected by the native side (" + status.describe() + ")");
             }
             h = out[0];
             openBatches++;
         }
-        return new NativeLlamaBatch(this, h, maxSlots, maxRowsPerStep);
+        return new NativeLlamaBatch(this, h, maxSlots, maxRowsPerStep, (long) cacheBytes);
     }
 
     /** Called by a batch's close(): the last one out unmaps a closed model. */

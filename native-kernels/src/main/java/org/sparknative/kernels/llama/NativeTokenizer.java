@@ -28,11 +28,6 @@ import org.sparknative.kernels.NativeLibrary;
  * {@link #close()} is idempotent and must only be called once no thread uses the tokenizer any more.
  */
 public final class NativeTokenizer implements AutoCloseable {
-    /** The BOS token id of llama2.c's vocabularies. */
-    public static final int BOS = 1;
-    /** The EOS token id of llama2.c's vocabularies. */
-    public static final int EOS = 2;
-
     private final Path path;
     private final int vocabSize;
     private final int maxPieceBytes;
@@ -84,7 +79,7 @@ public final class NativeTokenizer implements AutoCloseable {
             rc = LlamaKernels.tokCreate(data.address(), bytes.length, vocabSize, out, err, err.length);
         }
         if (rc == LlamaKernels.TOK_ERR_NOMEM) {
-            throw new OutOfMemoryError("native allocation failed while loading tokenizer " + origin);
+            throw new IllegalStateException("native allocation failed while loading tokenizer " + origin);
         }
         if (rc != 0) {
             int n = 0;
@@ -234,7 +229,7 @@ public final class NativeTokenizer implements AutoCloseable {
             return rc;
         }
         if (rc == LlamaKernels.TOK_ERR_NOMEM) {
-            throw new OutOfMemoryError("native allocation failed in encode");
+            throw new IllegalStateException("native allocation failed in encode");
         }
         if (rc == LlamaKernels.TOK_ERR_BYTE) {
             throw new UnencodableTextException(out[0], out[1], vocabSize);

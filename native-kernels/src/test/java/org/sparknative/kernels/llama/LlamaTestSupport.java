@@ -103,7 +103,7 @@ final class LlamaTestSupport {
                 Seq q = sampling.get(k);
                 int next = batch.sample(k, q.temperature, q.topp, q.rng);
                 q.pos++;
-                if (next == NativeTokenizer.BOS || next == NativeTokenizer.EOS) {
+                if (next == Tokenizer.BOS || next == Tokenizer.EOS) {
                     q.done = true;
                     continue;
                 }

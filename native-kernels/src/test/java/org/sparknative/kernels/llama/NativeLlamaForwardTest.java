@@ -3,7 +3,10 @@ package org.sparknative.kernels.llama;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -11,7 +14,6 @@ import java.util.List;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.sparknative.kernels.NativeLibrary;
 import org.sparknative.kernels.testing.TestModels;
 
 /**
@@ -210,10 +212,29 @@ class NativeLlamaForwardTest {
         }
     }
 
+    /**
+     * A batch runs the AVX2 path exactly where the CPU (per /proc/cpuinfo's flags) has AVX2, and the portable
+     * SSE2 path once forced: so on an AVX2 machine the ISA-invariance checks above really compare two paths.
+     */
     @Test
-    void reportsTheCodePathInUse() {
-        NativeLibrary.ensureLoaded();
-        // Informational: the invariance tests above compare this path with the forced SSE2 path.
-        System.out.println("llama kernels: AVX path " + (LlamaKernels.cpuHasAvx() == 1 ? "available" : "unavailable"));
+    void reportsTheCodePathInUse() throws IOException {
+        Path cpuinfo = Path.of("/proc/cpuinfo");
+        assumeTrue(Files.isReadable(cpuinfo), "needs Linux /proc/cpuinfo");
+        // x86 lists CPU features on "flags" lines (other architectures on "Features" lines, never avx2)
+        boolean avx2 = Files.readAllLines(cpuinfo).stream()
+            .filter(l -> l.startsWith("flags"))
+            .findFirst()
+            .map(l -> Arrays.asList(l.substring(l.indexOf(':') + 1).trim().split("\\s+")).contains("avx2"))
+            .orElse(false);
+        String expected = avx2 ? "avx2" : "generic";
+        assertEquals(avx2, LlamaKernels.cpuHasAvx() == 1, "cpuHasAvx() against /proc/cpuinfo");
+        Path file = synthetic(tmp.resolve("odd.bin"), CheckpointFormat.LEGACY, ODD, 3, 0.3f);
+        try (NativeLlamaModel m = NativeLlamaModel.map(Checkpoint.open(file)); NativeLlamaBatch b = m.newBatch(1, 1)) {
+            assertEquals(expected, b.codePath(), "a new batch");
+            b.forceGenericIsa(true);
+            assertEquals("generic", b.codePath(), "forced to the portable path");
+            b.forceGenericIsa(false);
+            assertEquals(expected, b.codePath(), "no longer forced");
+        }
     }
 }

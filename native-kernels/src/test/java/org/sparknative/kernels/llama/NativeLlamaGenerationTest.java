@@ -69,7 +69,7 @@ class NativeLlamaGenerationTest {
 
     @Test
     void concurrentSequencesInOneBatchStillMatch() {
-        int[] bos = {NativeTokenizer.BOS};
+        int[] bos = {Tokenizer.BOS};
         int[] once = tok.encode("Once upon a time".getBytes(StandardCharsets.UTF_8), true, false);
         int[] dog = tok.encode("The dog ran".getBytes(StandardCharsets.UTF_8), true, false);
         assertArrayEquals(new int[] {1, 403, 407, 261, 378}, once);

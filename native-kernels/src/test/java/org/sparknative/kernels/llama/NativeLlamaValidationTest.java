@@ -8,14 +8,13 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.IntPointer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.api.io.TempDir;
-import org.sparknative.kernels.NativeLibrary;
+import org.sparknative.kernels.testing.FreshJvm;
+import org.sparknative.kernels.NativeStatus;
 
 /** Argument validation, lifecycle, the sampler's edge cases, and loading in a fresh JVM. */
 class NativeLlamaValidationTest {
@@ -50,6 +49,10 @@ class NativeLlamaValidationTest {
             assertIae("nLogits = 3", () -> b.forward(2, z3, new int[] {0, 1, 0}, z3, 3, z3, 1));
             assertIae("logitRows[0] = 2", () -> b.forward(2, z3, new int[] {0, 1, 0}, z3, 1, new int[] {2}, 1));
             assertIae("logitRows has 0 entries", () -> b.forward(1, z3, z3, z3, 1, new int[0], 1));
+            assertIae("strictly ascending: logitRows[1] = 0 follows logitRows[0] = 1",
+                () -> b.forward(2, z3, new int[] {0, 1, 0}, z3, 2, new int[] {1, 0}, 1));
+            assertIae("strictly ascending: logitRows[1] = 1 follows logitRows[0] = 1",
+                () -> b.forward(2, z3, new int[] {0, 1, 0}, z3, 2, new int[] {1, 1}, 1));
             assertIae("tokens has 1 entries", () -> b.forward(2, new int[1], z3, z3, 0, null, 1));
             assertIae("row 2 repeats slot 1 position 4 of row 0",
                 () -> b.forward(3, z3, new int[] {4, 4, 4}, new int[] {1, 0, 1}, 0, null, 1));
@@ -69,8 +72,21 @@ class NativeLlamaValidationTest {
             int t = b.sample(0, 0f, 0.9f, new long[1]);
             assertTrue(t >= 0 && t < 67);
             // the raw entry point re-checks what it can and returns an error code instead of crashing
-            assertEquals(LlamaKernels.ERR_ARG, LlamaKernels.forward(handleOf(b), 1, new int[] {99},
-                new int[1], new int[1], 0, new int[1], 1));
+            try (IntPointer bad = new IntPointer(new int[] {99, 0, 0, 0}); IntPointer zeros = new IntPointer(4L);
+                 LlamaKernels.Step step = new LlamaKernels.Step()) {
+                zeros.put(new int[4]);
+                long h = handleOf(b);
+                int err = NativeStatus.ERR_ARG.code();
+                assertEquals(err, LlamaKernels.forward(h, null, 1), "no step");
+                step.nRows(1).token(bad).pos(zeros).slot(zeros);
+                assertEquals(err, LlamaKernels.forward(h, step, 1), "token 99");
+                step.token(zeros).nRows(4);
+                assertEquals(err, LlamaKernels.forward(h, step, 1), "4 rows > maxRowsPerStep 3");
+                step.nRows(1).slot(null);
+                assertEquals(err, LlamaKernels.forward(h, step, 1), "null slots");
+                step.slot(zeros);
+                assertEquals(NativeStatus.OK.code(), LlamaKernels.forward(h, step, 1), "null logits flags: no logits");
+            }
         }
         assertIae("maxSlots", () -> {
             try (NativeLlamaModel m = NativeLlamaModel.map(Checkpoint.open(small()))) {
@@ -167,7 +183,6 @@ class NativeLlamaValidationTest {
 
     @Test
     void samplerSemantics() {
-        NativeLibrary.ensureLoaded();
         try (FloatPointer logits = new FloatPointer(4); FloatPointer probs = new FloatPointer(4);
              FloatPointer index = new FloatPointer(16)) {
             logits.put(new float[] {0.5f, 0.5f, 0.5f, 0.5f});
@@ -198,7 +213,7 @@ class NativeLlamaValidationTest {
             logits.put(new float[] {0f, 0f, 0f, 0f});
             assertEquals(0, LlamaKernels.sample(logits.address(), 4, 1f, 1e-6f, rng, probs.address(), index.address()));
             assertEquals(0, LlamaKernels.sample(logits.address(), 1, 1f, 0.9f, rng, probs.address(), index.address()));
-            assertEquals(LlamaKernels.ERR_ARG, LlamaKernels.sample(logits.address(), 0, 1f, 0.9f, rng, probs.address(),
+            assertEquals(NativeStatus.ERR_ARG.code(), LlamaKernels.sample(logits.address(), 0, 1f, 0.9f, rng, probs.address(),
                 index.address()));
         }
     }
@@ -206,17 +221,7 @@ class NativeLlamaValidationTest {
     /** Loads the JNI libraries in a brand-new JVM and runs a 2-thread step there. */
     @Test
     void loadsInAFreshJvm() throws Exception {
-        Path model = small();
-        List<String> cmd = new ArrayList<>();
-        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
-        cmd.add(FreshJvmProbe.class.getName());
-        cmd.add(model.toString());
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "probe timed out");
-        assertEquals(0, p.exitValue(), out);
+        String out = FreshJvm.run(FreshJvmProbe.class, small().toString());
         assertTrue(out.contains("probe ok loads=1"), out);
     }
 }

@@ -58,7 +58,7 @@ class NativeTokenizerTest {
             assertArrayEquals(want, tok.encode(utf8(TEXTS[i]), true, false), "'" + TEXTS[i] + "'");
             int[] noBos = tok.encode(utf8(TEXTS[i]), false, true);
             int[] wantNoBos = Arrays.copyOf(Arrays.copyOfRange(want, 1, want.length), want.length);
-            wantNoBos[want.length - 1] = NativeTokenizer.EOS;
+            wantNoBos[want.length - 1] = Tokenizer.EOS;
             assertArrayEquals(wantNoBos, noBos, "no BOS, EOS: '" + TEXTS[i] + "'");
             // decode(prev, token) of every token after BOS gives back the text (the dummy prefix is dropped)
             StringBuilder sb = new StringBuilder();
@@ -107,7 +107,7 @@ class NativeTokenizerTest {
                 int[] got = new int[m];
                 out.get(got);
                 assertArrayEquals(want, Arrays.copyOf(got, m - 1));
-                assertEquals(NativeTokenizer.EOS, got[m - 1]);
+                assertEquals(Tokenizer.EOS, got[m - 1]);
                 assertEquals(1, tok.encode(buf.address(), 0, true, false, new int[3]));
             }
             assertThrows(IllegalArgumentException.class, () -> tok.encode(0L, 5, true, false, new int[8]));

@@ -94,7 +94,7 @@ class NulPromptGenerationTest {
             int p = n;
             while (true) {
                 int next = b.sample(0, 0f, 0.9f, rng);
-                if (next == NativeTokenizer.BOS || next == NativeTokenizer.EOS) {
+                if (next == Tokenizer.BOS || next == Tokenizer.EOS) {
                     break;
                 }
                 out[generated++] = next;

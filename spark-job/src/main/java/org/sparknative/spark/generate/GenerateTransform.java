@@ -31,7 +31,11 @@ import org.apache.spark.util.LongAccumulator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.sparknative.spark.InternalRows;
+import org.sparknative.kernels.llama.Checkpoint;
+import org.sparknative.kernels.llama.LlamaConfig;
 import org.sparknative.spark.ModelFiles;
+import org.sparknative.spark.NativeMemory;
+import org.sparknative.udf.generate.KvCachePlan;
 import org.sparknative.spark.RowIds;
 import org.sparknative.spark.SparkTasks;
 import org.sparknative.udf.ExecutorRuntime;
@@ -96,6 +100,7 @@ public final class GenerateTransform {
      * @throws IllegalArgumentException naming a missing or mistyped column, or an output column already present
      */
     public static Result apply(Dataset<Row> df, Options options) {
+        checkNativeMemory(df.sparkSession(), options.spec(), "slots");
         StructType schema = df.schema();
         List<String> names = Arrays.asList(schema.fieldNames());
         if (!names.contains("prompt")) {
@@ -154,13 +159,33 @@ public final class GenerateTransform {
     }
 
     /**
+     * Checks on the driver, before any task runs, that a task's KV cache fits in the native memory a task may
+     * use ({@link NativeMemory}). Skipped when the checkpoint is not readable on the driver (a file shipped
+     * only with {@code --files}).
+     *
+     * @param setting the setting's name for the message ({@code --slots} on the command line)
+     * @throws IllegalArgumentException naming the setting and the most slots that fit
+     */
+    public static void checkNativeMemory(org.apache.spark.sql.SparkSession spark, GenerationSpec spec, String setting) {
+        java.nio.file.Path ckpt = java.nio.file.Path.of(spec.checkpoint());
+        if (!java.nio.file.Files.isRegularFile(ckpt)) {
+            return;
+        }
+        LlamaConfig config = Checkpoint.open(ckpt).config();
+        NativeMemory budget = NativeMemory.perTask(spark.sparkContext().getConf(),
+            spark.sparkContext().defaultParallelism());
+        KvCachePlan.check(config, spec.slots(), setting, budget.bytesPerTask(), budget.what());
+    }
+
+    /**
      * Builds the current task's scheduler: resolves the spec's model files on this executor, takes the
      * executor's shared model, and registers the task's backend with {@code resources}.
      */
     static ContinuousBatcher newTaskBatcher(GenerationSpec spec, TaskResources resources) {
         ModelRegistry.Entry model = ModelRegistry.get(ModelFiles.resolve(spec.checkpoint(), "model"),
             ModelFiles.resolve(spec.tokenizer(), "tokenizer"));
-        return GenerationPipeline.newBatcher(model, spec, SparkTasks.threads(spec.threads()), resources);
+        return GenerationPipeline.newBatcher(model, spec, SparkTasks.threads(spec.threads()), resources)
+            .cancelWhen(SparkTasks.cancellation());
     }
 
     /** Runs in each task. */
@@ -186,21 +211,14 @@ public final class GenerateTransform {
             TaskResources resources = SparkTasks.resourcesForCurrentTask();
             BufferAllocator allocator = resources.add(ExecutorRuntime.newTaskAllocator(
                 "generate " + SparkTasks.taskLabel()));
-            ContinuousBatcher batcher;
-            try {
-                batcher = newTaskBatcher(options.spec(), resources);
-            } catch (RuntimeException | Error e) {
-                resources.close();
-                throw e;
-            }
-            return new BatchIterator(input, resources, allocator, batcher);
+            return new BatchIterator(input, resources, allocator);
         }
 
         private final class BatchIterator implements Iterator<InternalRow> {
             private final Iterator<InternalRow> input;
             private final TaskResources resources;
             private final BufferAllocator allocator;
-            private final ContinuousBatcher batcher;
+            private ContinuousBatcher batcher;
             private final UnsafeProjection project = UnsafeProjection.create(outSchema);
             private final JoinedRow joined = new JoinedRow();
             private final List<InternalRow> pending = new ArrayList<>();
@@ -212,12 +230,10 @@ public final class GenerateTransform {
             private long tokensDone;
             private long rowsSeen;
 
-            BatchIterator(Iterator<InternalRow> input, TaskResources resources, BufferAllocator allocator,
-                          ContinuousBatcher batcher) {
+            BatchIterator(Iterator<InternalRow> input, TaskResources resources, BufferAllocator allocator) {
                 this.input = input;
                 this.resources = resources;
                 this.allocator = allocator;
-                this.batcher = batcher;
             }
 
             @Override
@@ -241,6 +257,11 @@ public final class GenerateTransform {
                     pending.add(input.next().copy());
                 }
                 int n = pending.size();
+                if (batcher == null) {
+                    // KV cache slots beyond the first record batch's rows would never be used (later batches are
+                    // no larger), so a partition of 128 rows gets at most 128 slots whatever --slots says.
+                    batcher = newTaskBatcher(options.spec().withSlots(Math.min(options.spec().slots(), n)), resources);
+                }
                 try (VarCharVector prompt = new VarCharVector("prompt", allocator);
                      IntVector maxNew = idx[1] < 0 ? null : new IntVector("max_new_tokens", allocator);
                      Float4Vector temp = idx[2] < 0 ? null : new Float4Vector("temperature", allocator);

@@ -3,8 +3,8 @@ package org.sparknative.spark.integrate;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.api.java.UDF3;
 import org.apache.spark.sql.types.DataTypes;
-import org.sparknative.kernels.IntegrateReference;
-import org.sparknative.kernels.IntegrationKernels;
+import org.sparknative.kernels.integrate.IntegrateReference;
+import org.sparknative.kernels.integrate.IntegrateKernels;
 import org.sparknative.udf.BadRowPolicy;
 import org.sparknative.udf.InvalidRowException;
 import org.sparknative.udf.integrate.IntegrateValidation;
@@ -42,7 +42,7 @@ public final class IntegrateFunctions {
             if (a == null || b == null || n == null || !valid(NATIVE_NAME, a, b, n, policy)) {
                 return null;
             }
-            return IntegrationKernels.integrateRow(a, b, n);
+            return IntegrateKernels.integrateRow(a, b, n);
         };
     }
 

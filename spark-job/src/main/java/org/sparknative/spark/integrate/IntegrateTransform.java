@@ -48,6 +48,9 @@ import org.sparknative.udf.integrate.IntegrateUdf;
  * {@link RowIds#numbered}. Arrow memory is a per-task child allocator, closed when the task ends, also when it fails.
  */
 public final class IntegrateTransform {
+    /** Hidden column: a BIGINT {@code n} as given, kept so that a value outside INT is named, not lost. */
+    public static final String N_INPUT = "_n_input";
+
     /** The default record batch size in rows. */
     public static final int DEFAULT_BATCH_SIZE = 8192;
 
@@ -111,18 +114,24 @@ public final class IntegrateTransform {
             throw new IllegalArgumentException("integrate_f input column 'n' must be an integer (INT), got "
                 + nt.simpleString());
         }
-        Column[] cols = new Column[names.size()];
-        for (int i = 0; i < cols.length; i++) {
-            String c = names.get(i);
+        boolean wideN = nt == DataTypes.LongType;
+        List<Column> cols = new java.util.ArrayList<>();
+        for (String c : names) {
             Column col = df.col("`" + c + "`");
-            cols[i] = switch (c) {
+            cols.add(switch (c) {
                 case "a", "b" -> col.cast(DataTypes.DoubleType).as(c);
-                case "n" -> col.cast(DataTypes.IntegerType).as(c);
+                // A BIGINT n outside INT becomes null here and is named as an invalid row (from N_INPUT) by the task.
+                case "n" -> wideN ? org.apache.spark.sql.functions.when(
+                    col.between(Integer.MIN_VALUE, Integer.MAX_VALUE), col.cast(DataTypes.IntegerType)).as(c)
+                    : col.cast(DataTypes.IntegerType).as(c);
                 case RowIds.ID -> RowIds.prepareId(col, schema.apply(c).dataType(), "integrate_f");
                 default -> col;
-            };
+            });
         }
-        return df.select(cols);
+        if (wideN) {
+            cols.add(df.col("n").as(N_INPUT));
+        }
+        return df.select(cols.toArray(new Column[0]));
     }
 
     /**
@@ -142,7 +151,10 @@ public final class IntegrateTransform {
         LongAccumulator invalid = in.sparkSession().sparkContext().longAccumulator("integrate_f invalid rows");
         PartitionFunction fn = new PartitionFunction(inSchema.fieldIndex("a"), inSchema.fieldIndex("b"),
             inSchema.fieldIndex("n"), RowIds.find(inSchema), outSchema, options, invalid);
-        return new Result(InternalRows.mapPartitions(in, outSchema, fn), invalid);
+        int nInput = List.of(inSchema.fieldNames()).contains(N_INPUT) ? inSchema.fieldIndex(N_INPUT) : -1;
+        fn.nInput = nInput;
+        Dataset<Row> out = InternalRows.mapPartitions(in, outSchema, fn);
+        return new Result(nInput < 0 ? out : out.drop(N_INPUT), invalid);
     }
 
     /** Runs in each task: rows to Arrow record batches, the kernel, rows with {@code x} out. */
@@ -157,6 +169,8 @@ public final class IntegrateTransform {
         private final StructType outSchema;
         private final Options options;
         private final LongAccumulator invalid;
+        /** Index of {@link #N_INPUT}, or -1. */
+        int nInput = -1;
 
         PartitionFunction(int ia, int ib, int in, RowIds.Column ids, StructType outSchema, Options options,
                           LongAccumulator invalid) {
@@ -243,6 +257,9 @@ public final class IntegrateTransform {
                     InternalRow r = input.next().copy();
                     pending[rows] = r;
                     String malformed = ids.malformed(r);
+                    if (malformed == null && nInput >= 0 && r.isNullAt(in) && !r.isNullAt(nInput)) {
+                        malformed = "n must fit in INT (at most " + Integer.MAX_VALUE + "), got " + r.getLong(nInput);
+                    }
                     if (malformed != null) {
                         // A line Spark could not parse: its a, b, n are null. Fail naming it, or count it as invalid.
                         if (options.policy() == BadRowPolicy.FAIL) {

@@ -31,9 +31,6 @@ import org.sparknative.udf.RowLabels;
  * <p>Threading: not thread-safe; one per task.
  */
 public final class ContinuousBatcher {
-    private static final int BOS = Tokenizer.BOS;
-    private static final int EOS = Tokenizer.EOS;
-
     /**
      * One prompt, in one of three forms: {@code length} UTF-8 bytes at off-heap {@code address} (the
      * caller keeps them readable until {@link #run} returns), the bytes {@code utf8}, or a row that
@@ -95,6 +92,8 @@ public final class ContinuousBatcher {
     private final BadRowPolicy longPrompts;
     private final int prefillTokensPerStep;
     private final LlamaConfig config;
+
+    private java.util.function.BooleanSupplier cancelled = () -> false;
 
     // Per-step arrays, sized once.
     private final int[] tokens;
@@ -160,6 +159,7 @@ public final class ContinuousBatcher {
      * @param labels   names the requests in error messages
      * @param progress told about each finished row, may be null
      * @throws InvalidRowException under {@link BadRowPolicy#FAIL} for a prompt longer than the context
+     * @throws java.util.concurrent.CancellationException once {@link #cancelWhen cancelled}, between two steps
      */
     public Result[] run(Request[] requests, RowLabels labels, Progress progress) {
         Result[] results = new Result[requests.length];
@@ -167,6 +167,7 @@ public final class ContinuousBatcher {
         int nextRequest = 0;
         int active = 0;
         int[] scratch = new int[16];
+        long steps = 0;
         while (true) {
             // Admit waiting prompts into free slots.
             for (int s = 0; s < slots.length && nextRequest < requests.length; s++) {
@@ -183,6 +184,20 @@ public final class ContinuousBatcher {
                     }
                     if (scratch.length < req.length() + 3) {
                         scratch = new int[req.length() + 3];
+                    }
+                    // A prompt too long by its byte count alone is rejected before any tokenizing: every token
+                    // covers at most maxPieceBytes bytes, and BOS comes first.
+                    long atLeast = 1 + ((long) req.length() + codec.maxPieceBytes() - 1) / Math.max(1, codec.maxPieceBytes());
+                    if (atLeast > config.seqLen() && longPrompts != BadRowPolicy.TRUNCATE) {
+                        String problem = "prompt is " + req.length() + " bytes, at least " + atLeast
+                            + " tokens, more than the model's context of " + config.seqLen()
+                            + " (--long-prompts truncate keeps its end)";
+                        if (longPrompts == BadRowPolicy.FAIL) {
+                            String row = labels.label(r);
+                            throw new InvalidRowException(row, "generate: " + row + ": " + problem);
+                        }
+                        finish(results, r, new Result(null, 0, 0, FinishReason.error(problem), Double.NaN, 0.0), progress);
+                        continue;
                     }
                     int m;
                     try {
@@ -210,7 +225,7 @@ public final class ContinuousBatcher {
                         int reserve = Math.min(req.params().maxNewTokens(), config.seqLen() / 2);
                         int keep = Math.max(1, config.seqLen() - reserve) - 1;
                         int[] cut = new int[keep + 1];
-                        cut[0] = BOS;
+                        cut[0] = Tokenizer.BOS;
                         System.arraycopy(prompt, m - keep, cut, 1, keep);
                         prompt = cut;
                         m = cut.length;
@@ -272,7 +287,11 @@ public final class ContinuousBatcher {
                     q.promptEndsThisStep = true;
                 }
             }
+            if (cancelled.getAsBoolean()) {
+                throw new java.util.concurrent.CancellationException("generate cancelled after " + steps + " decode steps");
+            }
             backend.forward(rows, tokens, positions, slotOfRow, nLogits, logitRows);
+            steps++;
             long now = System.nanoTime();
             for (int k = 0; k < nLogits; k++) {
                 int s = slotOfLogit[k];
@@ -285,7 +304,7 @@ public final class ContinuousBatcher {
                 }
                 int next = backend.sample(k, q.params.temperature(), q.params.topP(), q.rng);
                 FinishReason end = null;
-                if (next == BOS || next == EOS) {
+                if (next == Tokenizer.BOS || next == Tokenizer.EOS) {
                     end = FinishReason.STOP;
                 } else {
                     if (q.firstToken < 0) {
@@ -308,6 +327,18 @@ public final class ContinuousBatcher {
             }
         }
         return results;
+    }
+
+    /**
+     * Makes {@link #run} stop between two decode steps once {@code cancelled} says so (in Spark: the task
+     * was killed or its job cancelled), throwing {@link java.util.concurrent.CancellationException}; the
+     * task's resources then free the backend's KV cache.
+     *
+     * @return this
+     */
+    public ContinuousBatcher cancelWhen(java.util.function.BooleanSupplier cancelled) {
+        this.cancelled = java.util.Objects.requireNonNull(cancelled, "cancelled");
+        return this;
     }
 
     /** @return whether requests may carry off-heap addresses ({@link Request#offHeap}); else give byte arrays */

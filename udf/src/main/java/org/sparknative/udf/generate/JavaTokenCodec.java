@@ -19,6 +19,11 @@ public final class JavaTokenCodec implements TokenCodec {
     }
 
     @Override
+    public int maxPieceBytes() {
+        return tokenizer.maxTokenLength();
+    }
+
+    @Override
     public boolean readsOffHeap() {
         return false;
     }

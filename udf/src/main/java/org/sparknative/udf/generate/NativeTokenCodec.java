@@ -19,6 +19,11 @@ public final class NativeTokenCodec implements TokenCodec {
     }
 
     @Override
+    public int maxPieceBytes() {
+        return tokenizer.maxPieceBytes();
+    }
+
+    @Override
     public boolean readsOffHeap() {
         return true;
     }

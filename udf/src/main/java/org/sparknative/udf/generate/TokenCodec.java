@@ -11,6 +11,9 @@ public interface TokenCodec {
     /** @return the vocabulary size; must equal the model's */
     int vocabSize();
 
+    /** @return the longest piece of the vocabulary in bytes: a prompt of B bytes is at least {@code B / this} tokens */
+    int maxPieceBytes();
+
     /** @return whether {@link #encode(long, int, int[])} is supported (else give prompts as byte arrays) */
     boolean readsOffHeap();
 

@@ -5,7 +5,7 @@ import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.BitVectorHelper;
 import org.apache.arrow.vector.Float8Vector;
 import org.apache.arrow.vector.IntVector;
-import org.sparknative.kernels.IntegrationKernels;
+import org.sparknative.kernels.integrate.IntegrateKernels;
 import org.sparknative.udf.BadRowPolicy;
 import org.sparknative.udf.InvalidRowException;
 import org.sparknative.udf.RowLabels;
@@ -92,7 +92,7 @@ public final class IntegrateUdf {
                 }
             }
             if (count > 0) {
-                IntegrationKernels.integrateBatch(ad.memoryAddress(), bd.memoryAddress(), nd.memoryAddress(),
+                IntegrateKernels.integrateBatch(ad.memoryAddress(), bd.memoryAddress(), nd.memoryAddress(),
                     x.getDataBuffer().memoryAddress(), count, masked ? validity.memoryAddress() : 0L);
             }
             x.setValueCount(count);

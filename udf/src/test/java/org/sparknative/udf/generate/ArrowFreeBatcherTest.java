@@ -127,6 +127,53 @@ class ArrowFreeBatcherTest {
     }
 
     @Test
+    void aPromptTooLongByItsBytesAloneIsRejectedWithoutTokenizing() {
+        int[] encodes = {0};
+        TokenCodec counting = new JavaTokenCodec(Tokenizer.load(tokFile, 300));
+        TokenCodec spy = new TokenCodec() {
+            @Override
+            public int vocabSize() {
+                return counting.vocabSize();
+            }
+
+            @Override
+            public int maxPieceBytes() {
+                return counting.maxPieceBytes();
+            }
+
+            @Override
+            public boolean readsOffHeap() {
+                return false;
+            }
+
+            @Override
+            public int encode(long address, int length, int[] out) {
+                throw new UnsupportedOperationException();
+            }
+
+            @Override
+            public int encode(byte[] utf8, int[] out) {
+                encodes[0]++;
+                return counting.encode(utf8, out);
+            }
+
+            @Override
+            public byte[] decode(int prevToken, int token) {
+                return counting.decode(prevToken, token);
+            }
+        };
+        byte[] huge = "x".repeat(400_000).getBytes(StandardCharsets.UTF_8);
+        try (ReferenceBackend backend = new ReferenceBackend(ckpt, 2, 6)) {
+            ContinuousBatcher.Result[] r = new ContinuousBatcher(backend, spy, BadRowPolicy.ROW_ERROR, 4)
+                .run(new ContinuousBatcher.Request[] {ContinuousBatcher.Request.of(huge, greedy(2))},
+                    RowLabels.positions(0), null);
+            assertEquals("error: prompt is 400000 bytes, at least 66668 tokens, more than the model's context of 24 "
+                + "(--long-prompts truncate keeps its end)", r[0].finishReason().toString());
+            assertEquals(0, encodes[0], "the prompt was tokenized");
+        }
+    }
+
+    @Test
     void backendsRejectLogitRowsThatAreNotStrictlyAscending() {
         int[] tokens = {1, 5, 6};
         int[] positions = {0, 0, 1};
@@ -147,6 +194,80 @@ class ArrowFreeBatcherTest {
                 assertEquals(rb.sample(k, 0f, 1f, new long[] {1}), nb.sample(k, 0f, 1f, new long[] {1}), "logits row " + k);
             }
         }
+    }
+
+    @Test
+    void aCancelledBatcherStopsWithinOneStepAndItsBackendFreesTheKvCache() {
+        Tokenizer jtok = Tokenizer.load(tokFile, 300);
+        ContinuousBatcher.Request[] reqs = new ContinuousBatcher.Request[6];
+        for (int i = 0; i < reqs.length; i++) {
+            reqs[i] = ContinuousBatcher.Request.of(("prompt " + i).getBytes(StandardCharsets.UTF_8), greedy(20));
+        }
+        long before = org.sparknative.kernels.llama.NativeLlamaBatch.liveKvCacheBytes();
+        int[] forwards = {0};
+        try (NativeLlamaModel nm = NativeLlamaModel.map(ckpt); NativeTokenizer ntok = NativeTokenizer.load(tokFile, 300)) {
+            NativeBackend nb = new NativeBackend(nm, 2, 2 + 3, 1);
+            assertTrue(org.sparknative.kernels.llama.NativeLlamaBatch.liveKvCacheBytes() > before);
+            DecodeBackend counting = new DecodeBackend() {
+                @Override
+                public LlamaConfig config() {
+                    return nb.config();
+                }
+
+                @Override
+                public int maxSlots() {
+                    return nb.maxSlots();
+                }
+
+                @Override
+                public int maxRowsPerStep() {
+                    return nb.maxRowsPerStep();
+                }
+
+                @Override
+                public void forward(int rows, int[] tokens, int[] positions, int[] slots, int nLogits, int[] logitRows) {
+                    forwards[0]++;
+                    nb.forward(rows, tokens, positions, slots, nLogits, logitRows);
+                }
+
+                @Override
+                public int sample(int k, float temperature, float topp, long[] rngState) {
+                    return nb.sample(k, temperature, topp, rngState);
+                }
+
+                @Override
+                public void close() {
+                    nb.close();
+                }
+            };
+            try (counting) {
+                ContinuousBatcher b = new ContinuousBatcher(counting, new NativeTokenCodec(ntok), BadRowPolicy.ROW_ERROR, 3)
+                    .cancelWhen(() -> forwards[0] >= 5);
+                java.util.concurrent.CancellationException e = assertThrows(java.util.concurrent.CancellationException.class,
+                    () -> b.run(reqs, RowLabels.positions(0), null));
+                assertEquals(5, forwards[0], "steps after the cancellation");
+                assertEquals("generate cancelled after 5 decode steps", e.getMessage());
+            }
+        }
+        assertEquals(before, org.sparknative.kernels.llama.NativeLlamaBatch.liveKvCacheBytes(), "KV cache not freed");
+    }
+
+    @Test
+    void kvCachePlanAgainstHandComputedCases() {
+        // stories260K: 5 layers, seq 512, kv_dim 64 / 8 * 4 = 32: 2 * 4 * 5 * 512 * 32 = 655,360 bytes per slot.
+        LlamaConfig s260k = new LlamaConfig(64, 172, 5, 8, 4, 512, 512, true);
+        assertEquals(655_360L, KvCachePlan.bytesPerSlot(s260k));
+        assertEquals(65_536_000_000L, KvCachePlan.bytes(s260k, 100_000));
+        assertEquals(1_600, KvCachePlan.maxSlots(s260k, 1_048_576_000L));
+        // stories15M: 6 layers, seq 256, kv_dim 288: 3,538,944 bytes per slot.
+        LlamaConfig s15m = new LlamaConfig(288, 768, 6, 6, 6, 32000, 256, true);
+        assertEquals(3_538_944L, KvCachePlan.bytesPerSlot(s15m));
+        assertEquals(0, KvCachePlan.maxSlots(s15m, 3_538_943L));
+        KvCachePlan.check(s15m, 2, "--slots", 2 * 3_538_944L, "test");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+            () -> KvCachePlan.check(s260k, 100_000, "--slots", 1L << 30, "a test task may use"));
+        assertEquals("--slots 100000 needs 61.0 GiB of KV cache per task; at most 1,638 slots fit in the 1.0 GiB of "
+            + "native memory a test task may use", e.getMessage());
     }
 
     @Test

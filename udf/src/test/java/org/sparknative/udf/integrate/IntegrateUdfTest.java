@@ -19,9 +19,9 @@ import org.apache.arrow.vector.IntVector;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.sparknative.kernels.IntegrateReference;
+import org.sparknative.kernels.integrate.IntegrateReference;
+import org.sparknative.kernels.testing.FreshJvm;
 import org.sparknative.udf.BadRowPolicy;
-import org.sparknative.udf.ExecutorRuntime;
 import org.sparknative.udf.InvalidRowException;
 import org.sparknative.udf.RowLabels;
 
@@ -30,7 +30,6 @@ class IntegrateUdfTest {
 
     @BeforeEach
     void setUp() {
-        ExecutorRuntime.ensureNativeLoaded();
         root = new RootAllocator(Long.MAX_VALUE);
     }
 
@@ -170,34 +169,24 @@ class IntegrateUdfTest {
     }
 
     @Test
-    void fourConcurrentTasksShareOneLibraryLoad() throws Exception {
-        ExecutorService pool = Executors.newFixedThreadPool(4);
-        CountDownLatch start = new CountDownLatch(1);
-        try {
-            List<Future<Double>> futures = new ArrayList<>();
-            for (int t = 0; t < 4; t++) {
-                final int task = t;
-                Callable<Double> c = () -> {
-                    start.await();
-                    ExecutorRuntime.ensureNativeLoaded();
-                    try (BufferAllocator alloc = ExecutorRuntime.newTaskAllocator("test task " + task);
-                         Batch batch = Batch.of(alloc, new Double[] {0.0}, new Double[] {4.0}, new Integer[] {4});
-                         Float8Vector x = IntegrateUdf.apply(batch.a(), batch.b(), batch.n(), alloc,
-                             BadRowPolicy.FAIL, RowLabels.positions(0)).x()) {
-                        return x.get(0);
-                    }
-                };
-                futures.add(pool.submit(c));
-            }
-            start.countDown();
-            for (Future<Double> f : futures) {
-                assertEquals(8.0, f.get(), 1e-15);
-            }
-        } finally {
-            pool.shutdown();
-        }
-        assertEquals(1, ExecutorRuntime.nativeLoadCount());
-        assertEquals(0, ExecutorRuntime.rootAllocator().getAllocatedMemory());
+    void fourConcurrentFirstTasksShareOneLibraryLoadInAFreshJvm() throws Exception {
+        // In this JVM the library is long loaded (setUp); only a fresh JVM shows the first, racing load.
+        String out = FreshJvm.run(IntegrateUdfFirstTouchProbe.class, "4");
+        assertTrue(out.contains("OK"), out);
+    }
+
+    /**
+     * Spark interrupts a cancelled task's thread (another task of the job failed). If that thread is the
+     * one loading the kernels (its first touch), JavaCPP's file lock threw, and the binding class stayed
+     * broken for the executor's whole life ("Could not initialize class"). This JVM sees the library from
+     * the native-kernels jar, as an executor does, with an empty cache, so the load has to extract it.
+     */
+    @Test
+    void anInterruptedFirstTouchStillLoadsTheLibrary() throws Exception {
+        java.nio.file.Path cache = java.nio.file.Files.createTempDirectory("javacpp-cache");
+        String out = FreshJvm.run(java.util.List.of("-Dorg.bytedeco.javacpp.cachedir=" + cache),
+            InterruptedFirstTouchProbe.class);
+        assertTrue(out.contains("interrupted probe ok"), out);
     }
 
     @Test

@@ -1,4 +1,4 @@
-package org.sparknative.kernels;
+package org.sparknative.kernels.integrate;
 
 /**
  * Pure-Java references for the integration workload: the straightforward loop (the same code as the

@@ -1,4 +1,4 @@
-package org.sparknative.kernels;
+package org.sparknative.kernels.integrate;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -8,15 +8,11 @@ import java.util.SplittableRandom;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.IntPointer;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.sparknative.kernels.testing.FreshJvm;
+import org.sparknative.kernels.NativeLibrary;
 
-class IntegrationKernelsTest {
-    @BeforeAll
-    static void load() {
-        NativeLibrary.ensureLoaded();
-    }
-
+class IntegrateKernelsTest {
     @Test
     void closedFormMatchesHandComputedSums() {
         // n = 1: dx * f(a) = (b-a) * a(a-1)
@@ -39,19 +35,19 @@ class IntegrationKernelsTest {
             double a = c[0];
             double b = c[1];
             int n = (int) c[2];
-            double x = IntegrationKernels.integrateRow(a, b, n);
+            double x = IntegrateKernels.integrateRow(a, b, n);
             assertTrue(IntegrateReference.relativeError(x, a, b, n) < 1e-12,
                 () -> "a=" + a + " b=" + b + " n=" + n + " x=" + x + " exact=" + IntegrateReference.closedForm(a, b, n));
             assertEquals(IntegrateReference.integrate(a, b, n), x, 1e-12 * IntegrateReference.scale(a, b, n));
         }
         // a == b: dx = 0, exactly zero.
-        assertEquals(0.0, IntegrationKernels.integrateRow(1.25, 1.25, 1000), 0.0);
+        assertEquals(0.0, IntegrateKernels.integrateRow(1.25, 1.25, 1000), 0.0);
     }
 
     @Test
     void hugeNStaysAccurate() {
         int n = 200_000_000;
-        double x = IntegrationKernels.integrateRow(-1.0, 2.0, n);
+        double x = IntegrateKernels.integrateRow(-1.0, 2.0, n);
         // Over [-1, 2] the integral is (8+1)/3 - (4-1)/2 = 1.5; the left sum's error is O(dx).
         assertEquals(1.5, x, 1e-6);
         assertTrue(IntegrateReference.relativeError(x, -1.0, 2.0, n) < 1e-9);
@@ -68,10 +64,10 @@ class IntegrationKernelsTest {
                 b.put(r, Math.abs(rnd.nextDouble() * 4 - 2));
                 n.put(r, 1 + rnd.nextInt(20_000));
             }
-            IntegrationKernels.integrateBatch(a.address(), b.address(), n.address(), out.address(), rows, 0L);
+            IntegrateKernels.integrateBatch(a.address(), b.address(), n.address(), out.address(), rows, 0L);
             for (int r = 0; r < rows; r++) {
                 double x = out.get(r);
-                assertEquals(IntegrationKernels.integrateRow(a.get(r), b.get(r), n.get(r)), x, 0.0, "row " + r);
+                assertEquals(IntegrateKernels.integrateRow(a.get(r), b.get(r), n.get(r)), x, 0.0, "row " + r);
                 assertTrue(IntegrateReference.relativeError(x, a.get(r), b.get(r), n.get(r)) < 1e-12, "row " + r);
                 double java = IntegrateReference.integrate(a.get(r), b.get(r), n.get(r));
                 assertEquals(java, x, 1e-12 * IntegrateReference.scale(a.get(r), b.get(r), n.get(r)), "row " + r);
@@ -93,7 +89,7 @@ class IntegrationKernelsTest {
             }
             n.put(3, 0); // would divide by zero: must be skipped
             mask.put(0, (byte) 0b1111_0111).put(1, (byte) 0b0000_0011);
-            IntegrationKernels.integrateBatch(a.address(), b.address(), n.address(), out.address(), rows, mask.address());
+            IntegrateKernels.integrateBatch(a.address(), b.address(), n.address(), out.address(), rows, mask.address());
             for (int r = 0; r < rows; r++) {
                 assertEquals(r == 3 || r == 10 ? -7.0 : 8.0, out.get(r), 1e-15, "row " + r);
             }
@@ -106,16 +102,22 @@ class IntegrationKernelsTest {
         assertThrows(IllegalArgumentException.class, () -> IntegrateReference.closedForm(0, 1, -5));
     }
 
+    /**
+     * The first load, in a fresh JVM (this one loaded the library long ago): 8 threads released together make
+     * a kernel call their first touch of it. Each must find the library loaded and get the right sum, and it
+     * must load once; the llama library, which nothing used, not at all.
+     */
     @Test
     void libraryLoadsOnceAcrossThreads() throws Exception {
-        Thread[] ts = new Thread[8];
-        for (int i = 0; i < ts.length; i++) {
-            ts[i] = new Thread(NativeLibrary::ensureLoaded);
-            ts[i].start();
-        }
-        for (Thread t : ts) {
-            t.join();
-        }
-        assertEquals(1, NativeLibrary.loadCount());
+        String out = FreshJvm.run(IntegrateFirstTouchProbe.class, "8", "kernel");
+        assertTrue(out.contains("probe ok threads=8 integrate loads=1 llama loads=0"), out);
     }
+
+    /** As above with {@link NativeLibrary#ensureLoaded()} as the racing first touch (the udf module's path): both libraries, once each. */
+    @Test
+    void ensureLoadedLoadsEveryLibraryOnceAcrossThreads() throws Exception {
+        String out = FreshJvm.run(IntegrateFirstTouchProbe.class, "8", "ensureLoaded");
+        assertTrue(out.contains("probe ok threads=8 integrate loads=1 llama loads=1"), out);
+    }
+
 }

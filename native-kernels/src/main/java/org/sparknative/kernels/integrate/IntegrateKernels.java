@@ -1,8 +1,9 @@
-package org.sparknative.kernels;
+package org.sparknative.kernels.integrate;
 
 import org.bytedeco.javacpp.annotation.Cast;
 import org.bytedeco.javacpp.annotation.Name;
 import org.bytedeco.javacpp.annotation.Platform;
+import org.sparknative.kernels.NativeLibrary;
 
 /**
  * JNI bindings of the integration kernel {@code sn_integrate.h}: the left Riemann sum
@@ -13,12 +14,18 @@ import org.bytedeco.javacpp.annotation.Platform;
  * points at {@code rows} readable (or writable) elements and that every computed row has {@code n >= 1}.
  * A bad address crashes the JVM, so validate in Java first.
  *
- * <p>Threading: every method is reentrant and keeps no state; call from any number of threads.
- * Call {@link NativeLibrary#ensureLoaded()} before the first call.
+ * <p>Threading: every method is reentrant and keeps no state; call from any number of threads. The
+ * class loads its JNI library in its static initializer, so the first call from any thread loads it,
+ * once per JVM (see {@link NativeLibrary}).
  */
 @Platform(include = "sn_integrate.h")
-public final class IntegrationKernels {
-    private IntegrationKernels() {
+public final class IntegrateKernels {
+    static {
+        NativeLibrary.load(IntegrateKernels.class);
+        NativeLibrary.recordLoad(IntegrateKernels.class);
+    }
+
+    private IntegrateKernels() {
     }
 
     /**
