@@ -131,7 +131,7 @@ static inline int sn_tok_byte_piece(const unsigned char *p, int32_t n) {
 }
 
 /*
- * Parses a tokenizer.bin image of `len` bytes that must hold exactly `vocab` entries. The tokenizer copies
+ * Parses a tokenizer.bin image of `len` bytes that must hold exactly `vocab` >= 3 entries. The tokenizer copies
  * what it needs: `data` may be freed afterwards. out[0] receives the handle. On failure returns a negative
  * SN_TOK_ERR_* code and writes a message (expected vs actual) into err[err_cap].
  */
@@ -140,8 +140,9 @@ static inline int32_t sn_tok_create(const unsigned char *data, int64_t len, int3
     char msg[256];
     out[0] = 0;
     if (err != NULL && err_cap > 0) err[0] = '\0';
-    if (vocab <= 0) {
-        snprintf(msg, sizeof msg, "vocab_size must be > 0, got %d", (int) vocab);
+    if (vocab < 3) {
+        /* encode() emits BOS (1) and EOS (2) and looks pieces up by id: both must be in the vocabulary */
+        snprintf(msg, sizeof msg, "vocab_size must be >= 3 (ids 1 and 2 are BOS and EOS), got %d", (int) vocab);
         return sn_tok_fail(err, err_cap, msg);
     }
     if (data == NULL || len < 4) {

@@ -107,7 +107,13 @@ public final class Checkpoint {
         } catch (IllegalArgumentException e) {
             throw new CheckpointException(path, "header: " + e.getMessage());
         }
-        Map<Tensor, Long> offsets = layout(format, config);
+        Map<Tensor, Long> offsets;
+        try {
+            offsets = layout(format, config);
+        } catch (ArithmeticException e) {
+            throw new CheckpointException(path, "header: " + config + " (" + format + " format) implies a file of more"
+                + " than 2^63 bytes; got " + size);
+        }
         long expected = offsets.get(null);
         offsets.remove(null);
         if (size != expected) {
@@ -119,6 +125,8 @@ public final class Checkpoint {
 
     /**
      * Byte offsets of every tensor for a format and shape; the {@code null} key holds the total file length.
+     * Computed exactly: a shape whose file would exceed {@code Long.MAX_VALUE} bytes is an
+     * {@link ArithmeticException}, never a length that wrapped around (which a short file could match).
      */
     static Map<Tensor, Long> layout(CheckpointFormat format, LlamaConfig c) {
         long dim = c.dim();
@@ -127,16 +135,16 @@ public final class Checkpoint {
         long layers = c.nLayers();
         long vocab = c.vocabSize();
         Map<Tensor, Long> sizes = new EnumMap<>(Tensor.class);
-        sizes.put(Tensor.TOKEN_EMBEDDING, vocab * dim);
-        sizes.put(Tensor.RMS_ATT, layers * dim);
-        sizes.put(Tensor.WQ, layers * dim * dim);
-        sizes.put(Tensor.WK, layers * kv * dim);
-        sizes.put(Tensor.WV, layers * kv * dim);
-        sizes.put(Tensor.WO, layers * dim * dim);
-        sizes.put(Tensor.RMS_FFN, layers * dim);
-        sizes.put(Tensor.W1, layers * hidden * dim);
-        sizes.put(Tensor.W2, layers * dim * hidden);
-        sizes.put(Tensor.W3, layers * hidden * dim);
+        sizes.put(Tensor.TOKEN_EMBEDDING, mul(vocab, dim));
+        sizes.put(Tensor.RMS_ATT, mul(layers, dim));
+        sizes.put(Tensor.WQ, mul(layers, dim, dim));
+        sizes.put(Tensor.WK, mul(layers, kv, dim));
+        sizes.put(Tensor.WV, mul(layers, kv, dim));
+        sizes.put(Tensor.WO, mul(layers, dim, dim));
+        sizes.put(Tensor.RMS_FFN, mul(layers, dim));
+        sizes.put(Tensor.W1, mul(layers, hidden, dim));
+        sizes.put(Tensor.W2, mul(layers, dim, hidden));
+        sizes.put(Tensor.W3, mul(layers, hidden, dim));
         sizes.put(Tensor.RMS_FINAL, dim);
         Tensor[] order = format == CheckpointFormat.LEGACY
             ? new Tensor[] {Tensor.TOKEN_EMBEDDING, Tensor.RMS_ATT, Tensor.WQ, Tensor.WK, Tensor.WV, Tensor.WO,
@@ -147,23 +155,34 @@ public final class Checkpoint {
         long pos = format.headerBytes();
         for (Tensor t : order) {
             offsets.put(t, pos);
-            pos += 4 * sizes.get(t);
+            pos = Math.addExact(pos, mul(4, sizes.get(t)));
         }
         if (format == CheckpointFormat.LEGACY) {
-            pos += 4 * 2 * ((long) c.seqLen() * c.headSize() / 2); // freq_cis_real and freq_cis_imag, unused
+            // freq_cis_real and freq_cis_imag, unused
+            pos = Math.addExact(pos, mul(4, 2, (long) c.seqLen() * c.headSize() / 2));
         }
         if (c.sharedClassifier()) {
             offsets.put(Tensor.WCLS, offsets.get(Tensor.TOKEN_EMBEDDING));
         } else {
             offsets.put(Tensor.WCLS, pos);
-            pos += 4 * vocab * dim;
+            pos = Math.addExact(pos, mul(4, vocab, dim));
         }
         offsets.put(null, pos);
         return offsets;
     }
 
+    private static long mul(long a, long b) {
+        return Math.multiplyExact(a, b);
+    }
+
+    private static long mul(long a, long b, long c) {
+        return Math.multiplyExact(Math.multiplyExact(a, b), c);
+    }
+
     /**
      * The exact file length, in bytes, of a checkpoint of this format and shape.
+     *
+     * @throws ArithmeticException if it exceeds {@code Long.MAX_VALUE}
      */
     public static long expectedFileBytes(CheckpointFormat format, LlamaConfig config) {
         return layout(format, config).get(null);

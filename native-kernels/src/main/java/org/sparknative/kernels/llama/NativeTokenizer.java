@@ -43,9 +43,10 @@ public final class NativeTokenizer implements AutoCloseable {
     /**
      * Reads {@code file} into native memory and parses it in C with full bounds checks.
      *
-     * @param vocabSize the model's vocabulary size: the file must hold exactly this many entries
+     * @param vocabSize the model's vocabulary size: the file must hold exactly this many entries, at least 3 (encode
+     *                  emits ids 1 and 2, BOS and EOS)
      * @throws CheckpointException naming the file and expected vs actual if it is missing, unreadable,
-     *                             malformed, truncated, or holds another number of entries
+     *                             malformed, truncated, or holds another number of entries, or vocabSize is 1 or 2
      */
     public static NativeTokenizer load(Path file, int vocabSize) {
         if (vocabSize <= 0) {

@@ -48,6 +48,28 @@ class CheckpointTest {
         assertTrue(m.contains("got " + actual), m);
     }
 
+    /**
+     * Found by fuzzing (CheckpointFuzzTest): the length a header implies was computed in wrapping long arithmetic.
+     * This legacy header (dim 32768, hidden 2^31-1, 2^30 layers, 1 head, vocab 2^29 unshared, seq 2) implies about
+     * 9 * 10^23 bytes, which wrapped to 393,244: a file of exactly that length was accepted as that model.
+     */
+    @Test
+    void headerImplyingMoreThanLongMaxBytesIsRejected(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("wrapped.bin");
+        ByteBuffer h = ByteBuffer.allocate(28).order(ByteOrder.LITTLE_ENDIAN);
+        for (int v : new int[] {32768, Integer.MAX_VALUE, 1 << 30, 1, 1, -(1 << 29), 2}) {
+            h.putInt(v);
+        }
+        Files.write(f, h.array());
+        try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(f.toFile(), "rw")) {
+            raf.setLength(393_244);
+        }
+        String m = openError(f);
+        assertTrue(m.contains("dim=32768,hidden=2147483647,layers=1073741824") && m.contains("more than 2^63 bytes"), m);
+        assertThrows(ArithmeticException.class, () -> Checkpoint.expectedFileBytes(CheckpointFormat.LEGACY,
+            new LlamaConfig(32768, Integer.MAX_VALUE, 1 << 30, 1, 1, 1 << 29, 2, false)));
+    }
+
     @Test
     void headsNotDivisibleByKvHeads(@TempDir Path dir) throws Exception {
         Path f = dir.resolve("gqa.bin");

@@ -220,6 +220,27 @@ class NativeTokenizerTest {
         }
     }
 
+    /**
+     * Found by fuzzing (NativeTokenizerFileFuzzTest): a vocabulary of 1 or 2 entries was accepted, then encode
+     * emitted EOS (2) or BOS (1) outside it; with BOS and a one-entry vocabulary C read past its arrays and the
+     * JVM died of SIGSEGV. Such a vocabulary is now a CheckpointException at load.
+     */
+    @Test
+    void vocabulariesTooSmallForBosAndEosAreRejected() throws IOException {
+        Path p = tmp.resolve("tiny.bin");
+        String[][] images = {{"a"}, {"a", "b"}};
+        for (String[] pieces : images) {
+            Files.write(p, tokenizerImage(pieces));
+            CheckpointException e = assertThrows(CheckpointException.class, () -> NativeTokenizer.load(p, pieces.length));
+            assertTrue(e.getMessage().contains("vocab_size must be >= 3 (ids 1 and 2 are BOS and EOS), got "
+                + pieces.length), e.getMessage());
+        }
+        try (NativeTokenizer t = NativeTokenizer.parse(p, tokenizerImage("a", "b", "ab"), 3)) {
+            assertArrayEquals(new int[] {1, 0, 2}, t.encode(utf8("a"), true, true));
+            assertArrayEquals(new int[] {2}, t.encode(new byte[0], false, true));
+        }
+    }
+
     /** Random corruption of a real tokenizer for a couple of seconds: a CheckpointException or a usable tokenizer. */
     @Test
     void fuzzedTokenizersNeverCrash() throws IOException {
