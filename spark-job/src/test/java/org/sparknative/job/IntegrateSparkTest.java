@@ -105,6 +105,12 @@ class IntegrateSparkTest {
         SparkException e = assertThrows(SparkException.class, () -> res.output().collectAsList());
         String msg = String.valueOf(e.getMessage()) + " " + e.getCause();
         assertTrue(msg.contains("integrate_f: input row 3: n must be >= 1, got 0"), msg);
+        // The job fails as soon as one task does; Spark kills its sibling tasks asynchronously, and their
+        // completion listeners close their allocators as they end: wait (bounded) for that.
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (ExecutorRuntime.rootAllocator().getAllocatedMemory() != 0 && System.nanoTime() < deadline) {
+            Thread.onSpinWait();
+        }
         assertEquals(0, ExecutorRuntime.rootAllocator().getAllocatedMemory());
     }
 
