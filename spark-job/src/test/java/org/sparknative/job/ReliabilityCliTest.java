@@ -137,6 +137,11 @@ class ReliabilityCliTest {
         assertNull(byId.get(1L).get(byId.get(1L).fieldIndex("completion")));
         assertFalse(byId.get(4L).getString(byId.get(4L).fieldIndex("finish_reason")).startsWith("error"));
 
+        CliRun threads = run("generate", "--input", prompts.toString(), "--synthetic-model", SYNTHETIC,
+            "--max-new-tokens", "2", "--threads", "64");
+        assertEquals(0, threads.exit(), threads.err());
+        assertTrue(threads.err().contains("warning: --threads 64 is more than spark.task.cpus (1)"), threads.err());
+
         String[][] usage = {
             {"generate", "--input", prompts.toString(), "--synthetic-model", SYNTHETIC, "--top-p", "0"},
             {"generate", "--input", prompts.toString(), "--synthetic-model", SYNTHETIC, "--top-p", "2"},
