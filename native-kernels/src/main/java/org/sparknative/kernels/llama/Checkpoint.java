@@ -101,6 +101,12 @@ public final class Checkpoint {
                     + " (" + format + " format)");
             }
         }
+        if (h[6] > MAX_SEQ_LEN) {
+            // seq_len sizes the RoPE tables the kernels precompute and every KV cache slot, but a v1 file's
+            // length does not bound it: a lying header would cost minutes and gigabytes before any check.
+            throw new CheckpointException(path, "header field seq_len: expected at most " + MAX_SEQ_LEN
+                + " positions, got " + h[6] + " (" + format + " format)");
+        }
         LlamaConfig config;
         try {
             config = new LlamaConfig(h[0], h[1], h[2], h[3], h[4], h[5], h[6], shared);
@@ -122,6 +128,9 @@ public final class Checkpoint {
         }
         return new Checkpoint(path, format, config, size, offsets);
     }
+
+    /** The longest context a checkpoint may declare: 2^20 positions, 8x the longest Llama context today. */
+    public static final int MAX_SEQ_LEN = 1 << 20;
 
     /**
      * Byte offsets of every tensor for a format and shape; the {@code null} key holds the total file length.

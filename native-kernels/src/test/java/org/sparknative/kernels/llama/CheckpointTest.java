@@ -92,6 +92,12 @@ class CheckpointTest {
         m = openError(f);
         assertTrue(m.contains("header field seq_len: expected > 0, got 0"), m);
 
+        // A v1 file's length does not bound seq_len; a lying one is refused before anything is sized by it.
+        SyntheticCheckpoint.write(f, SMALL, 1, CheckpointFormat.V1);
+        patchInt(f, 8 + 6 * 4, 704_643_201); // seq_len, as the fuzzer found it
+        m = openError(f);
+        assertTrue(m.contains("header field seq_len: expected at most 1048576 positions, got 704643201"), m);
+
         SyntheticCheckpoint.write(f, SMALL, 1, CheckpointFormat.V1);
         patchInt(f, 4, 2); // version
         m = openError(f);
