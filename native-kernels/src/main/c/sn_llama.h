@@ -553,19 +553,6 @@ SN_INLINE void sn_rmsnorm_rows(float *o, const float *x, const float *weight, in
     for (int r = tid; r < R; r += nth) sn_rmsnorm(o + (size_t) r * dim, x + (size_t) r * dim, weight, dim);
 }
 
-/* llama2.c softmax() of x[0, n): the maximum, expf of the differences with a sequential sum, then divide. */
-SN_INLINE void sn_softmax(float *x, int n) {
-    float max_val = x[0];
-    for (int i = 1; i < n; i++)
-        if (x[i] > max_val) max_val = x[i];
-    float sum = 0.0f;
-    for (int i = 0; i < n; i++) {
-        x[i] = expf(x[i] - max_val);
-        sum += x[i];
-    }
-    for (int i = 0; i < n; i++) x[i] /= sum;
-}
-
 /*
  * llama2.c's RoPE on the elements [i0, i1) of one q or k row v (i0 and i1 even, as sn_split keeps them):
  * each pair (v[i], v[i+1]) turns by the angle of its index within its head, at the position whose table

@@ -117,6 +117,27 @@ static inline int32_t sn_sample_topp(const float *p, int32_t n, float topp, sn_p
 }
 
 /*
+ * llama2.c softmax() of x[0, n), in place: the maximum, expf of the differences with a sequential sum, then
+ * divide. One definition for the sampler and the forward pass's attention (sn_llama.h); always inlined so
+ * that each of the forward pass's ISA-specific workers compiles its own copy.
+ */
+#if defined(__GNUC__)
+static inline __attribute__((always_inline)) void sn_softmax(float *x, int n) {
+#else
+static inline void sn_softmax(float *x, int n) {
+#endif
+    float max_val = x[0];
+    for (int i = 1; i < n; i++)
+        if (x[i] > max_val) max_val = x[i];
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++) {
+        x[i] = expf(x[i] - max_val);
+        sum += x[i];
+    }
+    for (int i = 0; i < n; i++) x[i] /= sum;
+}
+
+/*
  * llama2.c Sampler.sample() on n logits, which are left untouched: temperature 0 is argmax (no RNG draw);
  * otherwise probs = softmax(logits / temperature) (max, expf, sequential float sum, divide), then one
  * coin = random_f32(rng_state), then sample_mult when topp <= 0 or topp >= 1, else sample_topp.
@@ -127,15 +148,7 @@ static inline int32_t sn_sample(const float *logits, int32_t n, float temperatur
     if (n <= 0) return SN_ERR_ARG;
     if (temperature == 0.0f) return sn_sample_argmax(logits, n);
     for (int32_t q = 0; q < n; q++) probs[q] = logits[q] / temperature;
-    float max_val = probs[0];
-    for (int32_t i = 1; i < n; i++)
-        if (probs[i] > max_val) max_val = probs[i];
-    float sum = 0.0f;
-    for (int32_t i = 0; i < n; i++) {
-        probs[i] = expf(probs[i] - max_val);
-        sum += probs[i];
-    }
-    for (int32_t i = 0; i < n; i++) probs[i] /= sum;
+    sn_softmax(probs, n);
     const float coin = sn_random_f32(rng_state);
     if (topp <= 0 || topp >= 1) return sn_sample_mult(probs, n, coin);
     return sn_sample_topp(probs, n, topp, probindex, coin);
