@@ -8,8 +8,6 @@ import static org.junit.jupiter.api.Assertions.fail;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -44,15 +42,10 @@ class ResumeTest {
         spark = SparkTestSession.get();
     }
 
-    private record Run(int exit, String err) {
-    }
-
-    private static Run run(List<String> args, String... more) {
+    private static CliRun run(List<String> args, String... more) {
         List<String> all = new ArrayList<>(args);
         all.addAll(List.of(more));
-        StringWriter err = new StringWriter();
-        int code = SparkNativeCli.run(new PrintWriter(err, true), all.toArray(String[]::new));
-        return new Run(code, err.toString());
+        return CliRun.of(all.toArray(String[]::new));
     }
 
     private static Path[] synthetic(String name, LlamaConfig cfg) {
@@ -151,7 +144,7 @@ class ResumeTest {
         assertTrue(kept.size() >= 0.4 * n, "rows kept: " + kept.size());
 
         Path summary = tmp.resolve("resume-summary.json");
-        Run resumed = run(first, "--resume", "--summary", summary.toString());
+        CliRun resumed = run(first, "--resume", "--summary", summary.toString());
         assertEquals(0, resumed.exit(), resumed.err());
         JsonNode s = JSON.readTree(summary.toFile());
         long generated = s.get("prompts").asLong();
@@ -168,7 +161,7 @@ class ResumeTest {
         }
 
         Path clean = tmp.resolve("clean-out");
-        Run cleanRun = run(args, "--output", clean.toString(), "--chunk-rows", "1000");
+        CliRun cleanRun = run(args, "--output", clean.toString(), "--chunk-rows", "1000");
         assertEquals(0, cleanRun.exit(), cleanRun.err());
         assertEquals(1, committedChunks(clean));
         assertEquals(read(clean, "json", "id"), finished);
@@ -184,7 +177,7 @@ class ResumeTest {
         Path out = tmp.resolve("settings-out");
         List<String> args = List.of("generate", "--input", in.toString(), "--output", out.toString(), "--model",
             ckpt.toString(), "--tokenizer", tok.toString(), "--max-new-tokens", "8", "--chunk-rows", "2");
-        Run first = run(args);
+        CliRun first = run(args);
         assertEquals(0, first.exit(), first.err());
         assertEquals(3, committedChunks(out));
         JsonNode meta = JSON.readTree(out.resolve(OutputMetadata.FILE).toFile());
@@ -193,19 +186,19 @@ class ResumeTest {
         assertEquals(42, meta.get("seed").asLong());
         Map<String, String> before = read(out, "parquet", "id");
 
-        Run again = run(args);
+        CliRun again = run(args);
         assertEquals(1, again.exit());
         assertTrue(again.err().contains("already exists"), again.err());
-        Run both = run(args, "--resume", "--overwrite");
+        CliRun both = run(args, "--resume", "--overwrite");
         assertEquals(2, both.exit());
         assertTrue(both.err().contains("give --resume or --overwrite, not both"), both.err());
 
-        Run seed = run(args, "--resume", "--seed", "7");
+        CliRun seed = run(args, "--resume", "--seed", "7");
         assertEquals(2, seed.exit(), seed.err());
         assertTrue(seed.err().contains("error: --resume: the output was made with seed 42, this run has seed 7"), seed.err());
         assertFalse(seed.err().contains("model"), seed.err());
 
-        Run settings = run(args, "--resume", "--temperature", "0.5", "--long-prompts", "truncate");
+        CliRun settings = run(args, "--resume", "--temperature", "0.5", "--long-prompts", "truncate");
         assertEquals(2, settings.exit(), settings.err());
         assertTrue(settings.err().contains("the output was made with temperature 1.0, this run has temperature 0.5; "
             + "the output was made with long-prompts row-error, this run has long-prompts truncate"), settings.err());
@@ -213,7 +206,7 @@ class ResumeTest {
         Path[] other = synthetic("other", new LlamaConfig(32, 64, 1, 4, 2, 512, 32, true));
         List<String> otherModel = new ArrayList<>(args);
         otherModel.set(otherModel.indexOf(ckpt.toString()), other[0].toString());
-        Run model = run(otherModel, "--resume");
+        CliRun model = run(otherModel, "--resume");
         assertEquals(2, model.exit(), model.err());
         assertTrue(model.err().contains("the output was made with model stories260K.bin (sha256 "
             + OutputMetadata.sha256(ckpt).substring(0, 12) + ", "), model.err());
@@ -222,7 +215,7 @@ class ResumeTest {
 
         // The same settings (the slot count does not change the text): nothing left to do.
         Path summary = tmp.resolve("settings-summary.json");
-        Run same = run(args, "--resume", "--slots", "3", "--summary", summary.toString());
+        CliRun same = run(args, "--resume", "--slots", "3", "--summary", summary.toString());
         assertEquals(0, same.exit(), same.err());
         JsonNode s = JSON.readTree(summary.toFile());
         assertEquals(0, s.get("prompts").asLong());
@@ -237,7 +230,7 @@ class ResumeTest {
         Path out = tmp.resolve("position-out");
         List<String> args = List.of("generate", "--input", in.toString(), "--output", out.toString(), "--model",
             model[0].toString(), "--tokenizer", model[1].toString(), "--max-new-tokens", "6", "--format", "json");
-        Run first = run(args, "--chunk-rows", "3");
+        CliRun first = run(args, "--chunk-rows", "3");
         assertEquals(0, first.exit(), first.err());
         assertEquals(4, committedChunks(out));
         Map<String, String> complete = read(out, "json", "prompt");
@@ -252,7 +245,7 @@ class ResumeTest {
         Files.delete(out.resolve(ChunkedOutput.SUCCESS));
 
         Path summary = tmp.resolve("position-summary.json");
-        Run resumed = run(args, "--resume", "--chunk-rows", "5", "--summary", summary.toString());
+        CliRun resumed = run(args, "--resume", "--chunk-rows", "5", "--summary", summary.toString());
         assertEquals(0, resumed.exit(), resumed.err());
         JsonNode s = JSON.readTree(summary.toFile());
         assertEquals(6, s.get("prompts").asLong(), s.toString());
@@ -274,7 +267,7 @@ class ResumeTest {
         List<String> args = List.of("generate", "--input", in.toString(), "--output", out.toString(), "--model",
             model[0].toString(), "--tokenizer", model[1].toString(), "--max-new-tokens", "4", "--long-prompts", "fail");
         // Chunks of 3: ids 0-2 and 3-5 commit, then id 7's prompt is too long for the context.
-        Run failed = run(args, "--chunk-rows", "3");
+        CliRun failed = run(args, "--chunk-rows", "3");
         assertEquals(1, failed.exit(), failed.err());
         assertTrue(failed.err().contains("id 7"), failed.err());
         assertEquals(2, committedChunks(out));
@@ -285,7 +278,7 @@ class ResumeTest {
         Path none = tmp.resolve("failing-none");
         List<String> noneArgs = new ArrayList<>(args);
         noneArgs.set(noneArgs.indexOf(out.toString()), none.toString());
-        Run nothing = run(noneArgs, "--chunk-rows", "100");
+        CliRun nothing = run(noneArgs, "--chunk-rows", "100");
         assertEquals(1, nothing.exit(), nothing.err());
         assertFalse(Files.exists(none), "an output with no committed chunk is removed");
     }

@@ -40,6 +40,7 @@ import org.sparknative.spark.RowIds;
 import org.sparknative.spark.SparkTasks;
 import org.sparknative.udf.ExecutorRuntime;
 import org.sparknative.udf.RowLabels;
+import org.sparknative.udf.Seeds;
 import org.sparknative.udf.TaskResources;
 import org.sparknative.udf.generate.ContinuousBatcher;
 import org.sparknative.udf.generate.GenerateUdf;
@@ -295,7 +296,7 @@ public final class GenerateTransform {
                             seed.set(i, r.getLong(idx[4]));
                         }
                         if (id != null && !r.isNullAt(idx[5])) {
-                            id.set(i, ids.numeric() ? r.getLong(idx[5]) : fnv1a(r.getUTF8String(idx[5]).getBytes()));
+                            id.set(i, ids.numeric() ? r.getLong(idx[5]) : Seeds.fnv1a(r.getUTF8String(idx[5]).getBytes()));
                         }
                     }
                     prompt.setValueCount(n);
@@ -367,13 +368,4 @@ public final class GenerateTransform {
         }
     }
 
-    /** FNV-1a of {@code bytes}: the seed key of a string {@code id}. */
-    static long fnv1a(byte[] bytes) {
-        long h = 0xcbf29ce484222325L;
-        for (byte b : bytes) {
-            h ^= b & 0xff;
-            h *= 0x100000001b3L;
-        }
-        return h;
-    }
 }

@@ -159,10 +159,9 @@ public final class GenerateUdf {
             key = 0;
         } else {
             // FNV-1a over the prompt bytes, read in place.
-            long h = 0xcbf29ce484222325L;
+            long h = Seeds.FNV1A_OFFSET;
             for (int k = 0; k < len; k++) {
-                h ^= prompts.getDataBuffer().getByte(start + k) & 0xff;
-                h *= 0x100000001b3L;
+                h = Seeds.fnv1a(h, prompts.getDataBuffer().getByte(start + k));
             }
             key = h;
         }
