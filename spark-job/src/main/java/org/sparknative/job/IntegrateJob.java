@@ -30,6 +30,7 @@ import org.sparknative.spark.integrate.IntegrateFunctions;
 import org.sparknative.spark.integrate.IntegrateTransform;
 import org.sparknative.udf.BadRowPolicy;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -66,8 +67,8 @@ final class IntegrateJob implements Callable<Integer> {
         }
     }
 
-    @Option(names = "--master", description = "Spark master URL (default: spark-submit's, else conf/spark-defaults.conf, else local[*]).")
-    String master;
+    @Mixin
+    SparkOptions sparkOptions = new SparkOptions();
 
     @Option(names = "--rows", defaultValue = "20000", description = "Rows to generate when no --input is given (default: ${DEFAULT-VALUE}).")
     long rows;
@@ -114,9 +115,6 @@ final class IntegrateJob implements Callable<Integer> {
     @Option(names = "--summary", description = "Also write the results as JSON to this file.")
     Path summary;
 
-    @Option(names = "--conf", description = "Extra Spark setting key=value (repeatable).")
-    Map<String, String> conf = new LinkedHashMap<>();
-
     /** One variant's measurement. Times in seconds, rates per second. */
     record VariantResult(String variant, String description, long rows, double wallSeconds, double rowsPerSecond,
                          double evaluationsPerSecond, double speedupOverJavaRow, double maxRelativeError,
@@ -150,7 +148,7 @@ final class IntegrateJob implements Callable<Integer> {
         if (warmup < 0) {
             throw new UsageException("--warmup must be >= 0, got " + warmup);
         }
-        try (Sessions.Handle session = Sessions.open("spark-native integrate", master, conf)) {
+        try (Sessions.Handle session = Sessions.open("spark-native integrate", sparkOptions)) {
             SparkSession spark = session.spark();
             DataIO.checkOutput(spark, input, output, overwrite);
             OutputGuard guard = OutputGuard.of(spark, output);

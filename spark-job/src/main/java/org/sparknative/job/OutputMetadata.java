@@ -56,11 +56,12 @@ record OutputMetadata(String tool, String created, String model, String modelSha
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
         .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 
-    /** Describes this run, hashing the model and tokenizer files (streamed, on the driver). */
-    static OutputMetadata of(Checkpoint ckpt, Path model, Path tokenizer, Backend backend, GenerationParams defaults,
+    /** Describes this run from the model's header and the files' SHA-256s. */
+    static OutputMetadata of(Checkpoint.Header ckpt, String model, String modelSha256, String tokenizer,
+                             String tokenizerSha256, Backend backend, GenerationParams defaults,
                              BadRowPolicy longPrompts, DataIO.Format format) {
-        return new OutputMetadata(TOOL, Instant.now().toString(), model.toString(), sha256(model),
-            ckpt.format().name(), ckpt.config().toString(), tokenizer.toString(), sha256(tokenizer), backend.label(),
+        return new OutputMetadata(TOOL, Instant.now().toString(), model, modelSha256,
+            ckpt.format().name(), ckpt.config().toString(), tokenizer, tokenizerSha256, backend.label(),
             defaults.seed(), defaults.maxNewTokens(), defaults.temperature(), defaults.topP(), longPrompts.label(),
             format.name().toLowerCase(java.util.Locale.ROOT));
     }
@@ -105,20 +106,9 @@ record OutputMetadata(String tool, String created, String model, String modelSha
         return name + " (sha256 " + hash + (format == null ? "" : ", " + format) + ")";
     }
 
-    /** @return the SHA-256 of {@code file}, read in 1 MiB blocks */
+    /** @return the SHA-256 of a local {@code file} */
     static String sha256(Path file) {
-        try (InputStream in = Files.newInputStream(file)) {
-            MessageDigest md = MessageDigest.getInstance("SHA-256");
-            byte[] buf = new byte[1 << 20];
-            for (int n; (n = in.read(buf)) > 0; ) {
-                md.update(buf, 0, n);
-            }
-            return HexFormat.of().formatHex(md.digest());
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + file + ": " + e.getMessage(), e);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        return org.sparknative.spark.ModelFiles.sha256(file.toString(), null, new org.apache.hadoop.conf.Configuration());
     }
 
     /** Writes this as JSON to {@code file} (which must not exist) through a hidden temporary file and a rename. */

@@ -4,6 +4,9 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Properties;
 import org.apache.spark.SparkConf;
 import org.apache.spark.sql.SparkSession;
@@ -12,6 +15,9 @@ import org.apache.spark.sql.SparkSession;
  * Creates the job's SparkSession. Settings, first wins: the command's {@code --master} and {@code --conf};
  * what {@code spark-submit} set; the defaults file named by the system property
  * {@code sparknative.defaults} (the launcher passes {@code conf/spark-defaults.conf}); {@code local[*]}.
+ *
+ * <p>For any master but local mode it also puts the job jar in {@code spark.jars}, so that the same command
+ * works in local mode, on a standalone cluster, on YARN and on Kubernetes.
  */
 final class Sessions {
     private Sessions() {
@@ -27,7 +33,10 @@ final class Sessions {
         }
     }
 
-    static Handle open(String appName, String master, java.util.Map<String, String> conf) {
+    /** The system property the launcher sets to the job jar's path. */
+    static final String JOB_JAR_PROPERTY = "sparknative.jobJar";
+
+    static Handle open(String appName, SparkOptions options) {
         if (SparkSession.getActiveSession().isDefined() || SparkSession.getDefaultSession().isDefined()) {
             SparkSession existing = SparkSession.getActiveSession().isDefined()
                 ? SparkSession.getActiveSession().get() : SparkSession.getDefaultSession().get();
@@ -48,12 +57,93 @@ final class Sessions {
                 }
             }
         }
-        conf.forEach(sc::set);
-        if (master != null) {
-            sc.setMaster(master);
+        options.conf.forEach(sc::set);
+        if (options.master != null) {
+            sc.setMaster(options.master);
         }
         sc.setIfMissing("spark.master", "local[*]");
+        if (options.files != null && !options.files.isEmpty()) {
+            List<String> files = new ArrayList<>(splitList(sc.get("spark.files", "")));
+            for (String f : options.files) {
+                files.add(f.contains(":") || f.startsWith("/") ? f : Path.of(f).toAbsolutePath().toString());
+            }
+            sc.set("spark.files", String.join(",", files));
+        }
+        if (options.eventLog != null) {
+            sc.set("spark.eventLog.enabled", "true");
+            sc.set("spark.eventLog.dir", eventLogDir(options.eventLog));
+        }
+        if (!isLocal(sc.get("spark.master"))) {
+            shipJobJar(sc);
+        }
         sc.setAppName(appName);
         return new Handle(SparkSession.builder().config(sc).getOrCreate(), true);
+    }
+
+    /** @return whether {@code master} runs every task in the driver's JVM ({@code local}, {@code local[...]}) */
+    static boolean isLocal(String master) {
+        return master.equals("local") || master.startsWith("local[");
+    }
+
+    /**
+     * Executors of any master but local mode load the project's classes from the job jar, which Spark ships
+     * to them when it is in {@code spark.jars} (spark-submit puts its application jar there; the launcher
+     * names the jar in a system property).
+     *
+     * @throws UsageException if the job jar cannot be found and {@code spark.jars} is empty
+     */
+    static void shipJobJar(SparkConf sc) {
+        List<String> jars = new ArrayList<>(splitList(sc.get("spark.jars", "")));
+        String jar = jobJar();
+        if (jar == null) {
+            if (jars.isEmpty()) {
+                throw new UsageException("master " + sc.get("spark.master") + " runs tasks in other JVMs, which need the "
+                    + "job jar: run through bin/spark-native or spark-submit, or set spark.jars to spark-native-job.jar");
+            }
+            return;
+        }
+        String name = Path.of(jar).getFileName().toString();
+        if (jars.stream().noneMatch(j -> j.endsWith("/" + name) || j.equals(name))) {
+            jars.add(jar);
+            sc.set("spark.jars", String.join(",", jars));
+        }
+    }
+
+    /** @return the job jar: the launcher's system property, else the jar these classes were loaded from */
+    static String jobJar() {
+        String prop = System.getProperty(JOB_JAR_PROPERTY);
+        if (prop != null && !prop.isBlank()) {
+            return Path.of(prop).toAbsolutePath().toString();
+        }
+        try {
+            var src = Sessions.class.getProtectionDomain().getCodeSource();
+            if (src != null && src.getLocation() != null) {
+                Path p = Path.of(src.getLocation().toURI());
+                if (Files.isRegularFile(p) && p.toString().endsWith(".jar")) {
+                    return p.toString();
+                }
+            }
+        } catch (java.net.URISyntaxException | RuntimeException e) {
+            // not loaded from a file
+        }
+        return null;
+    }
+
+    /** @return the event log folder as Spark wants it, creating a local one (Spark requires it to exist) */
+    static String eventLogDir(String dir) {
+        if (dir.matches("^[A-Za-z][A-Za-z0-9+.-]+:.*")) {
+            return dir;
+        }
+        Path p = Path.of(dir).toAbsolutePath();
+        try {
+            Files.createDirectories(p);
+        } catch (IOException e) {
+            throw new UsageException("--event-log " + dir + ": cannot create the directory: " + e.getMessage());
+        }
+        return p.toUri().toString();
+    }
+
+    private static List<String> splitList(String s) {
+        return Arrays.stream(s.split(",")).map(String::trim).filter(x -> !x.isEmpty()).toList();
     }
 }

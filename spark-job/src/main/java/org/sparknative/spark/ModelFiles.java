@@ -1,37 +1,91 @@
 package org.sparknative.spark;
 
 import java.io.File;
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.Locale;
+import java.util.regex.Pattern;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FSDataInputStream;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.UnsupportedFileSystemException;
 import org.apache.spark.SparkFiles;
+import org.sparknative.kernels.llama.Checkpoint;
 import org.sparknative.kernels.llama.CheckpointException;
+import org.sparknative.kernels.llama.Tokenizer;
 import org.sparknative.udf.generate.ModelRegistry;
 
 /**
- * Resolves a model or tokenizer file as the user named it to a local file on this executor: a path that
- * exists here is used as is; otherwise the file of that name shipped with {@code spark-submit --files}
- * (found through {@link SparkFiles}); otherwise a {@link CheckpointException} that says where models come
- * from.
+ * Model and tokenizer files as users name them ({@code --model}, {@code --tokenizer}, the SQL functions'
+ * arguments), resolved on the driver for validation and on each executor for use. A location is one of:
+ * <ul>
+ *   <li>a URI with a scheme: {@code file:///data/m.bin}, {@code hdfs://nn/models/m.bin}, {@code s3a://},
+ *       {@code abfs://}, {@code gs://} or any other Hadoop {@link FileSystem} whose connector is on the
+ *       classpath. The driver reads only the checkpoint's header (and the small tokenizer) through the
+ *       Hadoop API; each executor copies the file once into its {@link ModelCache} and maps the copy;</li>
+ *   <li>a local path that exists where it is resolved (the same path on every node: a shared mount, an
+ *       image, a node-local copy);</li>
+ *   <li>otherwise the name of a file shipped with {@code --files} / {@code spark.files}, found through
+ *       {@link SparkFiles} (the driver has its own copy, so it validates that one).</li>
+ * </ul>
+ * A single-letter scheme is a Windows drive, not a URI.
  *
- * <p>Threading: stateless.
+ * <p>Threading: stateless; the executor's copies are coordinated by {@link ModelCache}.
  */
 public final class ModelFiles {
+    private static final Pattern URI_LIKE = Pattern.compile("^[A-Za-z][A-Za-z0-9+.-]+:.*");
+
     private ModelFiles() {
     }
 
+    /** @return whether {@code location} names a file through a Hadoop filesystem URI (has a scheme) */
+    public static boolean isUri(String location) {
+        return URI_LIKE.matcher(location).matches();
+    }
+
     /**
-     * @param path as given by the user
-     * @param what {@code model} or {@code tokenizer}, for the message
-     * @return the local file
-     * @throws CheckpointException if neither the path nor a shipped file of its name exists
+     * Executor side: the local file to map for {@code location}.
+     *
+     * @param location as the user named it
+     * @param sha256   the file's expected SHA-256 (hex), checked when a remote file is copied; null: size only
+     * @param what     {@code model} or {@code tokenizer}, for messages
+     * @return a local file: the path itself, the shipped copy, or the executor's cached copy of a URI
+     * @throws CheckpointException naming the location if it cannot be found or copied intact
      */
-    public static Path resolve(String path, String what) {
-        Path p = Path.of(path);
+    public static Path resolve(String location, String sha256, String what) {
+        if (isUri(location)) {
+            return ModelCache.local(location, sha256, what);
+        }
+        return resolveLocal(location, what);
+    }
+
+    /** {@link #resolve(String, String, String)} without an expected SHA-256. */
+    public static Path resolve(String location, String what) {
+        return resolve(location, null, what);
+    }
+
+    /**
+     * A path that exists here, else the file of that name shipped with {@code --files}.
+     *
+     * @throws CheckpointException that says where models come from, if neither exists
+     */
+    static Path resolveLocal(String location, String what) {
+        Path p = Path.of(location);
         if (Files.isRegularFile(p)) {
             return p;
         }
         try {
-            String shipped = SparkFiles.get(new File(path).getName());
+            String shipped = SparkFiles.get(new File(location).getName());
             if (shipped != null && Files.isRegularFile(Path.of(shipped))) {
                 return Path.of(shipped);
             }
@@ -40,5 +94,136 @@ public final class ModelFiles {
         }
         ModelRegistry.requireFile(p, what);
         return p;
+    }
+
+    /**
+     * Driver side: validates a checkpoint's header against its file length, reading at most
+     * {@link Checkpoint#HEADER_READ_BYTES} bytes (through the Hadoop API for a URI).
+     *
+     * @param hadoop the session's Hadoop configuration ({@code spark.hadoop.*} settings included)
+     * @throws CheckpointException naming the location: missing, unreadable, or inconsistent with its header
+     */
+    public static Checkpoint.Header checkpointHeader(String location, Configuration hadoop) {
+        if (!isUri(location)) {
+            return Checkpoint.open(resolveLocal(location, "model")).header();
+        }
+        org.apache.hadoop.fs.Path p = hadoopPath(location);
+        try {
+            FileSystem fs = fileSystem(p, hadoop, location, "model");
+            FileStatus st = status(fs, p, location, "model");
+            byte[] head = new byte[(int) Math.min(st.getLen(), Checkpoint.HEADER_READ_BYTES)];
+            try (FSDataInputStream in = fs.open(p)) {
+                in.readFully(0, head);
+            }
+            return Checkpoint.parseHeader(location, ByteBuffer.wrap(head), st.getLen());
+        } catch (IOException e) {
+            throw new CheckpointException(location, "cannot read the model's header: " + e.getMessage());
+        }
+    }
+
+    /**
+     * Driver side: reads and validates a tokenizer (a few hundred KB: read whole, through the Hadoop API
+     * for a URI).
+     *
+     * @param vocabSize the model's vocabulary size
+     * @throws CheckpointException naming the location
+     */
+    public static Tokenizer tokenizer(String location, int vocabSize, Configuration hadoop) {
+        if (!isUri(location)) {
+            return Tokenizer.load(resolveLocal(location, "tokenizer"), vocabSize);
+        }
+        org.apache.hadoop.fs.Path p = hadoopPath(location);
+        try {
+            FileSystem fs = fileSystem(p, hadoop, location, "tokenizer");
+            FileStatus st = status(fs, p, location, "tokenizer");
+            if (st.getLen() > Integer.MAX_VALUE - 16) {
+                throw new CheckpointException(location, "tokenizer file is " + st.getLen()
+                    + " bytes, over the 2 GiB this reader supports");
+            }
+            byte[] all = new byte[(int) st.getLen()];
+            try (FSDataInputStream in = fs.open(p)) {
+                in.readFully(0, all);
+            }
+            return Tokenizer.parse(location, all, vocabSize);
+        } catch (IOException e) {
+            throw new CheckpointException(location, "cannot read the tokenizer: " + e.getMessage());
+        }
+    }
+
+    /**
+     * Driver side: the SHA-256 that identifies a file for {@code --resume}: {@code given} when the user gave
+     * one (executors check their copies against it), else the file's, streamed once (through the Hadoop API
+     * for a URI).
+     */
+    public static String sha256(String location, String given, Configuration hadoop) {
+        if (given != null) {
+            return given;
+        }
+        try (InputStream in = isUri(location) ? hadoopPath(location).getFileSystem(hadoop).open(hadoopPath(location))
+            : Files.newInputStream(resolveLocal(location, "model"))) {
+            MessageDigest md = sha256();
+            byte[] buf = new byte[1 << 20];
+            for (int n; (n = in.read(buf)) > 0; ) {
+                md.update(buf, 0, n);
+            }
+            return HexFormat.of().formatHex(md.digest());
+        } catch (IOException e) {
+            throw new CheckpointException(location, "cannot read: " + e.getMessage());
+        }
+    }
+
+    /**
+     * @return {@code hex} in lower case if it is 64 hex digits
+     * @throws IllegalArgumentException naming {@code option} otherwise
+     */
+    public static String checkSha256(String hex, String option) {
+        if (hex == null) {
+            return null;
+        }
+        String h = hex.trim().toLowerCase(Locale.ROOT);
+        if (!h.matches("[0-9a-f]{64}")) {
+            throw new IllegalArgumentException(option + " must be 64 hex digits (a SHA-256), got '" + hex + "'");
+        }
+        return h;
+    }
+
+    static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static org.apache.hadoop.fs.Path hadoopPath(String location) {
+        try {
+            return new org.apache.hadoop.fs.Path(new URI(location));
+        } catch (URISyntaxException e) {
+            throw new CheckpointException(location, "not a valid URI: " + e.getMessage());
+        }
+    }
+
+    static FileSystem fileSystem(org.apache.hadoop.fs.Path p, Configuration hadoop, String location, String what)
+        throws IOException {
+        try {
+            return p.getFileSystem(hadoop);
+        } catch (UnsupportedFileSystemException e) {
+            String scheme = p.toUri().getScheme();
+            throw new CheckpointException(location, "no Hadoop FileSystem for scheme '" + scheme + "' on the classpath, "
+                + "so the " + what + " cannot be read: add its connector jar (hadoop-aws for s3a, hadoop-azure for abfs, "
+                + "gcs-connector for gs) with --jars or spark.jars, or give a local path or a file shipped with --files");
+        }
+    }
+
+    static FileStatus status(FileSystem fs, org.apache.hadoop.fs.Path p, String location, String what) throws IOException {
+        try {
+            FileStatus st = fs.getFileStatus(p);
+            if (!st.isFile()) {
+                throw new CheckpointException(location, what + " is not a file");
+            }
+            return st;
+        } catch (FileNotFoundException e) {
+            throw new CheckpointException(location, what + " file not found");
+        }
     }
 }

@@ -43,7 +43,7 @@ public final class Checkpoint {
      */
     public static Checkpoint open(Path path) {
         long size;
-        ByteBuffer header = ByteBuffer.allocate(CheckpointFormat.V1.headerBytes()).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer header = ByteBuffer.allocate(HEADER_READ_BYTES);
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
             size = ch.size();
             while (header.hasRemaining() && ch.read(header) >= 0) {
@@ -55,8 +55,41 @@ public final class Checkpoint {
             throw new CheckpointException(path, "cannot read checkpoint: " + e, e);
         }
         header.flip();
+        return new Checkpoint(path, parse(path.toString(), header.order(ByteOrder.LITTLE_ENDIAN), size));
+    }
+
+    /** How many bytes of a file {@link #parseHeader} needs at most: the v1 header's 256. */
+    public static final int HEADER_READ_BYTES = 256;
+
+    /**
+     * Validates a checkpoint from its first bytes and its length alone, without the file: for a file on a
+     * remote filesystem, whose header is read on the driver while the tensors stay where they are.
+     *
+     * @param location  the file's name or URI, for messages
+     * @param header    the file's first {@code min(length, HEADER_READ_BYTES)} bytes, from position to limit
+     * @param fileBytes the file's length in bytes
+     * @return the checkpoint's format and shape
+     * @throws CheckpointException naming {@code location}, the field, and expected vs actual
+     */
+    public static Header parseHeader(String location, ByteBuffer header, long fileBytes) {
+        ByteBuffer h0 = header.slice().order(ByteOrder.LITTLE_ENDIAN);
+        return parse(location, h0, fileBytes).header();
+    }
+
+    /** What a checkpoint's header says, checked against its file length. */
+    public record Header(CheckpointFormat format, LlamaConfig config, long fileBytes) {
+    }
+
+    private Checkpoint(Path path, Parsed parsed) {
+        this(path, parsed.header.format(), parsed.header.config(), parsed.header.fileBytes(), parsed.offsets);
+    }
+
+    private record Parsed(Header header, Map<Tensor, Long> offsets) {
+    }
+
+    private static Parsed parse(String location, ByteBuffer header, long size) {
         if (header.remaining() < CheckpointFormat.LEGACY.headerBytes()) {
-            throw new CheckpointException(path, "file is " + size + " bytes, shorter than the smallest header ("
+            throw new CheckpointException(location, "file is " + size + " bytes, shorter than the smallest header ("
                 + CheckpointFormat.LEGACY.headerBytes() + " bytes)");
         }
         CheckpointFormat format;
@@ -65,11 +98,11 @@ public final class Checkpoint {
         if (header.getInt(0) == CheckpointFormat.V1_MAGIC) {
             format = CheckpointFormat.V1;
             if (header.remaining() < CheckpointFormat.V1.headerBytes()) {
-                throw new CheckpointException(path, "v1 header: expected 256 bytes, file has " + size);
+                throw new CheckpointException(location, "v1 header: expected 256 bytes, file has " + size);
             }
             int version = header.getInt(4);
             if (version != 1) {
-                throw new CheckpointException(path, "v1 header field version: expected 1, got " + version
+                throw new CheckpointException(location, "v1 header field version: expected 1, got " + version
                     + " (only the float32 export is supported)");
             }
             for (int i = 0; i < 7; i++) {
@@ -77,11 +110,11 @@ public final class Checkpoint {
             }
             int flag = header.get(36) & 0xff;
             if (flag > 1) {
-                throw new CheckpointException(path, "v1 header field shared_classifier: expected 0 or 1, got " + flag);
+                throw new CheckpointException(location, "v1 header field shared_classifier: expected 0 or 1, got " + flag);
             }
             shared = flag == 1;
             if (h[5] <= 0) {
-                throw new CheckpointException(path, "header field vocab_size: expected > 0, got " + h[5]);
+                throw new CheckpointException(location, "header field vocab_size: expected > 0, got " + h[5]);
             }
         } else {
             format = CheckpointFormat.LEGACY;
@@ -90,43 +123,43 @@ public final class Checkpoint {
             }
             shared = h[5] > 0;
             if (h[5] == Integer.MIN_VALUE) {
-                throw new CheckpointException(path, "header field vocab_size: expected a nonzero size, got " + h[5]);
+                throw new CheckpointException(location, "header field vocab_size: expected a nonzero size, got " + h[5]);
             }
             h[5] = Math.abs(h[5]);
         }
         String[] names = {"dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "seq_len"};
         for (int i = 0; i < 7; i++) {
             if (h[i] <= 0) {
-                throw new CheckpointException(path, "header field " + names[i] + ": expected > 0, got " + h[i]
+                throw new CheckpointException(location, "header field " + names[i] + ": expected > 0, got " + h[i]
                     + " (" + format + " format)");
             }
         }
         if (h[6] > MAX_SEQ_LEN) {
             // seq_len sizes the RoPE tables the kernels precompute and every KV cache slot, but a v1 file's
             // length does not bound it: a lying header would cost minutes and gigabytes before any check.
-            throw new CheckpointException(path, "header field seq_len: expected at most " + MAX_SEQ_LEN
+            throw new CheckpointException(location, "header field seq_len: expected at most " + MAX_SEQ_LEN
                 + " positions, got " + h[6] + " (" + format + " format)");
         }
         LlamaConfig config;
         try {
             config = new LlamaConfig(h[0], h[1], h[2], h[3], h[4], h[5], h[6], shared);
         } catch (IllegalArgumentException e) {
-            throw new CheckpointException(path, "header: " + e.getMessage());
+            throw new CheckpointException(location, "header: " + e.getMessage());
         }
         Map<Tensor, Long> offsets;
         try {
             offsets = layout(format, config);
         } catch (ArithmeticException e) {
-            throw new CheckpointException(path, "header: " + config + " (" + format + " format) implies a file of more"
+            throw new CheckpointException(location, "header: " + config + " (" + format + " format) implies a file of more"
                 + " than 2^63 bytes; got " + size);
         }
         long expected = offsets.get(null);
         offsets.remove(null);
         if (size != expected) {
-            throw new CheckpointException(path, "file length: expected " + expected + " bytes for " + config + " ("
+            throw new CheckpointException(location, "file length: expected " + expected + " bytes for " + config + " ("
                 + format + " format), got " + size);
         }
-        return new Checkpoint(path, format, config, size, offsets);
+        return new Parsed(new Header(format, config, size), offsets);
     }
 
     /** The longest context a checkpoint may declare: 2^20 positions, 8x the longest Llama context today. */
@@ -215,6 +248,11 @@ public final class Checkpoint {
     /** @return the file length in bytes (equal to what the header implies) */
     public long fileBytes() {
         return fileBytes;
+    }
+
+    /** @return the format, shape and length, as {@link #parseHeader} gives them */
+    public Header header() {
+        return new Header(format, config, fileBytes);
     }
 
     /**

@@ -13,6 +13,11 @@ public class CheckpointException extends IllegalArgumentException {
         super(file + ": " + message);
     }
 
+    /** @param location a file name or URI (a model on a remote filesystem) */
+    public CheckpointException(String location, String message) {
+        super(location + ": " + message);
+    }
+
     public CheckpointException(Path file, String message, Throwable cause) {
         super(file + ": " + message, cause);
     }

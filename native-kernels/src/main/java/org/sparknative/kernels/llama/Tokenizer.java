@@ -122,6 +122,14 @@ public final class Tokenizer {
      * @throws CheckpointException if the contents do not hold exactly {@code vocabSize} well-formed entries
      */
     public static Tokenizer parse(Path nameForErrors, byte[] contents, int vocabSize) {
+        return parse(Objects.requireNonNull(nameForErrors, "nameForErrors").toString(), contents, vocabSize);
+    }
+
+    /**
+     * {@link #parse(Path, byte[], int)} for a file named by a string, such as the URI of a tokenizer on a
+     * remote filesystem.
+     */
+    public static Tokenizer parse(String nameForErrors, byte[] contents, int vocabSize) {
         Objects.requireNonNull(nameForErrors, "nameForErrors");
         Objects.requireNonNull(contents, "contents");
         if (vocabSize < MIN_VOCAB) {

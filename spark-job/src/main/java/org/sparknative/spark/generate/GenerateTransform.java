@@ -31,7 +31,6 @@ import org.apache.spark.util.LongAccumulator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.sparknative.spark.InternalRows;
-import org.sparknative.kernels.llama.Checkpoint;
 import org.sparknative.kernels.llama.LlamaConfig;
 import org.sparknative.spark.ModelFiles;
 import org.sparknative.spark.NativeMemory;
@@ -161,30 +160,29 @@ public final class GenerateTransform {
 
     /**
      * Checks on the driver, before any task runs, that a task's KV cache fits in the native memory a task may
-     * use ({@link NativeMemory}). Skipped when the checkpoint is not readable on the driver (a file shipped
-     * only with {@code --files}).
+     * use ({@link NativeMemory}). Reads the checkpoint's header where the user named it ({@link ModelFiles}).
      *
      * @param setting the setting's name for the message ({@code --slots} on the command line)
      * @throws IllegalArgumentException naming the setting and the most slots that fit
+     * @throws org.sparknative.kernels.llama.CheckpointException if the checkpoint cannot be found or is invalid
      */
     public static void checkNativeMemory(org.apache.spark.sql.SparkSession spark, GenerationSpec spec, String setting) {
-        java.nio.file.Path ckpt = java.nio.file.Path.of(spec.checkpoint());
-        if (!java.nio.file.Files.isRegularFile(ckpt)) {
-            return;
-        }
-        LlamaConfig config = Checkpoint.open(ckpt).config();
+        LlamaConfig config = ModelFiles.checkpointHeader(spec.checkpoint(),
+            spark.sparkContext().hadoopConfiguration()).config();
         NativeMemory budget = NativeMemory.perTask(spark.sparkContext().getConf(),
             spark.sparkContext().defaultParallelism());
         KvCachePlan.check(config, spec.slots(), setting, budget.bytesPerTask(), budget.what());
     }
 
     /**
-     * Builds the current task's scheduler: resolves the spec's model files on this executor, takes the
-     * executor's shared model, and registers the task's backend with {@code resources}.
+     * Builds the current task's scheduler: resolves the spec's model files on this executor (copying a
+     * remote file once per executor), takes the executor's shared model, and registers the task's backend
+     * with {@code resources}.
      */
     static ContinuousBatcher newTaskBatcher(GenerationSpec spec, TaskResources resources) {
-        ModelRegistry.Entry model = ModelRegistry.get(ModelFiles.resolve(spec.checkpoint(), "model"),
-            ModelFiles.resolve(spec.tokenizer(), "tokenizer"));
+        ModelRegistry.Entry model = ModelRegistry.get(
+            ModelFiles.resolve(spec.checkpoint(), spec.checkpointSha256(), "model"),
+            ModelFiles.resolve(spec.tokenizer(), spec.tokenizerSha256(), "tokenizer"));
         return GenerationPipeline.newBatcher(model, spec, SparkTasks.threads(spec.threads()), resources)
             .cancelWhen(SparkTasks.cancellation());
     }

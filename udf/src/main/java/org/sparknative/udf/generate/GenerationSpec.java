@@ -9,8 +9,9 @@ import org.sparknative.udf.BadRowPolicy;
  * The settings of a generation run, shipped from the driver to each task. A plain value: it checks its
  * fields and does nothing else ({@link GenerationPipeline} builds a task's scheduler from it).
  *
- * @param checkpoint           the llama2.c checkpoint as the user named it (a path, or a file shipped with
- *                             {@code --files}); the Spark layer resolves it on each executor
+ * @param checkpoint           the llama2.c checkpoint as the user named it (a path, a file shipped with
+ *                             {@code --files}, or a Hadoop filesystem URI); the Spark layer resolves it on
+ *                             each executor
  * @param tokenizer            its {@code tokenizer.bin}, named the same way
  * @param backend              where the forward pass runs
  * @param slots                concurrent sequences per task (KV cache slots), {@code >= 1}
@@ -19,9 +20,13 @@ import org.sparknative.udf.BadRowPolicy;
  *                             CPUs ({@code spark.task.cpus}), resolved where the task runs
  * @param longPrompts          what a prompt longer than the context does: {@code fail}, {@code row-error}
  *                             or {@code truncate}
+ * @param checkpointSha256     the checkpoint's expected SHA-256 (64 lower-case hex digits), checked when an
+ *                             executor copies it from a remote filesystem; null checks the length only
+ * @param tokenizerSha256      the same for the tokenizer
  */
 public record GenerationSpec(String checkpoint, String tokenizer, Backend backend, int slots,
-                             int prefillTokensPerStep, int threads, BadRowPolicy longPrompts) implements Serializable {
+                             int prefillTokensPerStep, int threads, BadRowPolicy longPrompts, String checkpointSha256,
+                             String tokenizerSha256) implements Serializable {
     /** The default prefill budget per step, in prompt tokens. */
     public static final int DEFAULT_PREFILL_TOKENS = 64;
     /** The default number of KV cache slots per task. */
@@ -39,13 +44,31 @@ public record GenerationSpec(String checkpoint, String tokenizer, Backend backen
         if (prefillTokensPerStep < 1) {
             throw new IllegalArgumentException("prefill tokens per step must be >= 1, got " + prefillTokensPerStep);
         }
+        for (String sha : new String[] {checkpointSha256, tokenizerSha256}) {
+            if (sha != null && !sha.matches("[0-9a-f]{64}")) {
+                throw new IllegalArgumentException("a SHA-256 must be 64 lower-case hex digits, got '" + sha + "'");
+            }
+        }
         if (threads < 0) {
             throw new IllegalArgumentException("threads must be >= 0 (0: spark.task.cpus), got " + threads);
         }
     }
 
+    /** A spec without expected checksums (files are checked by length). */
+    public GenerationSpec(String checkpoint, String tokenizer, Backend backend, int slots, int prefillTokensPerStep,
+                          int threads, BadRowPolicy longPrompts) {
+        this(checkpoint, tokenizer, backend, slots, prefillTokensPerStep, threads, longPrompts, null, null);
+    }
+
     /** @return this spec with {@code slots} KV cache slots */
     public GenerationSpec withSlots(int slots) {
-        return new GenerationSpec(checkpoint, tokenizer, backend, slots, prefillTokensPerStep, threads, longPrompts);
+        return new GenerationSpec(checkpoint, tokenizer, backend, slots, prefillTokensPerStep, threads, longPrompts,
+            checkpointSha256, tokenizerSha256);
+    }
+
+    /** @return this spec with the files' expected SHA-256s (null: length only) */
+    public GenerationSpec withSha256(String checkpointSha256, String tokenizerSha256) {
+        return new GenerationSpec(checkpoint, tokenizer, backend, slots, prefillTokensPerStep, threads, longPrompts,
+            checkpointSha256, tokenizerSha256);
     }
 }
