@@ -1,0 +1,272 @@
+package org.sparknative.job;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.sparknative.kernels.testing.TestModels;
+
+/**
+ * The jobs on a real multi-JVM Spark standalone cluster (a master and two 1-core workers on 127.0.0.1,
+ * {@link StandaloneCluster}), started as a user would: through {@code bin/spark-native --master spark://...}
+ * and through {@code spark-submit} ({@code org.apache.spark.deploy.SparkSubmit}) with the job jar. Every
+ * output is compared with a local-mode run of the same command, byte for byte in the columns that do not
+ * hold timings.
+ *
+ * <p>Generation uses stories260K when ../shared/models has it, else a seeded synthetic checkpoint the job
+ * writes itself ({@code --synthetic-model}), so the test never skips.
+ */
+class ClusterIT {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    static Path dir;
+    static StandaloneCluster cluster;
+    static Path project;
+    private static final Map<String, List<String>> LOCAL_REFERENCE = new HashMap<>();
+
+    @BeforeAll
+    static void startCluster() throws Exception {
+        project = Path.of(System.getProperty("sparknative.project.dir", "..")).toAbsolutePath().normalize();
+        cluster = StandaloneCluster.start(dir.resolve("cluster"), 2);
+    }
+
+    @AfterAll
+    static void stopCluster() {
+        if (cluster != null) {
+            cluster.close();
+        }
+    }
+
+    /** A finished child process: its exit code and everything it printed. */
+    record Run(int exit, String out) {
+        Run ok() {
+            assertEquals(0, exit, () -> "exit " + exit + ":\n" + out);
+            return this;
+        }
+    }
+
+    /** Runs {@code bin/spark-native args} with its log in the test folder. */
+    static Run launcher(String name, String... args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of(project.resolve("bin/spark-native").toString()));
+        cmd.addAll(Arrays.asList(args));
+        Map<String, String> env = new HashMap<>(StandaloneCluster.driverEnv());
+        env.put("SPARK_NATIVE_LOG", dir.resolve(name + ".spark.log").toString());
+        env.put("SPARK_NATIVE_DRIVER_MEMORY", "1g");
+        return exec(name, cmd, env);
+    }
+
+    /** Runs {@code spark-submit --class org.sparknative.job.SparkNativeCli <job jar> args} against the cluster. */
+    static Run sparkSubmit(String name, String... args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of(StandaloneCluster.javaBin(), "-Xmx1g"));
+        cmd.addAll(StandaloneCluster.jvmOpens());
+        cmd.addAll(List.of("-cp", cluster.sparkHome().resolve("jars") + "/*", "org.apache.spark.deploy.SparkSubmit",
+            "--master", cluster.masterUrl(), "--class", "org.sparknative.job.SparkNativeCli",
+            "--properties-file", project.resolve("conf/spark-defaults.conf").toString(),
+            "--conf", "spark.driver.host=127.0.0.1", jobJar().toString()));
+        cmd.addAll(Arrays.asList(args));
+        return exec(name, cmd, StandaloneCluster.driverEnv());
+    }
+
+    static Path jobJar() {
+        return project.resolve("spark-job/target/spark-native-job.jar");
+    }
+
+    private static Run exec(String name, List<String> cmd, Map<String, String> env) throws IOException, InterruptedException {
+        Path log = dir.resolve(name + ".out");
+        ProcessBuilder pb = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true)
+            .redirectOutput(log.toFile());
+        pb.environment().putAll(env);
+        Process p = pb.start();
+        if (!p.waitFor(240, TimeUnit.SECONDS)) {
+            p.toHandle().descendants().forEach(ProcessHandle::destroyForcibly);
+            p.destroyForcibly();
+            throw new AssertionError(name + " did not finish in 240 s:\n" + Files.readString(log));
+        }
+        return new Run(p.exitValue(), Files.readString(log));
+    }
+
+    /** The lines of every part file of a text output (CSV or JSON lines), sorted. */
+    static List<String> lines(Path out) throws IOException {
+        List<String> all = new ArrayList<>();
+        try (Stream<Path> files = Files.walk(out)) {
+            for (Path f : files.filter(f -> f.getFileName().toString().startsWith("part-")).toList()) {
+                all.addAll(Files.readAllLines(f));
+            }
+        }
+        all.sort(null);
+        return all;
+    }
+
+    /** A generate output's rows without the timing columns, sorted: id|prompt|completion|tokens|finish_reason. */
+    static List<String> generated(Path out) throws IOException {
+        List<String> rows = new ArrayList<>();
+        for (String line : lines(out)) {
+            JsonNode n = JSON.readTree(line);
+            rows.add(n.path("prompt").asText() + "|" + n.path("completion").asText() + "|" + n.path("prompt_tokens").asInt()
+                + "|" + n.path("completion_tokens").asInt() + "|" + n.path("finish_reason").asText());
+        }
+        rows.sort(null);
+        return rows;
+    }
+
+    /** --model/--tokenizer (or --synthetic-model) arguments: stories260K if present, else a synthetic model. */
+    static List<String> modelArgs(String modelLocation, String tokenizerLocation) {
+        return List.of("--model", modelLocation, "--tokenizer", tokenizerLocation);
+    }
+
+    static Path model() {
+        return TestModels.find(TestModels.STORIES_260K).orElse(null);
+    }
+
+    static Path tokenizer() {
+        return TestModels.find(TestModels.TOK_512).orElse(null);
+    }
+
+    /** The generate arguments every run here shares. */
+    static List<String> generateArgs(Path output, String... extra) {
+        List<String> a = new ArrayList<>(List.of("generate", "--input", project.resolve("data/prompts/stories.jsonl").toString(),
+            "--max-new-tokens", "24", "--limit", "96", "--format", "json", "--output", output.toString(), "--partitions", "4"));
+        if (model() == null) {
+            a.addAll(List.of("--synthetic-model", "dim=32,hidden=64,layers=2,heads=4,kv_heads=2,vocab=300,seq=64"));
+        } else if (extra.length == 0 || !Arrays.asList(extra).contains("--model")) {
+            a.addAll(modelArgs(model().toString(), tokenizer().toString()));
+        }
+        a.addAll(Arrays.asList(extra));
+        return a;
+    }
+
+    /** The local-mode output of {@code generate} (computed once). */
+    static synchronized List<String> localGenerate() throws Exception {
+        List<String> ref = LOCAL_REFERENCE.get("generate");
+        if (ref == null) {
+            Path out = dir.resolve("generate-local");
+            List<String> a = generateArgs(out, "--master", "local[2]");
+            launcher("generate-local", a.toArray(String[]::new)).ok();
+            ref = generated(out);
+            assertEquals(96, ref.size());
+            LOCAL_REFERENCE.put("generate", ref);
+        }
+        return ref;
+    }
+
+    /**
+     * Proves that the launcher ships the job jar to the executors of a standalone master (the first recipe that
+     * failed with a ClassCastException of SerializedLambda), that spark-submit with the job jar works too, and
+     * that the Riemann sums computed by two executor JVMs are bit-identical to local mode's.
+     */
+    @Test
+    void integrateOnTheClusterThroughTheLauncherAndSparkSubmitMatchesLocalModeByteForByte() throws Exception {
+        String[] common = {"integrate", "--rows", "4000", "--seed", "7", "--partitions", "6", "--format", "json", "--warmup", "0"};
+        Path local = dir.resolve("integrate-local");
+        Path viaLauncher = dir.resolve("integrate-launcher");
+        Path viaSubmit = dir.resolve("integrate-submit");
+        launcher("integrate-local", concat(common, "--master", "local[2]", "--output", local.toString())).ok();
+        Run l = launcher("integrate-cluster", concat(common, "--master", cluster.masterUrl(), "--output",
+            viaLauncher.toString())).ok();
+        assertTrue(l.out().contains("master " + cluster.masterUrl()), l.out());
+        sparkSubmit("integrate-submit", concat(common, "--output", viaSubmit.toString())).ok();
+        List<String> expected = lines(local);
+        assertEquals(4000, expected.size());
+        assertEquals(expected, lines(viaLauncher));
+        assertEquals(expected, lines(viaSubmit));
+    }
+
+    /**
+     * Proves that generation on two executors, through the launcher and through spark-submit, gives the same
+     * completions as local mode for every prompt, with no row lost or duplicated.
+     */
+    @Test
+    void generateOnTheClusterThroughTheLauncherAndSparkSubmitMatchesLocalMode() throws Exception {
+        List<String> expected = localGenerate();
+        Path viaLauncher = dir.resolve("generate-launcher");
+        Path viaSubmit = dir.resolve("generate-submit");
+        launcher("generate-cluster", generateArgs(viaLauncher, "--master", cluster.masterUrl()).toArray(String[]::new)).ok();
+        sparkSubmit("generate-submit", generateArgs(viaSubmit).toArray(String[]::new)).ok();
+        assertEquals(expected, generated(viaLauncher));
+        assertEquals(expected, generated(viaSubmit));
+    }
+
+    /**
+     * Proves the two ways a model reaches executors that do not share the driver's disk: files shipped with
+     * --files and named by file name (the README recipe that stopped on the driver), and file:// URIs read
+     * through the Hadoop FileSystem API and copied once into each executor's model cache; and that a truncated
+     * remote checkpoint is refused with a message naming its URI before any task runs.
+     */
+    @Test
+    void modelsShippedWithFilesOrGivenAsUrisWorkAndATruncatedRemoteFileIsNamed() throws Exception {
+        Path ckpt = model();
+        Path tok = tokenizer();
+        org.junit.jupiter.api.Assumptions.assumeTrue(ckpt != null, "needs stories260K.bin and tok512.bin");
+        List<String> expected = localGenerate();
+        // --files: a relative path for --files and the bare name for --model, as the README says.
+        Path shipped = Files.createDirectories(dir.resolve("shipped"));
+        Files.copy(ckpt, shipped.resolve("stories260K.bin"));
+        Files.copy(tok, shipped.resolve("tok512.bin"));
+        Path viaFiles = dir.resolve("generate-files");
+        List<String> a = generateArgs(viaFiles, "--master", cluster.masterUrl(), "--files",
+            "shipped/stories260K.bin,shipped/tok512.bin", "--model", "stories260K.bin", "--tokenizer", "tok512.bin");
+        launcher("generate-files", a.toArray(String[]::new)).ok();
+        assertEquals(expected, generated(viaFiles));
+
+        Path viaUri = dir.resolve("generate-uri");
+        launcher("generate-uri", generateArgs(viaUri, "--master", cluster.masterUrl(), "--model", ckpt.toUri().toString(),
+            "--tokenizer", tok.toUri().toString()).toArray(String[]::new)).ok();
+        assertEquals(expected, generated(viaUri));
+        // Each executor copied each file once into its cache (the executors' logs say so).
+        String executorLogs = executorStderr();
+        assertEquals(2, count(executorLogs, "model " + ckpt.toUri() + ": copied"), executorLogs);
+
+        Path truncated = dir.resolve("truncated.bin");
+        byte[] bytes = Files.readAllBytes(ckpt);
+        Files.write(truncated, Arrays.copyOf(bytes, bytes.length - 4096));
+        Run bad = launcher("generate-truncated", generateArgs(dir.resolve("generate-truncated"), "--master",
+            cluster.masterUrl(), "--model", truncated.toUri().toString(), "--tokenizer", tok.toUri().toString())
+            .toArray(String[]::new));
+        assertEquals(1, bad.exit(), bad.out());
+        assertTrue(bad.out().contains("error: " + truncated.toUri() + ": file length: expected " + bytes.length
+            + " bytes"), bad.out());
+        assertFalse(Files.exists(dir.resolve("generate-truncated")), "no output for a refused run");
+    }
+
+    /** Every executor's stderr (their logs) of every application so far. */
+    static String executorStderr() throws IOException {
+        StringBuilder sb = new StringBuilder();
+        try (Stream<Path> files = Files.walk(dir.resolve("cluster"))) {
+            for (Path f : files.filter(f -> f.getFileName().toString().equals("stderr")).toList()) {
+                sb.append(Files.readString(f));
+            }
+        }
+        return sb.toString();
+    }
+
+    static int count(String s, String needle) {
+        int n = 0;
+        for (int i = s.indexOf(needle); i >= 0; i = s.indexOf(needle, i + 1)) {
+            n++;
+        }
+        return n;
+    }
+
+    static String[] concat(String[] a, String... b) {
+        String[] out = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+}
