@@ -61,7 +61,12 @@ public final class ModelCache {
      * @throws CheckpointException naming {@code uri} if it cannot be read, or the copy is short or differs
      */
     public static Path local(String uri, String sha256, String what) {
-        String key = uri + "\u0000" + (sha256 == null ? "" : sha256);
+        return local(uri, sha256, what, cacheDir(), hadoopConf());
+    }
+
+    /** {@link #local(String, String, String)} into {@code dir}, reading through {@code hadoop}. */
+    static Path local(String uri, String sha256, String what, Path dir, Configuration hadoop) {
+        String key = uri + "\u0000" + (sha256 == null ? "" : sha256) + "\u0000" + dir;
         Path ready = READY.get(key);
         if (ready != null) {
             return ready;
@@ -69,7 +74,7 @@ public final class ModelCache {
         synchronized (LOCKS.computeIfAbsent(key, k -> new Object())) {
             ready = READY.get(key);
             if (ready == null) {
-                ready = copy(uri, sha256, what, cacheDir(), hadoopConf());
+                ready = copy(uri, sha256, what, dir, hadoop);
                 READY.put(key, ready);
             }
             return ready;
