@@ -34,6 +34,8 @@ import org.sparknative.kernels.testing.TestModels;
  */
 class ClusterIT {
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** The test-only setting that fails the first attempt of the listed partitions. */
+    static final String FAIL_FIRST_ATTEMPT = "spark.sparknative.test.failFirstAttempt";
 
     @TempDir
     static Path dir;
@@ -243,6 +245,104 @@ class ClusterIT {
         assertTrue(bad.out().contains("error: " + truncated.toUri() + ": file length: expected " + bytes.length
             + " bytes"), bad.out());
         assertFalse(Files.exists(dir.resolve("generate-truncated")), "no output for a refused run");
+    }
+
+    /** Generate arguments long enough to kill an executor in the middle of a stage: 3 chunks of 64 prompts. */
+    static List<String> longGenerateArgs(Path output, String... extra) {
+        List<String> a = generateArgs(output, extra);
+        a.set(a.indexOf("--max-new-tokens") + 1, "160");
+        a.set(a.indexOf("--limit") + 1, "192");
+        a.addAll(List.of("--chunk-rows", "64"));
+        return a;
+    }
+
+    /** The local-mode output of the long generate run (computed once). */
+    static synchronized List<String> localLongGenerate() throws Exception {
+        List<String> ref = LOCAL_REFERENCE.get("long");
+        if (ref == null) {
+            Path out = dir.resolve("long-local");
+            launcher("long-local", longGenerateArgs(out, "--master", "local[2]").toArray(String[]::new)).ok();
+            ref = generated(out);
+            assertEquals(192, ref.size());
+            LOCAL_REFERENCE.put("long", ref);
+        }
+        return ref;
+    }
+
+    /**
+     * Proves that Spark's retries are harmless: a task whose first attempt fails (injected through the test-only
+     * setting) is retried, and the written output is complete and identical to local mode's, with no duplicate
+     * row, and the summary's counts equal one clean run's rather than counting the failed attempt too.
+     */
+    @Test
+    void aTaskThatFailsItsFirstAttemptIsRetriedWithoutDuplicatesOrInflatedCounts() throws Exception {
+        List<String> expected = localLongGenerate();
+        Path out = dir.resolve("long-failed-once");
+        Path summary = dir.resolve("long-failed-once.json");
+        Run r = launcher("long-failed-once", longGenerateArgs(out, "--master", cluster.masterUrl(), "--summary",
+            summary.toString(), "--conf", FAIL_FIRST_ATTEMPT + "=0,2").toArray(String[]::new)).ok();
+        String driverLog = Files.readString(dir.resolve("long-failed-once.spark.log"));
+        assertTrue(driverLog.contains("injected failure"), "the injected failure happened: " + r.out());
+        assertEquals(expected, generated(out));
+        assertCountsOfOneCleanRun(summary, out);
+    }
+
+    /**
+     * Proves that losing an executor JVM in the middle of a stage (killed by its pid while the second of three
+     * chunks runs) costs only a retry: the stage finishes on the other executor and a replacement, and the output
+     * and counts equal one clean run's.
+     */
+    @Test
+    void anExecutorKilledInTheMiddleOfAStageLosesNoRowAndDuplicatesNone() throws Exception {
+        List<String> expected = localLongGenerate();
+        Path out = dir.resolve("long-killed");
+        Path summary = dir.resolve("long-killed.json");
+        List<String> a = longGenerateArgs(out, "--master", cluster.masterUrl(), "--summary", summary.toString());
+        List<String> cmd = new ArrayList<>(List.of(project.resolve("bin/spark-native").toString()));
+        cmd.addAll(a);
+        Path log = dir.resolve("long-killed.out");
+        ProcessBuilder pb = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true)
+            .redirectOutput(log.toFile());
+        pb.environment().putAll(StandaloneCluster.driverEnv());
+        pb.environment().put("SPARK_NATIVE_LOG", dir.resolve("long-killed.spark.log").toString());
+        Process p = pb.start();
+        long killed = -1;
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
+        while (p.isAlive() && System.nanoTime() < deadline && killed < 0) {
+            if (Files.readString(log).contains("chunk-00000 committed")) {
+                Thread.sleep(1500); // the second chunk's tasks are running now
+                long pid = executorPid();
+                ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+                killed = pid;
+            }
+            Thread.sleep(100);
+        }
+        assertTrue(p.waitFor(240, TimeUnit.SECONDS), "the run did not end");
+        String printed = Files.readString(log);
+        assertEquals(0, p.exitValue(), printed);
+        assertTrue(killed > 0, "no executor was killed: the run ended first\n" + printed);
+        String driverLog = Files.readString(dir.resolve("long-killed.spark.log"));
+        assertTrue(driverLog.contains("ExecutorLostFailure"), "a running task was lost with its executor: " + printed);
+        assertEquals(expected, generated(out));
+        assertCountsOfOneCleanRun(summary, out);
+    }
+
+    /** The summary's prompt and token counts equal the output's own totals (192 prompts, no attempt counted twice). */
+    static void assertCountsOfOneCleanRun(Path summary, Path out) throws IOException {
+        JsonNode s = JSON.readTree(summary.toFile());
+        long tokens = 0;
+        for (String line : lines(out)) {
+            tokens += JSON.readTree(line).path("completion_tokens").asLong();
+        }
+        assertEquals(192, s.path("prompts").asLong(), s.toString());
+        assertEquals(tokens, s.path("completionTokens").asLong(), s.toString());
+    }
+
+    /** The pid of a running executor JVM of the cluster. */
+    static long executorPid() {
+        List<ProcessHandle> running = cluster.executors();
+        assertFalse(running.isEmpty(), "no executor is running");
+        return running.get(0).pid();
     }
 
     /** Every executor's stderr (their logs) of every application so far. */
