@@ -4,7 +4,8 @@ import org.sparknative.spark.generate.GenerateTransform;
 
 /**
  * A run's generation counters summed over its Spark jobs (one per chunk of a chunked output), readable
- * while a job runs (the progress thread reads them as tasks report).
+ * while a job runs (the progress thread reads them as tasks report). Each job's counters are retry-proof
+ * ({@link org.sparknative.spark.PartitionCounter}), and so are the sums.
  */
 final class GenerateCounts {
     private long rows;
@@ -22,27 +23,27 @@ final class GenerateCounts {
     /** Adds the current job's final counts to the totals. */
     synchronized void finish() {
         if (current != null) {
-            rows += current.rows().value();
-            promptTokens += current.promptTokens().value();
-            completionTokens += current.completionTokens().value();
-            errors += current.errors().value();
+            rows += current.rows().total();
+            promptTokens += current.promptTokens().total();
+            completionTokens += current.completionTokens().total();
+            errors += current.errors().total();
             current = null;
         }
     }
 
     synchronized long rows() {
-        return rows + (current == null ? 0 : current.rows().value());
+        return rows + (current == null ? 0 : current.rows().total());
     }
 
     synchronized long promptTokens() {
-        return promptTokens + (current == null ? 0 : current.promptTokens().value());
+        return promptTokens + (current == null ? 0 : current.promptTokens().total());
     }
 
     synchronized long completionTokens() {
-        return completionTokens + (current == null ? 0 : current.completionTokens().value());
+        return completionTokens + (current == null ? 0 : current.completionTokens().total());
     }
 
     synchronized long errors() {
-        return errors + (current == null ? 0 : current.errors().value());
+        return errors + (current == null ? 0 : current.errors().total());
     }
 }

@@ -197,7 +197,7 @@ final class IntegrateJob implements Callable<Integer> {
                     noop(built.output());
                 }
                 double secs = (System.nanoTime() - t0) / 1e9;
-                long invalid = built.invalidRows() == null ? 0 : built.invalidRows().value();
+                long invalid = built.invalidRows() == null ? 0 : built.invalidRows().total();
                 Row err = built.output().agg(max(callUDF("integrate_f_relerr", col("x"), col("a"), col("b"), col("n")))).first();
                 double maxErr = err.isNullAt(0) ? Double.NaN : err.getDouble(0);
                 results.add(new VariantResult(v.label, v.description, count, secs, count / secs, sumN / secs, Double.NaN,
@@ -229,7 +229,7 @@ final class IntegrateJob implements Callable<Integer> {
         return 0;
     }
 
-    private record Built(Dataset<Row> output, org.apache.spark.util.LongAccumulator invalidRows) {
+    private record Built(Dataset<Row> output, org.sparknative.spark.PartitionCounter invalidRows) {
     }
 
     private static Built build(Variant v, Dataset<Row> data, IntegrateTransform.Options options) {
