@@ -38,6 +38,7 @@ import org.sparknative.spark.PartitionCounter;
 import org.sparknative.udf.generate.KvCachePlan;
 import org.sparknative.spark.RowIds;
 import org.sparknative.spark.SparkTasks;
+import org.sparknative.spark.TestFaults;
 import org.sparknative.udf.ExecutorRuntime;
 import org.sparknative.udf.RowLabels;
 import org.sparknative.udf.Seeds;
@@ -60,6 +61,8 @@ import org.sparknative.udf.generate.ModelRegistry;
  * error messages ({@link RowIds}) and, when no {@code seed} is given, keys the row's derived seed (a
  * string id through its FNV-1a hash). A line Spark could not parse ({@value RowIds#CORRUPT_RECORD} set) is an
  * error row: null completion, {@code finish_reason = error: malformed input: <the line's start>}.
+ *
+ * <p>Testing only: {@link TestFaults#FAIL_FIRST_ATTEMPT} makes the first attempt of chosen partitions fail.
  */
 public final class GenerateTransform {
     private static final Logger LOG = LoggerFactory.getLogger(GenerateTransform.class);
@@ -222,7 +225,7 @@ public final class GenerateTransform {
             TaskResources resources = SparkTasks.resourcesForCurrentTask();
             BufferAllocator allocator = resources.add(ExecutorRuntime.newTaskAllocator(
                 "generate " + SparkTasks.taskLabel()));
-            return new BatchIterator(partition, input, resources, allocator);
+            return TestFaults.failFirstAttempt(partition, new BatchIterator(partition, input, resources, allocator));
         }
 
         private final class BatchIterator implements Iterator<InternalRow> {

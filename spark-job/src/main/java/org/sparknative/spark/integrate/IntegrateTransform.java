@@ -27,6 +27,7 @@ import org.sparknative.spark.InternalRows;
 import org.sparknative.spark.PartitionCounter;
 import org.sparknative.spark.RowIds;
 import org.sparknative.spark.SparkTasks;
+import org.sparknative.spark.TestFaults;
 import org.sparknative.udf.BadRowPolicy;
 import org.sparknative.udf.ExecutorRuntime;
 import org.sparknative.udf.RowLabels;
@@ -46,6 +47,8 @@ import org.sparknative.udf.integrate.IntegrateUdf;
  * (its raw text stays in {@value RowIds#CORRUPT_RECORD}). Error messages name a row by its id ({@link RowIds}): the {@code id} column (integer or
  * string) where there is one, else the {@value RowIds#INPUT_ROW} position added by
  * {@link RowIds#numbered}. Arrow memory is a per-task child allocator, closed when the task ends, also when it fails.
+ *
+ * <p>Testing only: {@link TestFaults#FAIL_FIRST_ATTEMPT} makes the first attempt of chosen partitions fail.
  */
 public final class IntegrateTransform {
     /** Hidden column: a BIGINT {@code n} as given, kept so that a value outside INT is named, not lost. */
@@ -203,7 +206,7 @@ public final class IntegrateTransform {
             a.allocateNew(cap);
             b.allocateNew(cap);
             n.allocateNew(cap);
-            return new BatchIterator(partition, input, resources, allocator, a, b, n);
+            return TestFaults.failFirstAttempt(partition, new BatchIterator(partition, input, resources, allocator, a, b, n));
         }
 
         private final class BatchIterator implements Iterator<InternalRow> {
