@@ -7,11 +7,13 @@ import java.nio.file.Path;
 import java.util.Properties;
 import org.apache.spark.SparkConf;
 import org.apache.spark.sql.SparkSession;
+import org.sparknative.spark.SparkNativePlugin;
 
 /**
  * Creates the job's SparkSession. Settings, first wins: the command's {@code --master} and {@code --conf};
  * what {@code spark-submit} set; the defaults file named by the system property
  * {@code sparknative.defaults} (the launcher passes {@code conf/spark-defaults.conf}); {@code local[*]}.
+ * {@link SparkNativePlugin} is added to {@code spark.plugins} (after the user's plugins) where it is not there.
  */
 final class Sessions {
     private Sessions() {
@@ -53,7 +55,18 @@ final class Sessions {
             sc.setMaster(master);
         }
         sc.setIfMissing("spark.master", "local[*]");
+        sc.set("spark.plugins", withPlugin(sc.get("spark.plugins", "")));
         sc.setAppName(appName);
         return new Handle(SparkSession.builder().config(sc).getOrCreate(), true);
+    }
+
+    /** @return the plugin list {@code plugins} (comma-separated) with {@link SparkNativePlugin} appended unless it is in it */
+    static String withPlugin(String plugins) {
+        for (String p : plugins.split(",")) {
+            if (p.trim().equals(SparkNativePlugin.CLASS_NAME)) {
+                return plugins;
+            }
+        }
+        return plugins.isBlank() ? SparkNativePlugin.CLASS_NAME : plugins.trim() + "," + SparkNativePlugin.CLASS_NAME;
     }
 }
