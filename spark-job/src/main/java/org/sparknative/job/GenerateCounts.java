@@ -1,5 +1,6 @@
 package org.sparknative.job;
 
+import org.sparknative.spark.ExecutorActivity;
 import org.sparknative.spark.generate.GenerateTransform;
 
 /**
@@ -8,16 +9,27 @@ import org.sparknative.spark.generate.GenerateTransform;
  * ({@link org.sparknative.spark.PartitionCounter}), and so are the sums.
  */
 final class GenerateCounts {
+    private final ExecutorActivity activity;
     private long rows;
     private long promptTokens;
     private long completionTokens;
     private long errors;
     private GenerateTransform.Counters current;
 
+    /** @param activity attributes each job's rows and tokens to executors, or null */
+    GenerateCounts(ExecutorActivity activity) {
+        this.activity = activity;
+    }
+
     /** Counts {@code counters} (those of the job about to run) from now on. */
     synchronized void start(GenerateTransform.Counters counters) {
         finish();
         current = counters;
+        if (activity != null) {
+            activity.track(ExecutorActivity.Count.ROWS, counters.rows());
+            activity.track(ExecutorActivity.Count.PROMPT_TOKENS, counters.promptTokens());
+            activity.track(ExecutorActivity.Count.COMPLETION_TOKENS, counters.completionTokens());
+        }
     }
 
     /** Adds the current job's final counts to the totals. */
