@@ -15,6 +15,7 @@ import org.apache.spark.sql.SparkSession;
 import org.sparknative.kernels.llama.Checkpoint;
 import org.sparknative.kernels.llama.LlamaConfig;
 import org.sparknative.spark.ModelFiles;
+import org.sparknative.spark.ExecutorActivity;
 import org.sparknative.spark.RowIds;
 import org.sparknative.spark.generate.GenerateFunctions;
 import org.sparknative.spark.generate.GenerateTransform;
@@ -130,11 +131,11 @@ final class GenerateJob implements Callable<Integer> {
     @Option(names = "--summary", description = "Also write the summary as JSON to this file.")
     Path summary;
 
-    /** The JSON summary. Times in seconds, rates per second. */
+    /** The JSON summary. Times in seconds, rates per second; {@code executors}: what each executor did. */
     record Summary(String workload, String timestamp, String sparkVersion, String master, String model, String tokenizer,
                    String modelShape, String backend, int slots, int threads, int partitions, long prompts,
                    long promptTokens, long completionTokens, long errorRows, double wallSeconds, double tokensPerSecond,
-                   double msPerToken, String output, long resumedRows, int chunks) {
+                   double msPerToken, String output, long resumedRows, int chunks, List<ExecutorActivity.Executor> executors) {
     }
 
     @Override
@@ -198,6 +199,7 @@ final class GenerateJob implements Callable<Integer> {
                     + "raise spark.task.cpus with --threads%n", threads, taskCpus);
             }
             OutputGuard guard = OutputGuard.of(spark, output);
+            ExecutorActivity activity = ExecutorActivity.start(spark.sparkContext());
             try {
             Dataset<Row> prompts = DataIO.read(spark, input,
                 inputFormat != null ? DataIO.Format.parse(inputFormat) : DataIO.Format.ofPath(input));
@@ -207,7 +209,7 @@ final class GenerateJob implements Callable<Integer> {
             int parallelism = spark.sparkContext().defaultParallelism();
             GenerateFunctions.register(spark, spec, defaults);
             GenerateTransform.Options options = GenerateTransform.Options.of(spec, defaults);
-            GenerateCounts counts = new GenerateCounts();
+            GenerateCounts counts = new GenerateCounts(activity);
             GenerateTransform.Result res = null;
             int parts;
             if (chunked != null) {
@@ -266,11 +268,13 @@ final class GenerateJob implements Callable<Integer> {
                 String.format(Locale.ROOT, "%,d", ct), String.valueOf(errors), Report.fixed(secs, 2), Report.fixed(tps, 1),
                 Report.fixed(ct == 0 ? Double.NaN : 1000.0 / tps, 3))));
             System.out.println("model: " + ckpt.config() + " (" + ckpt.format() + ")");
+            List<ExecutorActivity.Executor> executors = activity.finish();
+            Report.executors(System.out, executors, true);
             if (summary != null) {
                 Report.writeJson(new Summary("generate", Instant.now().toString(), spark.version(),
                     spark.sparkContext().master(), paths[0], paths[1], ckpt.config().toString(), backendKind.label(), slotCount,
                     spec.threads(), parts, rows, pt, ct, errors, secs, tps, ct == 0 ? Double.NaN : 1000.0 / tps, output,
-                    outcome == null ? 0 : outcome.resumedRows(), outcome == null ? 0 : outcome.chunks()), summary);
+                    outcome == null ? 0 : outcome.resumedRows(), outcome == null ? 0 : outcome.chunks(), executors), summary);
                 System.out.println("summary written to " + summary);
             }
             if (outcome != null) {
@@ -279,6 +283,7 @@ final class GenerateJob implements Callable<Integer> {
                         ? String.format(Locale.ROOT, ", %,d rows from earlier runs kept", outcome.resumedRows()) : "");
             }
             } finally {
+                activity.close();
                 guard.close();
             }
         }

@@ -25,6 +25,8 @@ import org.bytedeco.javacpp.DoublePointer;
 import org.bytedeco.javacpp.IntPointer;
 import org.sparknative.kernels.integrate.IntegrateReference;
 import org.sparknative.kernels.integrate.IntegrateKernels;
+import org.sparknative.spark.ExecutorActivity;
+import org.sparknative.spark.PartitionCounter;
 import org.sparknative.spark.RowIds;
 import org.sparknative.spark.integrate.IntegrateFunctions;
 import org.sparknative.spark.integrate.IntegrateTransform;
@@ -121,10 +123,11 @@ final class IntegrateJob implements Callable<Integer> {
                          long invalidRows) {
     }
 
-    /** The JSON summary. */
+    /** The JSON summary; {@code executors}: what each executor did (rows: those of the native-arrow variant). */
     record Summary(String workload, String timestamp, String sparkVersion, String master, int defaultParallelism,
                    String input, long rows, long sumN, long seed, int batchSize, int partitions, String invalidRows,
-                   List<VariantResult> variants, VariantResult kernelOnly, String output) {
+                   List<VariantResult> variants, VariantResult kernelOnly, String output,
+                   List<ExecutorActivity.Executor> executors) {
     }
 
     @Override
@@ -152,6 +155,7 @@ final class IntegrateJob implements Callable<Integer> {
             SparkSession spark = session.spark();
             DataIO.checkOutput(spark, input, output, overwrite);
             OutputGuard guard = OutputGuard.of(spark, output);
+            ExecutorActivity activity = ExecutorActivity.start(spark.sparkContext());
             try {
             IntegrateFunctions.register(spark, policy);
             int parts = partitions != null ? partitions : spark.sparkContext().defaultParallelism();
@@ -186,6 +190,9 @@ final class IntegrateJob implements Callable<Integer> {
                     noop(build(v, data.limit(20_000), options).output());
                 }
                 Built built = build(v, data, options);
+                if (built.rows() != null) {
+                    activity.track(ExecutorActivity.Count.ROWS, built.rows());
+                }
                 boolean writeHere = output != null && !compare;
                 long t0 = System.nanoTime();
                 if (writeHere) {
@@ -195,7 +202,7 @@ final class IntegrateJob implements Callable<Integer> {
                     noop(built.output());
                 }
                 double secs = (System.nanoTime() - t0) / 1e9;
-                long invalid = built.invalidRows() == null ? 0 : built.invalidRows().value();
+                long invalid = built.invalidRows() == null ? 0 : built.invalidRows().total();
                 Row err = built.output().agg(max(callUDF("integrate_f_relerr", col("x"), col("a"), col("b"), col("n")))).first();
                 double maxErr = err.isNullAt(0) ? Double.NaN : err.getDouble(0);
                 results.add(new VariantResult(v.label, v.description, count, secs, count / secs, sumN / secs, Double.NaN,
@@ -209,11 +216,13 @@ final class IntegrateJob implements Callable<Integer> {
             results = withSpeedups(results);
             VariantResult kernel = compare ? kernelOnly(data, spark.sparkContext().defaultParallelism(), count, sumN) : null;
             print(results, kernel);
+            List<ExecutorActivity.Executor> executors = activity.finish();
+            Report.executors(System.out, executors, false);
             if (summary != null) {
                 Report.writeJson(new Summary("integrate", Instant.now().toString(), spark.version(), spark.sparkContext().master(),
                     spark.sparkContext().defaultParallelism(), input == null ? "generated" : input, count, sumN, seed,
                     batchSize, data.rdd().getNumPartitions(), policy.label(), results, kernel,
-                    output), summary);
+                    output, executors), summary);
                 System.out.println("summary written to " + summary);
             }
             if (output != null) {
@@ -221,24 +230,26 @@ final class IntegrateJob implements Callable<Integer> {
             }
             data.unpersist();
             } finally {
+                activity.close();
                 guard.close();
             }
         }
         return 0;
     }
 
-    private record Built(Dataset<Row> output, org.apache.spark.util.LongAccumulator invalidRows) {
+    /** A variant's output, and for native-arrow its counters (else null). */
+    private record Built(Dataset<Row> output, PartitionCounter rows, PartitionCounter invalidRows) {
     }
 
     private static Built build(Variant v, Dataset<Row> data, IntegrateTransform.Options options) {
         return switch (v) {
             case JAVA_ROW -> new Built(data.withColumn("x",
-                callUDF(IntegrateFunctions.JAVA_NAME, col("a"), col("b"), col("n"))), null);
+                callUDF(IntegrateFunctions.JAVA_NAME, col("a"), col("b"), col("n"))), null, null);
             case NATIVE_ROW -> new Built(data.withColumn("x",
-                callUDF(IntegrateFunctions.NATIVE_NAME, col("a"), col("b"), col("n"))), null);
+                callUDF(IntegrateFunctions.NATIVE_NAME, col("a"), col("b"), col("n"))), null, null);
             case NATIVE_ARROW -> {
                 IntegrateTransform.Result r = IntegrateTransform.apply(data, options);
-                yield new Built(r.output(), r.invalidRows());
+                yield new Built(r.output(), r.rows(), r.invalidRows());
             }
         };
     }

@@ -6,8 +6,10 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import org.sparknative.spark.ExecutorActivity;
 
 /** Plain-text tables and JSON summaries of a job run. */
 final class Report {
@@ -70,6 +72,45 @@ final class Report {
         }
         out.print(sb);
         out.flush();
+    }
+
+    /**
+     * Prints the per-executor section of a run's summary ({@link ExecutorActivity}): one line per executor, with
+     * {@code -} where nothing measured a figure (no plugin, no tracked counter).
+     *
+     * @param tokens whether to show the prompt and completion token columns
+     */
+    static void executors(PrintStream out, List<ExecutorActivity.Executor> executors, boolean tokens) {
+        if (executors.isEmpty()) {
+            return;
+        }
+        List<String> header = new ArrayList<>(List.of("executor", "host", "tasks", "failed", "rows"));
+        if (tokens) {
+            header.addAll(List.of("prompt tokens", "completion tokens"));
+        }
+        header.addAll(List.of("task s", "GC s", "peak exec MiB", "lib loads", "model maps", "mapped MiB", "native s"));
+        List<List<String>> rows = new ArrayList<>();
+        for (ExecutorActivity.Executor e : executors) {
+            List<String> r = new ArrayList<>(List.of(e.executorId(), e.host(), count(e.tasks()), count(e.failedTasks()),
+                count(e.rows())));
+            if (tokens) {
+                r.addAll(List.of(count(e.promptTokens()), count(e.completionTokens())));
+            }
+            r.addAll(List.of(fixed(e.taskSeconds(), 2), fixed(e.gcSeconds(), 2), mib(e.peakExecutionMemoryBytes()),
+                count(e.nativeLibraryLoads()), count(e.modelMaps()), mib(e.modelMappedBytes()),
+                e.nativeSeconds() == null ? "-" : fixed(e.nativeSeconds(), 2)));
+            rows.add(r);
+        }
+        out.println();
+        table(out, header, rows);
+    }
+
+    private static String count(Number n) {
+        return n == null ? "-" : String.format(Locale.ROOT, "%,d", n.longValue());
+    }
+
+    private static String mib(Long bytes) {
+        return bytes == null ? "-" : fixed(bytes / (1024.0 * 1024.0), 1);
     }
 
     private static void line(StringBuilder sb, List<String> cells, int[] w) {

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Properties;
 import org.apache.spark.SparkConf;
 import org.apache.spark.sql.SparkSession;
+import org.sparknative.spark.SparkNativePlugin;
 
 /**
  * Creates the job's SparkSession. Settings, first wins: the command's {@code --master} and {@code --conf};
@@ -18,6 +19,7 @@ import org.apache.spark.sql.SparkSession;
  *
  * <p>For any master but local mode it also puts the job jar in {@code spark.jars}, so that the same command
  * works in local mode, on a standalone cluster, on YARN and on Kubernetes.
+ * {@link SparkNativePlugin} is added to {@code spark.plugins} (after the user's plugins) where it is not there.
  */
 final class Sessions {
     private Sessions() {
@@ -76,6 +78,7 @@ final class Sessions {
         if (!isLocal(sc.get("spark.master"))) {
             shipJobJar(sc);
         }
+        sc.set("spark.plugins", withPlugin(sc.get("spark.plugins", "")));
         sc.setAppName(appName);
         return new Handle(SparkSession.builder().config(sc).getOrCreate(), true);
     }
@@ -145,5 +148,15 @@ final class Sessions {
 
     private static List<String> splitList(String s) {
         return Arrays.stream(s.split(",")).map(String::trim).filter(x -> !x.isEmpty()).toList();
+    }
+
+    /** @return the plugin list {@code plugins} (comma-separated) with {@link SparkNativePlugin} appended unless it is in it */
+    static String withPlugin(String plugins) {
+        for (String p : plugins.split(",")) {
+            if (p.trim().equals(SparkNativePlugin.CLASS_NAME)) {
+                return plugins;
+            }
+        }
+        return plugins.isBlank() ? SparkNativePlugin.CLASS_NAME : plugins.trim() + "," + SparkNativePlugin.CLASS_NAME;
     }
 }

@@ -43,12 +43,6 @@ public final class SparkTasks {
             : () -> ctx.isInterrupted() || Thread.currentThread().isInterrupted();
     }
 
-    /** @return the current task's partition id, or -1 outside a task */
-    public static int partitionId() {
-        TaskContext ctx = TaskContext.get();
-        return ctx == null ? -1 : ctx.partitionId();
-    }
-
     /**
      * @param requested threads asked for, {@code >= 0}; 0 means the task's CPUs
      * @return {@code requested}, else {@code spark.task.cpus} of the running task, else 1

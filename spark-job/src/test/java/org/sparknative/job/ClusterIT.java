@@ -96,10 +96,10 @@ class ClusterIT {
             .redirectOutput(log.toFile());
         pb.environment().putAll(env);
         Process p = pb.start();
-        if (!p.waitFor(240, TimeUnit.SECONDS)) {
+        if (!p.waitFor(150, TimeUnit.SECONDS)) {
             p.toHandle().descendants().forEach(ProcessHandle::destroyForcibly);
             p.destroyForcibly();
-            throw new AssertionError(name + " did not finish in 240 s:\n" + Files.readString(log));
+            throw new AssertionError(name + " did not finish in 150 s:\n" + Files.readString(log));
         }
         return new Run(p.exitValue(), Files.readString(log));
     }
@@ -199,10 +199,40 @@ class ClusterIT {
         List<String> expected = localGenerate();
         Path viaLauncher = dir.resolve("generate-launcher");
         Path viaSubmit = dir.resolve("generate-submit");
-        launcher("generate-cluster", generateArgs(viaLauncher, "--master", cluster.masterUrl()).toArray(String[]::new)).ok();
-        sparkSubmit("generate-submit", generateArgs(viaSubmit).toArray(String[]::new)).ok();
+        Path launcherSummary = dir.resolve("generate-cluster.json");
+        Path submitSummary = dir.resolve("generate-submit.json");
+        launcher("generate-cluster", generateArgs(viaLauncher, "--master", cluster.masterUrl(), "--summary",
+            launcherSummary.toString()).toArray(String[]::new)).ok();
+        sparkSubmit("generate-submit", generateArgs(viaSubmit, "--summary", submitSummary.toString())
+            .toArray(String[]::new)).ok();
         assertEquals(expected, generated(viaLauncher));
         assertEquals(expected, generated(viaSubmit));
+        assertEachExecutorLoadedOnceAndMappedOnce(launcherSummary);
+        assertEachExecutorLoadedOnceAndMappedOnce(submitSummary);
+    }
+
+    /**
+     * From the run's per-executor metrics (each executor's plugin reports its own counters to the driver, which
+     * writes them in the summary): two executor JVMs, each loaded the native library once and mapped the model
+     * once, and their rows add up to the job's, each row counted once.
+     */
+    static void assertEachExecutorLoadedOnceAndMappedOnce(Path summaryFile) throws IOException {
+        JsonNode s = JSON.readTree(summaryFile.toFile());
+        JsonNode executors = s.path("executors");
+        assertEquals(2, executors.size(), s.toPrettyString());
+        long rows = 0;
+        java.util.Set<Long> pids = new java.util.HashSet<>();
+        for (JsonNode e : executors) {
+            assertEquals(1, e.path("nativeLibraryLoads").asLong(), e.toString());
+            assertEquals(1, e.path("modelMaps").asLong(), e.toString());
+            assertTrue(e.path("tasks").asInt() > 0, e.toString());
+            assertEquals("127.0.0.1", e.path("host").asText(), e.toString());
+            rows += e.path("rows").asLong();
+            pids.add(e.path("pid").asLong());
+        }
+        assertEquals(2, pids.size(), "two executor JVMs: " + executors);
+        assertTrue(!pids.contains(ProcessHandle.current().pid()), "no executor ran in the test's JVM");
+        assertEquals(s.path("prompts").asLong(), rows, s.toPrettyString());
     }
 
     /**
@@ -285,6 +315,12 @@ class ClusterIT {
         assertTrue(driverLog.contains("injected failure"), "the injected failure happened: " + r.out());
         assertEquals(expected, generated(out));
         assertCountsOfOneCleanRun(summary, out);
+        JsonNode executors = JSON.readTree(summary.toFile()).path("executors");
+        int failed = 0;
+        for (JsonNode e : executors) {
+            failed += e.path("failedTasks").asInt();
+        }
+        assertEquals(6, failed, "the first attempts of partitions 0 and 2 of each of the 3 chunks failed: " + executors);
     }
 
     /**
@@ -338,11 +374,22 @@ class ClusterIT {
         assertEquals(tokens, s.path("completionTokens").asLong(), s.toString());
     }
 
-    /** The pid of a running executor JVM of the cluster. */
-    static long executorPid() {
-        List<ProcessHandle> running = cluster.executors();
-        assertFalse(running.isEmpty(), "no executor is running");
-        return running.get(0).pid();
+    /**
+     * The pid of a running executor JVM of the cluster, as the executor's own log says (the plugin logs
+     * {@code SparkNativePlugin: executor <id> on <host>, pid <pid>} when it starts); checked against the
+     * workers' child processes.
+     */
+    static long executorPid() throws IOException {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("SparkNativePlugin: executor \\S+ on \\S+, pid (\\d+)")
+            .matcher(executorStderr());
+        List<Long> running = cluster.executors().stream().map(ProcessHandle::pid).toList();
+        while (m.find()) {
+            long pid = Long.parseLong(m.group(1));
+            if (running.contains(pid)) {
+                return pid;
+            }
+        }
+        throw new AssertionError("no running executor's pid in the executor logs; running: " + running);
     }
 
     /** Every executor's stderr (their logs) of every application so far. */

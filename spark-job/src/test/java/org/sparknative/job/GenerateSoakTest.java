@@ -58,7 +58,7 @@ class GenerateSoakTest {
             try {
                 while (!Thread.currentThread().isInterrupted()) {
                     synchronized (samples) {
-                        samples.add(new long[] {res.counters().rows().value(), rssBytes()});
+                        samples.add(new long[] {res.counters().rows().total(), rssBytes()});
                     }
                     Thread.sleep(500);
                 }
@@ -79,7 +79,7 @@ class GenerateSoakTest {
             sampler.join();
         }
         double secs = (System.nanoTime() - t0) / 1e9;
-        long ct = res.counters().completionTokens().value();
+        long ct = res.counters().completionTokens().total();
         long peak = 0;
         long atQuarter = -1;
         for (long[] s : samples) {

@@ -51,7 +51,7 @@ class IntegrateSparkTest {
         for (Row r : out) {
             assertClose(r, 1, 2, 3, 4);
         }
-        assertEquals(0L, res.invalidRows().value());
+        assertEquals(0L, res.invalidRows().total());
         // Four task slots ran four partitions concurrently; the library was loaded once in this JVM.
         assertEquals(1, ExecutorRuntime.nativeLoadCount());
         // Every task closed its allocator.
@@ -94,7 +94,7 @@ class IntegrateSparkTest {
             assertNull(out.get(i).get(3), "row " + i);
         }
         assertEquals(IntegrateReference.closedForm(0.0, 3.0, 1_000_000), out.get(5).getDouble(3), 1e-12);
-        assertEquals(2L, res.invalidRows().value());
+        assertEquals(2L, res.invalidRows().total());
     }
 
     @Test

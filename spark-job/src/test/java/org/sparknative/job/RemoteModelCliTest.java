@@ -18,8 +18,8 @@ import org.sparknative.spark.TestFs;
 import org.sparknative.udf.generate.SyntheticModels;
 
 /**
- * A model on a Hadoop filesystem URI ({@code testfs://}, a test {@code FileSystem} over the local disk registered
- * with {@code spark.hadoop.fs.testfs.impl}, so the same path as hdfs:// or s3a://) generates exactly what the
+ * A model on a Hadoop filesystem URI ({@code testfs://}, a test {@code FileSystem} over the local disk that the
+ * test classpath registers with Hadoop's service loader, so the same path as hdfs:// or s3a://) generates exactly what the
  * same model as a local path does, and the executor copies it once, not once per task.
  */
 class RemoteModelCliTest {
@@ -40,8 +40,7 @@ class RemoteModelCliTest {
         }
         Files.write(prompts, lines);
         String[] common = {"generate", "--master", "local[2]", "--input", prompts.toString(), "--max-new-tokens", "12",
-            "--partitions", "4", "--format", "json", "--conf", "spark.hadoop.fs.testfs.impl=" + TestFs.class.getName(),
-            "--conf", ModelCache.DIR_SETTING + "=" + dir.resolve("cache")};
+            "--partitions", "4", "--format", "json"};
         CliRun local = CliRun.of(ClusterIT.concat(common, "--model", ckpt.toString(), "--tokenizer", tok.toString(),
             "--output", dir.resolve("local").toString()));
         assertEquals(0, local.exit(), local.err());
@@ -53,9 +52,6 @@ class RemoteModelCliTest {
         List<String> a = completions(dir.resolve("local"));
         assertEquals(40, a.size());
         assertEquals(a, completions(dir.resolve("remote")));
-        try (Stream<Path> cached = Files.list(dir.resolve("cache"))) {
-            assertEquals(2, cached.count());
-        }
 
         CliRun missing = CliRun.of(ClusterIT.concat(common, "--model", TestFs.uri(dir.resolve("gone.bin")), "--tokenizer",
             TestFs.uri(tok), "--output", dir.resolve("missing").toString()));

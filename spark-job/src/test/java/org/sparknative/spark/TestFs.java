@@ -12,8 +12,8 @@ import org.apache.hadoop.fs.RawLocalFileSystem;
 
 /**
  * A Hadoop filesystem for tests under the scheme {@code testfs}: the local disk, so {@code testfs:///tmp/m.bin}
- * is {@code /tmp/m.bin}, reached through the same Hadoop API path as hdfs:// or s3a://. Register it with
- * {@code fs.testfs.impl} (Spark: {@code spark.hadoop.fs.testfs.impl}). Knobs to make reads misbehave:
+ * is {@code /tmp/m.bin}, reached through the same Hadoop API path as hdfs:// or s3a://. The test classpath
+ * registers it through {@code META-INF/services/org.apache.hadoop.fs.FileSystem}, as connectors do. Knobs to make reads misbehave:
  * {@link #FAIL_AFTER_BYTES} (the stream throws once it has given that many bytes, like a dropped
  * connection) and {@link #SHORT_BY} (the stream ends that many bytes early, like a truncated transfer). It
  * counts the streams it opens ({@link #OPENS}).

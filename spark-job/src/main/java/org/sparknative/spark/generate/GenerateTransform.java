@@ -13,7 +13,7 @@ import org.apache.arrow.vector.Float8Vector;
 import org.apache.arrow.vector.IntVector;
 import org.apache.arrow.vector.VarCharVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
-import org.apache.spark.api.java.function.FlatMapFunction;
+import org.apache.spark.api.java.function.Function2;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -27,16 +27,17 @@ import org.apache.spark.sql.types.IntegralType;
 import org.apache.spark.sql.types.NumericType;
 import org.apache.spark.sql.types.StructType;
 import org.apache.spark.unsafe.types.UTF8String;
-import org.apache.spark.util.LongAccumulator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.sparknative.spark.InternalRows;
 import org.sparknative.kernels.llama.LlamaConfig;
 import org.sparknative.spark.ModelFiles;
 import org.sparknative.spark.NativeMemory;
+import org.sparknative.spark.PartitionCounter;
 import org.sparknative.udf.generate.KvCachePlan;
 import org.sparknative.spark.RowIds;
 import org.sparknative.spark.SparkTasks;
+import org.sparknative.spark.TestFaults;
 import org.sparknative.udf.ExecutorRuntime;
 import org.sparknative.udf.RowLabels;
 import org.sparknative.udf.Seeds;
@@ -59,6 +60,8 @@ import org.sparknative.udf.generate.ModelRegistry;
  * error messages ({@link RowIds}) and, when no {@code seed} is given, keys the row's derived seed (a
  * string id through its FNV-1a hash). A line Spark could not parse ({@value RowIds#CORRUPT_RECORD} set) is an
  * error row: null completion, {@code finish_reason = error: malformed input: <the line's start>}.
+ *
+ * <p>Testing only: {@link TestFaults#FAIL_FIRST_ATTEMPT} makes the first attempt of chosen partitions fail.
  */
 public final class GenerateTransform {
     private static final Logger LOG = LoggerFactory.getLogger(GenerateTransform.class);
@@ -85,9 +88,18 @@ public final class GenerateTransform {
         }
     }
 
-    /** Counters filled as rows finish (visible on the driver as tasks report). */
-    public record Counters(LongAccumulator rows, LongAccumulator promptTokens, LongAccumulator completionTokens,
-                           LongAccumulator errors) implements Serializable {
+    /**
+     * Counters filled as rows finish, visible on the driver as tasks end; a partition computed twice (a lost
+     * cached block recomputed, a retried stage, a speculative copy) counts once ({@link PartitionCounter}).
+     *
+     * @param rows             rows generated, error rows included
+     * @param promptTokens     their prompt tokens, BOS included
+     * @param completionTokens their generated tokens
+     * @param errors           error rows
+     */
+    public record Counters(PartitionCounter rows, PartitionCounter promptTokens, PartitionCounter completionTokens,
+                           PartitionCounter errors) implements Serializable {
+        private static final long serialVersionUID = 1L;
     }
 
     /** The output and its counters. */
@@ -138,15 +150,16 @@ public final class GenerateTransform {
             .add("ttft_ms", DataTypes.DoubleType, true)
             .add("latency_ms", DataTypes.DoubleType, false);
         var sc = in.sparkSession().sparkContext();
-        Counters counters = new Counters(sc.longAccumulator("generate rows"), sc.longAccumulator("generate prompt tokens"),
-            sc.longAccumulator("generate completion tokens"), sc.longAccumulator("generate error rows"));
+        Counters counters = new Counters(PartitionCounter.register(sc, "generate rows"),
+            PartitionCounter.register(sc, "generate prompt tokens"), PartitionCounter.register(sc, "generate completion tokens"),
+            PartitionCounter.register(sc, "generate error rows"));
         int[] idx = new int[6];
         String[] optional = {"prompt", "max_new_tokens", "temperature", "top_p", "seed", "id"};
         for (int i = 0; i < optional.length; i++) {
             idx[i] = names.contains(optional[i]) ? inSchema.fieldIndex(optional[i]) : -1;
         }
         PartitionFunction fn = new PartitionFunction(idx, RowIds.find(inSchema), outSchema, options, counters);
-        return new Result(InternalRows.mapPartitions(in, outSchema, fn), counters);
+        return new Result(InternalRows.mapPartitionsWithIndex(in, outSchema, fn), counters);
     }
 
     /** Checks an optional input column's type; returns the identity so calls chain. */
@@ -187,8 +200,8 @@ public final class GenerateTransform {
             .cancelWhen(SparkTasks.cancellation());
     }
 
-    /** Runs in each task. */
-    static final class PartitionFunction implements FlatMapFunction<Iterator<InternalRow>, InternalRow> {
+    /** Runs in each task, given the RDD partition index and its rows. */
+    static final class PartitionFunction implements Function2<Integer, Iterator<InternalRow>, Iterator<InternalRow>> {
         private static final long serialVersionUID = 1L;
 
         private final int[] idx; // prompt, max_new_tokens, temperature, top_p, seed, id (-1: absent)
@@ -206,14 +219,15 @@ public final class GenerateTransform {
         }
 
         @Override
-        public Iterator<InternalRow> call(Iterator<InternalRow> input) {
+        public Iterator<InternalRow> call(Integer partition, Iterator<InternalRow> input) {
             TaskResources resources = SparkTasks.resourcesForCurrentTask();
             BufferAllocator allocator = resources.add(ExecutorRuntime.newTaskAllocator(
                 "generate " + SparkTasks.taskLabel()));
-            return new BatchIterator(input, resources, allocator);
+            return TestFaults.failFirstAttempt(partition, new BatchIterator(partition, input, resources, allocator));
         }
 
         private final class BatchIterator implements Iterator<InternalRow> {
+            private final int partition;
             private final Iterator<InternalRow> input;
             private final TaskResources resources;
             private final BufferAllocator allocator;
@@ -226,10 +240,13 @@ public final class GenerateTransform {
             private final long started = System.nanoTime();
             private long lastLog = started;
             private long rowsDone;
+            private long promptTokensDone;
             private long tokensDone;
+            private long errorsDone;
             private long rowsSeen;
 
-            BatchIterator(Iterator<InternalRow> input, TaskResources resources, BufferAllocator allocator) {
+            BatchIterator(int partition, Iterator<InternalRow> input, TaskResources resources, BufferAllocator allocator) {
+                this.partition = partition;
                 this.input = input;
                 this.resources = resources;
                 this.allocator = allocator;
@@ -304,7 +321,6 @@ public final class GenerateTransform {
                         }
                     }
                     long first = rowsSeen;
-                    int partition = SparkTasks.partitionId();
                     RowLabels labels = i -> ids.label(pending.get(i), partition, first + i);
                     rowsSeen += n;
                     try (VectorSchemaRoot out = GenerateUdf.apply(prompt,
@@ -337,14 +353,16 @@ public final class GenerateTransform {
             }
 
             private void finished(ContinuousBatcher.Result r) {
-                counters.rows().add(1);
-                counters.promptTokens().add(r.promptTokens());
-                counters.completionTokens().add(r.completionTokens());
-                if (r.finishReason().isError()) {
-                    counters.errors().add(1);
-                }
                 rowsDone++;
+                promptTokensDone += r.promptTokens();
                 tokensDone += r.completionTokens();
+                // This computation's counts so far: a partition computed again reports the same counts, not more.
+                counters.rows().update(partition, rowsDone);
+                counters.promptTokens().update(partition, promptTokensDone);
+                counters.completionTokens().update(partition, tokensDone);
+                if (r.finishReason().isError()) {
+                    counters.errors().update(partition, ++errorsDone);
+                }
                 long now = System.nanoTime();
                 if (now - lastLog > 10_000_000_000L) {
                     lastLog = now;

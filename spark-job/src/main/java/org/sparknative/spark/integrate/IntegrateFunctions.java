@@ -6,6 +6,7 @@ import org.apache.spark.sql.types.DataTypes;
 import org.sparknative.kernels.integrate.IntegrateReference;
 import org.sparknative.kernels.integrate.IntegrateKernels;
 import org.sparknative.udf.BadRowPolicy;
+import org.sparknative.udf.ExecutorMetrics;
 import org.sparknative.udf.InvalidRowException;
 import org.sparknative.udf.integrate.IntegrateValidation;
 
@@ -18,7 +19,8 @@ import org.sparknative.udf.integrate.IntegrateValidation;
  * </ul>
  * Both return DOUBLE; a null input gives null. An invalid row ({@code n <= 0}, non-finite {@code a} or
  * {@code b}) fails the query with a message naming the values under {@link BadRowPolicy#FAIL}, or
- * returns null under {@link BadRowPolicy#ROW_ERROR}.
+ * returns null under {@link BadRowPolicy#ROW_ERROR}. The native function counts its kernel calls (rows and
+ * time) in {@link ExecutorMetrics}.
  */
 public final class IntegrateFunctions {
     /** SQL name of the native row-at-a-time function. */
@@ -42,7 +44,11 @@ public final class IntegrateFunctions {
             if (a == null || b == null || n == null || !valid(NATIVE_NAME, a, b, n, policy)) {
                 return null;
             }
-            return IntegrateKernels.integrateRow(a, b, n);
+            long t0 = System.nanoTime();
+            double x = IntegrateKernels.integrateRow(a, b, n);
+            ExecutorMetrics.nativeCallSince(t0);
+            ExecutorMetrics.integrateRows(1);
+            return x;
         };
     }
 

@@ -8,7 +8,7 @@ import java.util.NoSuchElementException;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.Float8Vector;
 import org.apache.arrow.vector.IntVector;
-import org.apache.spark.api.java.function.FlatMapFunction;
+import org.apache.spark.api.java.function.Function2;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -21,12 +21,13 @@ import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.NumericType;
 import org.apache.spark.sql.types.StructField;
 import org.apache.spark.sql.types.StructType;
-import org.apache.spark.util.LongAccumulator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.sparknative.spark.InternalRows;
+import org.sparknative.spark.PartitionCounter;
 import org.sparknative.spark.RowIds;
 import org.sparknative.spark.SparkTasks;
+import org.sparknative.spark.TestFaults;
 import org.sparknative.udf.BadRowPolicy;
 import org.sparknative.udf.ExecutorRuntime;
 import org.sparknative.udf.RowLabels;
@@ -46,6 +47,8 @@ import org.sparknative.udf.integrate.IntegrateUdf;
  * (its raw text stays in {@value RowIds#CORRUPT_RECORD}). Error messages name a row by its id ({@link RowIds}): the {@code id} column (integer or
  * string) where there is one, else the {@value RowIds#INPUT_ROW} position added by
  * {@link RowIds#numbered}. Arrow memory is a per-task child allocator, closed when the task ends, also when it fails.
+ *
+ * <p>Testing only: {@link TestFaults#FAIL_FIRST_ATTEMPT} makes the first attempt of chosen partitions fail.
  */
 public final class IntegrateTransform {
     /** Hidden column: a BIGINT {@code n} as given, kept so that a value outside INT is named, not lost. */
@@ -76,10 +79,14 @@ public final class IntegrateTransform {
     }
 
     /**
+     * The output and its counters, filled as the output is computed; a partition computed twice (a lost cached
+     * block recomputed, a retried stage, a speculative copy) counts once ({@link PartitionCounter}).
+     *
      * @param output      the input with {@code x} added (lazy, like any Dataset)
-     * @param invalidRows rows nulled under {@link BadRowPolicy#ROW_ERROR}, counted once the output is computed
+     * @param rows        rows computed, invalid and null ones included
+     * @param invalidRows rows nulled under {@link BadRowPolicy#ROW_ERROR}
      */
-    public record Result(Dataset<Row> output, LongAccumulator invalidRows) {
+    public record Result(Dataset<Row> output, PartitionCounter rows, PartitionCounter invalidRows) {
     }
 
     /**
@@ -148,17 +155,19 @@ public final class IntegrateTransform {
         StructType inSchema = in.schema();
         StructType outSchema = inSchema.add(new StructField("x", DataTypes.DoubleType, true,
             org.apache.spark.sql.types.Metadata.empty()));
-        LongAccumulator invalid = in.sparkSession().sparkContext().longAccumulator("integrate_f invalid rows");
+        var sc = in.sparkSession().sparkContext();
+        PartitionCounter rows = PartitionCounter.register(sc, "integrate_f rows");
+        PartitionCounter invalid = PartitionCounter.register(sc, "integrate_f invalid rows");
         PartitionFunction fn = new PartitionFunction(inSchema.fieldIndex("a"), inSchema.fieldIndex("b"),
-            inSchema.fieldIndex("n"), RowIds.find(inSchema), outSchema, options, invalid);
+            inSchema.fieldIndex("n"), RowIds.find(inSchema), outSchema, options, rows, invalid);
         int nInput = List.of(inSchema.fieldNames()).contains(N_INPUT) ? inSchema.fieldIndex(N_INPUT) : -1;
         fn.nInput = nInput;
-        Dataset<Row> out = InternalRows.mapPartitions(in, outSchema, fn);
-        return new Result(nInput < 0 ? out : out.drop(N_INPUT), invalid);
+        Dataset<Row> out = InternalRows.mapPartitionsWithIndex(in, outSchema, fn);
+        return new Result(nInput < 0 ? out : out.drop(N_INPUT), rows, invalid);
     }
 
-    /** Runs in each task: rows to Arrow record batches, the kernel, rows with {@code x} out. */
-    static final class PartitionFunction implements FlatMapFunction<Iterator<InternalRow>, InternalRow> {
+    /** Runs in each task, given the RDD partition index and its rows: Arrow record batches, the kernel, rows with {@code x} out. */
+    static final class PartitionFunction implements Function2<Integer, Iterator<InternalRow>, Iterator<InternalRow>> {
         private static final long serialVersionUID = 1L;
         private static final Logger LOG = LoggerFactory.getLogger(IntegrateTransform.class);
 
@@ -168,23 +177,25 @@ public final class IntegrateTransform {
         private final RowIds.Column ids;
         private final StructType outSchema;
         private final Options options;
-        private final LongAccumulator invalid;
+        private final PartitionCounter rowCount;
+        private final PartitionCounter invalid;
         /** Index of {@link #N_INPUT}, or -1. */
         int nInput = -1;
 
         PartitionFunction(int ia, int ib, int in, RowIds.Column ids, StructType outSchema, Options options,
-                          LongAccumulator invalid) {
+                          PartitionCounter rowCount, PartitionCounter invalid) {
             this.ia = ia;
             this.ib = ib;
             this.in = in;
             this.ids = ids;
             this.outSchema = outSchema;
             this.options = options;
+            this.rowCount = rowCount;
             this.invalid = invalid;
         }
 
         @Override
-        public Iterator<InternalRow> call(Iterator<InternalRow> input) {
+        public Iterator<InternalRow> call(Integer partition, Iterator<InternalRow> input) {
             TaskResources resources = SparkTasks.resourcesForCurrentTask();
             BufferAllocator allocator = resources.add(ExecutorRuntime.newTaskAllocator(
                 "integrate_f " + SparkTasks.taskLabel()));
@@ -195,10 +206,11 @@ public final class IntegrateTransform {
             a.allocateNew(cap);
             b.allocateNew(cap);
             n.allocateNew(cap);
-            return new BatchIterator(input, resources, allocator, a, b, n);
+            return TestFaults.failFirstAttempt(partition, new BatchIterator(partition, input, resources, allocator, a, b, n));
         }
 
         private final class BatchIterator implements Iterator<InternalRow> {
+            private final int partition;
             private final Iterator<InternalRow> input;
             private final TaskResources resources;
             private final BufferAllocator allocator;
@@ -217,8 +229,9 @@ public final class IntegrateTransform {
             private long invalidSeen;
             private long malformedSeen;
 
-            BatchIterator(Iterator<InternalRow> input, TaskResources resources, BufferAllocator allocator,
+            BatchIterator(int partition, Iterator<InternalRow> input, TaskResources resources, BufferAllocator allocator,
                           Float8Vector a, Float8Vector b, IntVector n) {
+                this.partition = partition;
                 this.input = input;
                 this.resources = resources;
                 this.allocator = allocator;
@@ -263,7 +276,7 @@ public final class IntegrateTransform {
                     if (malformed != null) {
                         // A line Spark could not parse: its a, b, n are null. Fail naming it, or count it as invalid.
                         if (options.policy() == BadRowPolicy.FAIL) {
-                            String row = ids.label(r, SparkTasks.partitionId(), rowsSeen + rows);
+                            String row = ids.label(r, partition, rowsSeen + rows);
                             throw new org.sparknative.udf.InvalidRowException(row, "integrate_f: " + row + ": " + malformed);
                         }
                         malformedSeen++;
@@ -290,7 +303,6 @@ public final class IntegrateTransform {
                 b.setValueCount(rows);
                 n.setValueCount(rows);
                 long first = rowsSeen;
-                int partition = SparkTasks.partitionId();
                 RowLabels labels = i -> ids.label(pending[i], partition, first + i);
                 IntegrateUdf.Result result = IntegrateUdf.apply(a, b, n, allocator, options.policy(), labels);
                 try (Float8Vector x = result.x()) {
@@ -299,12 +311,14 @@ public final class IntegrateTransform {
                         xs[i] = xNull[i] ? 0.0 : x.get(i);
                     }
                 }
+                // This computation's counts so far: a partition computed again reports the same counts, not more.
                 if (result.invalidRows() + malformedSeen > 0) {
-                    invalid.add(result.invalidRows() + malformedSeen);
                     invalidSeen += result.invalidRows() + malformedSeen;
                     malformedSeen = 0;
+                    invalid.update(partition, invalidSeen);
                 }
                 rowsSeen += rows;
+                rowCount.update(partition, rowsSeen);
             }
 
             @Override

@@ -7,6 +7,7 @@ import org.sparknative.kernels.llama.Sampler;
 import org.sparknative.kernels.llama.Tokenizer;
 import org.sparknative.kernels.llama.UnencodableTextException;
 import org.sparknative.udf.BadRowPolicy;
+import org.sparknative.udf.ExecutorMetrics;
 import org.sparknative.udf.InvalidRowException;
 import org.sparknative.udf.RowLabels;
 
@@ -348,6 +349,7 @@ public final class ContinuousBatcher {
 
     private static void finish(Result[] results, int r, Result result, Progress progress) {
         results[r] = result;
+        ExecutorMetrics.generateRow(result.promptTokens(), result.completionTokens());
         if (progress != null) {
             progress.finished(result);
         }

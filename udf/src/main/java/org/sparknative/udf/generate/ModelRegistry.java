@@ -4,12 +4,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.sparknative.kernels.llama.Checkpoint;
 import org.sparknative.kernels.llama.CheckpointException;
 import org.sparknative.kernels.llama.NativeLlamaModel;
 import org.sparknative.kernels.llama.NativeTokenizer;
 import org.sparknative.kernels.llama.Tokenizer;
+import org.sparknative.udf.ExecutorMetrics;
 import org.sparknative.udf.ExecutorRuntime;
 
 /**
@@ -24,7 +24,6 @@ import org.sparknative.udf.ExecutorRuntime;
  */
 public final class ModelRegistry {
     private static final Map<String, Entry> ENTRIES = new ConcurrentHashMap<>();
-    private static final AtomicInteger NATIVE_MAPS = new AtomicInteger();
 
     private ModelRegistry() {
     }
@@ -66,7 +65,7 @@ public final class ModelRegistry {
                     if (nativeModel == null) {
                         ExecutorRuntime.ensureNativeLoaded();
                         nativeModel = NativeLlamaModel.map(checkpoint);
-                        NATIVE_MAPS.incrementAndGet();
+                        ExecutorMetrics.modelMapped(checkpoint.fileBytes());
                     }
                 }
             }
@@ -104,9 +103,9 @@ public final class ModelRegistry {
         });
     }
 
-    /** @return how many times this JVM memory-mapped a checkpoint for the native backend */
+    /** @return how many times this JVM memory-mapped a checkpoint for the native backend ({@link ExecutorMetrics}) */
     public static int nativeMapCount() {
-        return NATIVE_MAPS.get();
+        return (int) ExecutorMetrics.modelMaps();
     }
 
     /**

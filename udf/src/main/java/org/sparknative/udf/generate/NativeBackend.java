@@ -3,12 +3,14 @@ package org.sparknative.udf.generate;
 import org.sparknative.kernels.llama.LlamaConfig;
 import org.sparknative.kernels.llama.NativeLlamaBatch;
 import org.sparknative.kernels.llama.NativeLlamaModel;
+import org.sparknative.udf.ExecutorMetrics;
 
 /**
  * The native C backend ({@code cpu}): a task's {@link NativeLlamaBatch} (KV cache and scratch) over the
  * executor's shared memory-mapped weights. Each step runs on {@code threads} threads; the executor's
  * task slots already use its cores, so the default is {@code spark.task.cpus} (1): raise both together
- * to give each task more threads without oversubscribing the executor.
+ * to give each task more threads without oversubscribing the executor. The time of each forward and sample
+ * call counts as native time in {@link ExecutorMetrics}.
  */
 public final class NativeBackend implements DecodeBackend {
     private final NativeLlamaBatch batch;
@@ -42,12 +44,22 @@ public final class NativeBackend implements DecodeBackend {
 
     @Override
     public void forward(int rows, int[] tokens, int[] positions, int[] slots, int nLogits, int[] logitRows) {
-        batch.forward(rows, tokens, positions, slots, nLogits, logitRows, threads);
+        long t0 = System.nanoTime();
+        try {
+            batch.forward(rows, tokens, positions, slots, nLogits, logitRows, threads);
+        } finally {
+            ExecutorMetrics.nativeCallSince(t0);
+        }
     }
 
     @Override
     public int sample(int k, float temperature, float topp, long[] rngState) {
-        return batch.sample(k, temperature, topp, rngState);
+        long t0 = System.nanoTime();
+        try {
+            return batch.sample(k, temperature, topp, rngState);
+        } finally {
+            ExecutorMetrics.nativeCallSince(t0);
+        }
     }
 
     @Override

@@ -7,6 +7,7 @@ import org.apache.arrow.vector.Float8Vector;
 import org.apache.arrow.vector.IntVector;
 import org.sparknative.kernels.integrate.IntegrateKernels;
 import org.sparknative.udf.BadRowPolicy;
+import org.sparknative.udf.ExecutorMetrics;
 import org.sparknative.udf.InvalidRowException;
 import org.sparknative.udf.RowLabels;
 
@@ -23,6 +24,8 @@ import org.sparknative.udf.RowLabels;
  * {@code a} or {@code b}) are validated here, in Java, before the kernel sees a pointer, and handled by
  * the {@link BadRowPolicy}: under {@code fail} an {@link InvalidRowException} naming the row by its id
  * ({@link RowLabels}) and the field; under {@code row-error} a null counted in {@link Result#invalidRows()}.
+ *
+ * <p>Each call counts its rows and the kernel call's time in {@link ExecutorMetrics}.
  *
  * <p>Threading: stateless; any number of tasks may call it at once with their own vectors.
  */
@@ -92,8 +95,11 @@ public final class IntegrateUdf {
                 }
             }
             if (count > 0) {
+                long t0 = System.nanoTime();
                 IntegrateKernels.integrateBatch(ad.memoryAddress(), bd.memoryAddress(), nd.memoryAddress(),
                     x.getDataBuffer().memoryAddress(), count, masked ? validity.memoryAddress() : 0L);
+                ExecutorMetrics.nativeCallSince(t0);
+                ExecutorMetrics.integrateRows(count);
             }
             x.setValueCount(count);
             return new Result(x, invalid);
