@@ -180,8 +180,14 @@ class ClusterIT {
         Path viaLauncher = dir.resolve("integrate-launcher");
         Path viaSubmit = dir.resolve("integrate-submit");
         launcher("integrate-local", concat(common, "--master", "local[2]", "--output", local.toString())).ok();
+        Path summary = dir.resolve("integrate-cluster.json");
         Run l = launcher("integrate-cluster", concat(common, "--master", cluster.masterUrl(), "--output",
-            viaLauncher.toString())).ok();
+            viaLauncher.toString(), "--summary", summary.toString())).ok();
+        JsonNode executors = JSON.readTree(summary.toFile()).path("executors");
+        assertEquals(2, executors.size(), executors.toString());
+        for (JsonNode e : executors) {
+            assertEquals(1, e.path("nativeLibraryLoads").asLong(), "one library load per executor: " + e);
+        }
         assertTrue(l.out().contains("master " + cluster.masterUrl()), l.out());
         sparkSubmit("integrate-submit", concat(common, "--output", viaSubmit.toString())).ok();
         List<String> expected = lines(local);
@@ -201,14 +207,76 @@ class ClusterIT {
         Path viaSubmit = dir.resolve("generate-submit");
         Path launcherSummary = dir.resolve("generate-cluster.json");
         Path submitSummary = dir.resolve("generate-submit.json");
+        Path eventLog = dir.resolve("event-log");
         launcher("generate-cluster", generateArgs(viaLauncher, "--master", cluster.masterUrl(), "--summary",
-            launcherSummary.toString()).toArray(String[]::new)).ok();
+            launcherSummary.toString(), "--event-log", eventLog.toString()).toArray(String[]::new)).ok();
         sparkSubmit("generate-submit", generateArgs(viaSubmit, "--summary", submitSummary.toString())
             .toArray(String[]::new)).ok();
         assertEquals(expected, generated(viaLauncher));
         assertEquals(expected, generated(viaSubmit));
         assertEachExecutorLoadedOnceAndMappedOnce(launcherSummary);
         assertEachExecutorLoadedOnceAndMappedOnce(submitSummary);
+        assertTheHistoryServerListsTheRun(eventLog);
+    }
+
+    /**
+     * {@code --event-log DIR}: Spark's History Server, started on the folder, lists the run as a completed
+     * application with its name and its executors' tasks.
+     */
+    static void assertTheHistoryServerListsTheRun(Path eventLog) throws Exception {
+        List<Path> logs;
+        try (Stream<Path> files = Files.list(eventLog)) {
+            logs = files.toList();
+        }
+        assertEquals(1, logs.size(), "one event log: " + logs);
+        int port;
+        try (java.net.ServerSocket sock = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            port = sock.getLocalPort();
+        }
+        List<String> cmd = new ArrayList<>(List.of(StandaloneCluster.javaBin(), "-Xmx512m"));
+        cmd.addAll(StandaloneCluster.jvmOpens());
+        cmd.addAll(List.of("-Dspark.history.fs.logDirectory=" + eventLog.toUri(), "-Dspark.history.ui.port=" + port,
+            "-cp", cluster.sparkHome().resolve("jars") + "/*", "org.apache.spark.deploy.history.HistoryServer"));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
+            .redirectOutput(dir.resolve("history-server.log").toFile());
+        pb.environment().putAll(StandaloneCluster.driverEnv());
+        Process hs = pb.start();
+        try {
+            java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+            java.net.URI apps = java.net.URI.create("http://127.0.0.1:" + port + "/api/v1/applications?status=completed");
+            String body = "";
+            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (System.nanoTime() < end && !body.contains("spark-native generate")) {
+                Thread.sleep(500);
+                try {
+                    body = http.send(java.net.http.HttpRequest.newBuilder(apps).build(),
+                        java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+                } catch (IOException notUpYet) {
+                    // the server is still starting
+                }
+            }
+            JsonNode list = JSON.readTree(body.isEmpty() ? "[]" : body);
+            assertEquals(1, list.size(), body + Files.readString(dir.resolve("history-server.log")));
+            assertEquals("spark-native generate", list.get(0).path("name").asText(), body);
+            String id = list.get(0).path("id").asText();
+            JsonNode execs = JSON.readTree(http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(
+                "http://127.0.0.1:" + port + "/api/v1/applications/" + id + "/allexecutors")).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString()).body());
+            int tasks = 0;
+            int executors = 0;
+            for (JsonNode e : execs) {
+                if (!e.path("id").asText().equals("driver")) {
+                    executors++;
+                    tasks += e.path("completedTasks").asInt();
+                }
+            }
+            assertEquals(2, executors, execs.toString());
+            assertTrue(tasks >= 4, "the run's tasks are in the history: " + execs);
+        } finally {
+            hs.toHandle().descendants().forEach(ProcessHandle::destroyForcibly);
+            hs.destroyForcibly();
+            hs.waitFor(30, TimeUnit.SECONDS);
+        }
     }
 
     /**
