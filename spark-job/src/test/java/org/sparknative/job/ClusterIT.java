@@ -155,15 +155,22 @@ class ClusterIT {
     }
 
     /** The local-mode output of {@code generate} (computed once). */
-    static synchronized List<String> localGenerate() throws Exception {
-        List<String> ref = LOCAL_REFERENCE.get("generate");
+    static List<String> localGenerate() throws Exception {
+        return localReference("generate-local", 96, generateArgs(dir.resolve("generate-local"), "--master", "local[2]"));
+    }
+
+    /**
+     * The local-mode ({@code local[2]}) output of a generate run, sorted, computed once per name.
+     *
+     * @param args the run's arguments, with {@code --output} at {@code dir/name}
+     */
+    static synchronized List<String> localReference(String name, int rows, List<String> args) throws Exception {
+        List<String> ref = LOCAL_REFERENCE.get(name);
         if (ref == null) {
-            Path out = dir.resolve("generate-local");
-            List<String> a = generateArgs(out, "--master", "local[2]");
-            launcher("generate-local", a.toArray(String[]::new)).ok();
-            ref = generated(out);
-            assertEquals(96, ref.size());
-            LOCAL_REFERENCE.put("generate", ref);
+            launcher(name, args.toArray(String[]::new)).ok();
+            ref = generated(dir.resolve(name));
+            assertEquals(rows, ref.size());
+            LOCAL_REFERENCE.put(name, ref);
         }
         return ref;
     }
@@ -355,16 +362,8 @@ class ClusterIT {
     }
 
     /** The local-mode output of the long generate run (computed once). */
-    static synchronized List<String> localLongGenerate() throws Exception {
-        List<String> ref = LOCAL_REFERENCE.get("long");
-        if (ref == null) {
-            Path out = dir.resolve("long-local");
-            launcher("long-local", longGenerateArgs(out, "--master", "local[2]").toArray(String[]::new)).ok();
-            ref = generated(out);
-            assertEquals(192, ref.size());
-            LOCAL_REFERENCE.put("long", ref);
-        }
-        return ref;
+    static List<String> localLongGenerate() throws Exception {
+        return localReference("long-local", 192, longGenerateArgs(dir.resolve("long-local"), "--master", "local[2]"));
     }
 
     /**
