@@ -146,7 +146,8 @@ class ClusterIT {
         List<String> a = new ArrayList<>(List.of("generate", "--input", project.resolve("data/prompts/stories.jsonl").toString(),
             "--max-new-tokens", "24", "--limit", "96", "--format", "json", "--output", output.toString(), "--partitions", "4"));
         if (model() == null) {
-            a.addAll(List.of("--synthetic-model", "dim=32,hidden=64,layers=2,heads=4,kv_heads=2,vocab=300,seq=64"));
+            // the shape of stories260K with a byte-level vocabulary: about as slow, so an executor can be killed mid-stage
+            a.addAll(List.of("--synthetic-model", "dim=64,hidden=172,layers=5,heads=8,kv_heads=4,vocab=300,seq=512"));
         } else if (extra.length == 0 || !Arrays.asList(extra).contains("--model")) {
             a.addAll(modelArgs(model().toString(), tokenizer().toString()));
         }
@@ -215,8 +216,12 @@ class ClusterIT {
         Path launcherSummary = dir.resolve("generate-cluster.json");
         Path submitSummary = dir.resolve("generate-submit.json");
         Path eventLog = dir.resolve("event-log");
+        Path metrics = Files.createDirectories(dir.resolve("metrics"));
+        String sink = "spark.metrics.conf.executor.sink.csv.";
         launcher("generate-cluster", generateArgs(viaLauncher, "--master", cluster.masterUrl(), "--summary",
-            launcherSummary.toString(), "--event-log", eventLog.toString()).toArray(String[]::new)).ok();
+            launcherSummary.toString(), "--event-log", eventLog.toString(),
+            "--conf", sink + "class=org.apache.spark.metrics.sink.CsvSink", "--conf", sink + "period=1",
+            "--conf", sink + "unit=seconds", "--conf", sink + "directory=" + metrics).toArray(String[]::new)).ok();
         sparkSubmit("generate-submit", generateArgs(viaSubmit, "--summary", submitSummary.toString())
             .toArray(String[]::new)).ok();
         assertEquals(expected, generated(viaLauncher));
@@ -224,6 +229,29 @@ class ClusterIT {
         assertEachExecutorLoadedOnceAndMappedOnce(launcherSummary);
         assertEachExecutorLoadedOnceAndMappedOnce(submitSummary);
         assertTheHistoryServerListsTheRun(eventLog);
+        assertEachExecutorsSinkGotThePluginsMetrics(metrics, launcherSummary);
+    }
+
+    /**
+     * The plugin's gauges reach the executors' own metrics sink (a CSV sink configured for the {@code executor}
+     * instance only), one file per executor and metric, whose last row is the value the summary shows.
+     */
+    static void assertEachExecutorsSinkGotThePluginsMetrics(Path metrics, Path summaryFile) throws IOException {
+        JsonNode executors = JSON.readTree(summaryFile.toFile()).path("executors");
+        for (JsonNode e : executors) {
+            String suffix = "." + e.path("executorId").asText() + ".plugin.org.sparknative.spark.SparkNativePlugin.";
+            for (String[] m : new String[][] {{"nativeLibraryLoads", "nativeLibraryLoads"}, {"modelsMapped", "modelMaps"}}) {
+                List<Path> files;
+                try (Stream<Path> all = Files.list(metrics)) {
+                    files = all.filter(f -> f.getFileName().toString().endsWith(suffix + m[0] + ".csv")).toList();
+                }
+                assertEquals(1, files.size(), "executor " + e.path("executorId") + "'s " + m[0] + " in " + metrics);
+                List<String> rows = Files.readAllLines(files.get(0));
+                assertTrue(rows.size() >= 2, files.get(0) + ": " + rows);
+                String last = rows.get(rows.size() - 1);
+                assertEquals(e.path(m[1]).asText(), last.substring(last.indexOf(',') + 1), files.get(0) + ": " + rows);
+            }
+        }
     }
 
     /**
