@@ -18,25 +18,22 @@
 #include <stdint.h>
 #include <stddef.h>
 
-#define SN_INTEGRATE_LANES 16
+#include "sn_integrate_math.h"
 
 /* Four doubles; on CPUs without AVX the compiler splits each operation into two SSE2 ones. */
 typedef double sn_v4d __attribute__((vector_size(32)));
-
-/* f(x) = x * (x - 1), the pandas benchmark's integrand. */
-static inline double sn_f(double x) { return x * (x - 1.0); }
 
 /*
  * One row: the left Riemann sum of f over [a, b] with n intervals. n must be >= 1 (callers validate).
  *
  * Lane k (0..15) accumulates the terms i = k (mod 16), with x_i = a + i*dx and i held exactly as a
- * double; the tail (n mod 16 terms) goes to lanes 0.. in order; the lanes are then added in a fixed
- * tree. Every operation is IEEE double with no contraction, so every ISA gives the same bits.
+ * double; the tail (n mod 16 terms) goes to lanes 0.. in order; the lanes are then added in the fixed
+ * tree of sn_integrate_math.h, so the row equals sn_integrate_f_row_lanes (the CUDA kernel's order). Every operation is IEEE double with no contraction, so every ISA gives the same bits.
  * target_clones builds an AVX2 copy beside the baseline one and picks it at load time where supported.
  */
 __attribute__((target_clones("avx2", "default")))
 static double sn_integrate_f_row(double a, double b, int32_t n) {
-    const double dx = (b - a) / (double) n;
+    const double dx = sn_riemann_dx(a, b, n);
     const sn_v4d va = {a, a, a, a};
     const sn_v4d vdx = {dx, dx, dx, dx};
     const sn_v4d one = {1.0, 1.0, 1.0, 1.0};
@@ -60,15 +57,8 @@ static double sn_integrate_f_row(double a, double b, int32_t n) {
     for (int v = 0; v < SN_INTEGRATE_LANES / 4; v++) {
         for (int l = 0; l < 4; l++) lane[4 * v + l] = acc[v][l];
     }
-    for (int k = 0; k < SN_INTEGRATE_LANES && i < nn; i++, k++) {
-        const double x = a + (double) i * dx;
-        lane[k] += x * (x - 1.0);
-    }
-    /* Fixed pairwise combination of the lanes. */
-    for (int w = SN_INTEGRATE_LANES / 2; w >= 1; w /= 2) {
-        for (int k = 0; k < w; k++) lane[k] += lane[k + w];
-    }
-    return lane[0] * dx;
+    for (int k = 0; k < SN_INTEGRATE_LANES && i < nn; i++, k++) lane[k] += sn_riemann_term(a, dx, i);
+    return sn_riemann_combine(lane) * dx;
 }
 
 /*

@@ -52,4 +52,15 @@ public final class IntegrateKernels {
      */
     @Name("sn_integrate_f_row")
     public static native double integrateRow(double a, double b, @Cast("int32_t") int n);
+
+    /**
+     * One row computed lane by lane in plain scalar code ({@code sn_integrate_f_row_lanes} of
+     * {@code sn_integrate_math.h}): the order of operations of the CUDA kernel, whose 16 threads per row each
+     * sum one lane. Equal, bit for bit, to {@link #integrateRow}; the tests hold both to that, so the GPU's
+     * formulas are checked on every CPU build.
+     *
+     * @param n interval count, {@code >= 1}
+     */
+    @Name("sn_integrate_f_row_lanes")
+    public static native double integrateRowLanes(double a, double b, @Cast("int32_t") int n);
 }

@@ -120,4 +120,29 @@ class IntegrateKernelsTest {
         assertTrue(out.contains("probe ok threads=8 integrate loads=1 llama loads=1"), out);
     }
 
+
+    /**
+     * The CUDA kernel's order of operations (16 lanes, each a thread, combined by the fixed tree), run on the
+     * CPU from the header nvcc also compiles, gives the SIMD kernel's bits: for every n from 1 to 100 (every
+     * tail length), for large n, and for reversed and empty intervals.
+     */
+    @Test
+    void theGpuLaneOrderGivesTheCpuKernelsBits() {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(11);
+        for (int n = 1; n <= 100; n++) {
+            double a = -r.nextDouble() * 3;
+            double b = r.nextDouble() * 3;
+            assertEquals(Double.doubleToRawLongBits(IntegrateKernels.integrateRow(a, b, n)),
+                Double.doubleToRawLongBits(IntegrateKernels.integrateRowLanes(a, b, n)), "n=" + n);
+        }
+        for (int t = 0; t < 200; t++) {
+            double a = (r.nextDouble() - 0.5) * 1e3;
+            double b = t % 10 == 0 ? a : (r.nextDouble() - 0.5) * 1e3;
+            int n = 100 + r.nextInt(200_000);
+            assertEquals(Double.doubleToRawLongBits(IntegrateKernels.integrateRow(a, b, n)),
+                Double.doubleToRawLongBits(IntegrateKernels.integrateRowLanes(a, b, n)), "a=" + a + " b=" + b + " n=" + n);
+        }
+        assertEquals(Double.doubleToRawLongBits(IntegrateKernels.integrateRow(0, 1, 1 << 24)),
+            Double.doubleToRawLongBits(IntegrateKernels.integrateRowLanes(0, 1, 1 << 24)));
+    }
 }
