@@ -103,6 +103,12 @@ final class Report {
         }
         out.println();
         table(out, header, rows);
+        for (ExecutorActivity.Executor e : executors) {
+            if (e.lost() != null) {
+                out.println("executor " + e.executorId() + " was lost during the run (" + e.lost()
+                    + "); Spark ran its tasks again elsewhere");
+            }
+        }
     }
 
     private static String count(Number n) {

@@ -17,6 +17,9 @@ import org.sparknative.spark.SparkNativePlugin;
  * what {@code spark-submit} set; the defaults file named by the system property
  * {@code sparknative.defaults} (the launcher passes {@code conf/spark-defaults.conf}); {@code local[*]}.
  *
+ * <p>A session already running in the JVM (embedding, tests) is reused as it is: the job's {@code --master},
+ * {@code --conf}, {@code --files} and {@code --event-log} cannot apply to it, and a warning in the log says so.
+ *
  * <p>For any master but local mode it also puts the job jar in {@code spark.jars}, so that the same command
  * works in local mode, on a standalone cluster, on YARN and on Kubernetes.
  * {@link SparkNativePlugin} is added to {@code spark.plugins} (after the user's plugins) where it is not there.
@@ -42,6 +45,11 @@ final class Sessions {
         if (SparkSession.getActiveSession().isDefined() || SparkSession.getDefaultSession().isDefined()) {
             SparkSession existing = SparkSession.getActiveSession().isDefined()
                 ? SparkSession.getActiveSession().get() : SparkSession.getDefaultSession().get();
+            if (options.master != null || !options.conf.isEmpty() || options.files != null || options.eventLog != null) {
+                org.slf4j.LoggerFactory.getLogger(Sessions.class).warn("{}: a SparkSession is already running in this "
+                    + "JVM (master {}); the job uses it, and --master, --conf, --files and --event-log do not apply to it",
+                    appName, existing.sparkContext().master());
+            }
             return new Handle(existing, false);
         }
         SparkConf sc = new SparkConf();

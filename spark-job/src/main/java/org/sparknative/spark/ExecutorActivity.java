@@ -68,11 +68,13 @@ public final class ExecutorActivity extends SparkListener implements AutoCloseab
      * @param modelMaps                checkpoints its JVM memory-mapped, in its whole life
      * @param modelMappedBytes         their bytes
      * @param nativeSeconds            time its threads spent in native kernels during the run
+     * @param lost                     why Spark removed the executor during the run (its JVM died, it was
+     *                                 killed), or null if it was not; its figures are its last report's
      */
     public record Executor(String executorId, String host, Long pid, int tasks, int failedTasks, Long rows,
                            Long promptTokens, Long completionTokens, double taskSeconds, double gcSeconds,
                            long peakExecutionMemoryBytes, Long nativeLibraryLoads, Long modelMaps, Long modelMappedBytes,
-                           Double nativeSeconds) {
+                           Double nativeSeconds, String lost) {
     }
 
     private final SparkContext sc;
@@ -83,6 +85,8 @@ public final class ExecutorActivity extends SparkListener implements AutoCloseab
     private final Map<Long, Count> tracked = new ConcurrentHashMap<>();
     /** Per executor: the listener's sums. Guarded by this. */
     private final Map<String, Tasks> byExecutor = new TreeMap<>();
+    /** Executors Spark removed during the run, with the reason. */
+    private final Map<String, String> removed = new ConcurrentHashMap<>();
     /** Per tracked counter, per partition: the executor credited and its count. Guarded by this. */
     private final Map<Long, Map<Integer, Credit>> credits = new HashMap<>();
     private boolean listening;
@@ -127,6 +131,11 @@ public final class ExecutorActivity extends SparkListener implements AutoCloseab
                 stages.add((Integer) id);
             }
         }
+    }
+
+    @Override
+    public void onExecutorRemoved(org.apache.spark.scheduler.SparkListenerExecutorRemoved removal) {
+        removed.put(removal.executorId(), String.valueOf(removal.reason()));
     }
 
     @Override
@@ -199,7 +208,8 @@ public final class ExecutorActivity extends SparkListener implements AutoCloseab
                     credited(Count.ROWS, id), credited(Count.PROMPT_TOKENS, id), credited(Count.COMPLETION_TOKENS, id),
                     t.runMillis / 1e3, t.gcMillis / 1e3, t.peakMemory,
                     now == null ? null : now.nativeLibraryLoads(), now == null ? null : now.modelMaps(),
-                    now == null ? null : now.modelMappedBytes(), now == null ? null : (now.nativeNanos() - nanosBefore) / 1e9));
+                    now == null ? null : now.modelMappedBytes(), now == null ? null : (now.nativeNanos() - nanosBefore) / 1e9,
+                    removed.get(id)));
             }
         }
         return out;

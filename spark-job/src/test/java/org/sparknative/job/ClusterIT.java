@@ -419,8 +419,8 @@ class ClusterIT {
     }
 
     /**
-     * Proves that losing an executor JVM in the middle of a stage (killed by its pid while the second of three
-     * chunks runs) costs only a retry: the stage finishes on the other executor and a replacement, and the output
+     * Proves that losing an executor JVM in the middle of a stage (killed by its pid while it runs a task of the
+     * second or third of three chunks) costs only a retry: the stage finishes on the other executor and a replacement, and the output
      * and counts equal one clean run's.
      */
     @Test
@@ -441,12 +441,14 @@ class ClusterIT {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
         while (p.isAlive() && System.nanoTime() < deadline && killed < 0) {
             if (Files.readString(log).contains("chunk-00000 committed")) {
-                Thread.sleep(1500); // the second chunk's tasks are running now
-                long pid = executorPid();
-                ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
-                killed = pid;
+                // The second chunk runs: kill an executor that is running a task right now.
+                long pid = busyExecutorPid();
+                if (pid > 0) {
+                    ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+                    killed = pid;
+                }
             }
-            Thread.sleep(100);
+            Thread.sleep(50);
         }
         assertTrue(p.waitFor(240, TimeUnit.SECONDS), "the run did not end");
         String printed = Files.readString(log);
@@ -456,6 +458,15 @@ class ClusterIT {
         assertTrue(driverLog.contains("ExecutorLostFailure"), "a running task was lost with its executor: " + printed);
         assertEquals(expected, generated(out));
         assertCountsOfOneCleanRun(summary, out);
+        long lostWithReason = 0;
+        for (JsonNode e : JSON.readTree(summary.toFile()).path("executors")) {
+            if (e.path("pid").asLong() == killed) {
+                assertFalse(e.path("lost").isNull(), "the killed executor is marked lost: " + e);
+                lostWithReason++;
+            }
+        }
+        assertEquals(1, lostWithReason, "the killed executor (pid " + killed + ") is in the summary");
+        assertTrue(printed.contains("was lost during the run"), printed);
     }
 
     /** The summary's prompt and token counts equal the output's own totals (192 prompts, no attempt counted twice). */
@@ -469,22 +480,40 @@ class ClusterIT {
         assertEquals(tokens, s.path("completionTokens").asLong(), s.toString());
     }
 
+    private static final java.util.regex.Pattern PLUGIN_PID =
+        java.util.regex.Pattern.compile("SparkNativePlugin: executor \\S+ on \\S+, pid (\\d+)");
+    private static final java.util.regex.Pattern TASK_EVENT =
+        java.util.regex.Pattern.compile("(Running|Finished) task \\S+ in stage \\S+ \\(TID (\\d+)\\)");
+
     /**
-     * The pid of a running executor JVM of the cluster, as the executor's own log says (the plugin logs
-     * {@code SparkNativePlugin: executor <id> on <host>, pid <pid>} when it starts); checked against the
-     * workers' child processes.
+     * The pid of a live executor JVM that is running a task now, read from the executors' own logs: the pid from
+     * the plugin's line {@code SparkNativePlugin: executor <id> on <host>, pid <pid>}, and a task from Spark's
+     * {@code Running task ... (TID n)} without its {@code Finished task ... (TID n)}; -1 if none is.
      */
-    static long executorPid() throws IOException {
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("SparkNativePlugin: executor \\S+ on \\S+, pid (\\d+)")
-            .matcher(executorStderr());
-        List<Long> running = cluster.executors().stream().map(ProcessHandle::pid).toList();
-        while (m.find()) {
-            long pid = Long.parseLong(m.group(1));
-            if (running.contains(pid)) {
-                return pid;
+    static long busyExecutorPid() throws IOException {
+        List<Long> live = cluster.executors().stream().map(ProcessHandle::pid).toList();
+        try (Stream<Path> files = Files.walk(dir.resolve("cluster"))) {
+            for (Path f : files.filter(f -> f.getFileName().toString().equals("stderr")).toList()) {
+                String text = Files.readString(f);
+                java.util.regex.Matcher pm = PLUGIN_PID.matcher(text);
+                if (!pm.find() || !live.contains(Long.parseLong(pm.group(1)))) {
+                    continue;
+                }
+                java.util.Set<String> running = new java.util.HashSet<>();
+                java.util.regex.Matcher tm = TASK_EVENT.matcher(text);
+                while (tm.find()) {
+                    if (tm.group(1).equals("Running")) {
+                        running.add(tm.group(2));
+                    } else {
+                        running.remove(tm.group(2));
+                    }
+                }
+                if (!running.isEmpty()) {
+                    return Long.parseLong(pm.group(1));
+                }
             }
         }
-        throw new AssertionError("no running executor's pid in the executor logs; running: " + running);
+        return -1;
     }
 
     /** Every executor's stderr (their logs) of every application so far. */
