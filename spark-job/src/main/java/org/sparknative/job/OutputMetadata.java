@@ -6,14 +6,9 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
 import org.apache.hadoop.fs.FileSystem;
@@ -104,11 +99,6 @@ record OutputMetadata(String tool, String created, String model, String modelSha
         String name = path == null ? "?" : Path.of(path).getFileName().toString();
         String hash = sha == null ? "?" : sha.substring(0, Math.min(12, sha.length()));
         return name + " (sha256 " + hash + (format == null ? "" : ", " + format) + ")";
-    }
-
-    /** @return the SHA-256 of a local {@code file} */
-    static String sha256(Path file) {
-        return org.sparknative.spark.ModelFiles.sha256(file.toString(), null, new org.apache.hadoop.conf.Configuration());
     }
 
     /** Writes this as JSON to {@code file} (which must not exist) through a hidden temporary file and a rename. */

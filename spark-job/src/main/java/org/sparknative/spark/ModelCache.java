@@ -8,7 +8,6 @@ import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.security.DigestInputStream;
 import java.security.MessageDigest;
 import java.util.HexFormat;
 import java.util.Map;
@@ -98,7 +97,7 @@ public final class ModelCache {
             if (Files.isRegularFile(target) && Files.size(target) == length) {
                 if (sha256 != null) {
                     try (InputStream in = Files.newInputStream(target)) {
-                        checkDigest(uri, sha256, digest(in, OutputStream.nullOutputStream()), target);
+                        checkDigest(uri, sha256, ModelFiles.sha256(in, OutputStream.nullOutputStream()), target);
                     }
                 }
                 LOG.info("{} {}: using the cached copy {}", what, uri, target);
@@ -109,7 +108,7 @@ public final class ModelCache {
                 long t0 = System.nanoTime();
                 String actual;
                 try (InputStream in = fs.open(src); OutputStream out = Files.newOutputStream(tmp)) {
-                    actual = digest(in, out);
+                    actual = ModelFiles.sha256(in, out);
                 }
                 long copied = Files.size(tmp);
                 if (copied != length) {
@@ -143,15 +142,6 @@ public final class ModelCache {
             throw new CheckpointException(uri, "SHA-256 mismatch: expected " + expected + ", the "
                 + (cached == null ? "copied file" : "cached copy " + cached) + " has " + actual);
         }
-    }
-
-    /** Streams {@code in} to {@code out} and returns the bytes' SHA-256 in hex. */
-    private static String digest(InputStream in, OutputStream out) throws IOException {
-        MessageDigest md = ModelFiles.sha256();
-        try (DigestInputStream din = new DigestInputStream(in, md)) {
-            din.transferTo(out);
-        }
-        return HexFormat.of().formatHex(md.digest());
     }
 
     /** {@code <16 hex digits of SHA-256(uri, length, mtime)>-<file name>}. */

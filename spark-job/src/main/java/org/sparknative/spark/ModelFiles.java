@@ -4,11 +4,13 @@ import java.io.File;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.DigestInputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
@@ -161,15 +163,19 @@ public final class ModelFiles {
         }
         try (InputStream in = isUri(location) ? hadoopPath(location).getFileSystem(hadoop).open(hadoopPath(location))
             : Files.newInputStream(resolveLocal(location, "model"))) {
-            MessageDigest md = sha256();
-            byte[] buf = new byte[1 << 20];
-            for (int n; (n = in.read(buf)) > 0; ) {
-                md.update(buf, 0, n);
-            }
-            return HexFormat.of().formatHex(md.digest());
+            return sha256(in, OutputStream.nullOutputStream());
         } catch (IOException e) {
             throw new CheckpointException(location, "cannot read: " + e.getMessage());
         }
+    }
+
+    /** Streams {@code in} to {@code out} and returns the bytes' SHA-256 in lower-case hex. */
+    static String sha256(InputStream in, OutputStream out) throws IOException {
+        MessageDigest md = sha256();
+        try (DigestInputStream din = new DigestInputStream(in, md)) {
+            din.transferTo(out);
+        }
+        return HexFormat.of().formatHex(md.digest());
     }
 
     /**

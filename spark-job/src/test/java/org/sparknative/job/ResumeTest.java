@@ -22,6 +22,7 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.sparknative.spark.ModelFiles;
 import org.junit.jupiter.api.io.TempDir;
 import org.sparknative.kernels.llama.CheckpointFormat;
 import org.sparknative.kernels.llama.LlamaConfig;
@@ -181,7 +182,7 @@ class ResumeTest {
         assertEquals(0, first.exit(), first.err());
         assertEquals(3, committedChunks(out));
         JsonNode meta = JSON.readTree(out.resolve(OutputMetadata.FILE).toFile());
-        assertEquals(OutputMetadata.sha256(ckpt), meta.get("modelSha256").asText());
+        assertEquals(ModelFiles.sha256(ckpt.toString(), null, new org.apache.hadoop.conf.Configuration()), meta.get("modelSha256").asText());
         assertEquals("cpu", meta.get("backend").asText());
         assertEquals(42, meta.get("seed").asLong());
         Map<String, String> before = read(out, "parquet", "id");
@@ -209,7 +210,7 @@ class ResumeTest {
         CliRun model = run(otherModel, "--resume");
         assertEquals(2, model.exit(), model.err());
         assertTrue(model.err().contains("the output was made with model stories260K.bin (sha256 "
-            + OutputMetadata.sha256(ckpt).substring(0, 12) + ", "), model.err());
+            + ModelFiles.sha256(ckpt.toString(), null, new org.apache.hadoop.conf.Configuration()).substring(0, 12) + ", "), model.err());
         assertTrue(model.err().contains("this run has model other.bin (sha256 "), model.err());
         assertFalse(model.err().contains("seed"), model.err());
 
