@@ -166,17 +166,13 @@ public final class ModelCache {
         return Path.of(org.apache.spark.util.Utils.getLocalDir(conf), "spark-native-models");
     }
 
-    /** The Hadoop configuration of this executor: Hadoop's defaults plus the {@code spark.hadoop.*} settings. */
+    /**
+     * The Hadoop configuration of this executor, made as Spark makes its own ({@code SparkHadoopUtil}: Hadoop's
+     * defaults, the {@code spark.hadoop.*} settings, and the cloud credentials Spark takes from the environment).
+     */
     static Configuration hadoopConf() {
         SparkEnv env = SparkEnv.get();
-        Configuration c = new Configuration();
-        if (env != null) {
-            for (scala.Tuple2<String, String> kv : env.conf().getAll()) {
-                if (kv._1().startsWith("spark.hadoop.")) {
-                    c.set(kv._1().substring("spark.hadoop.".length()), kv._2());
-                }
-            }
-        }
-        return c;
+        return env == null ? new Configuration()
+            : org.apache.spark.deploy.SparkHadoopUtil.get().newConfiguration(env.conf());
     }
 }
