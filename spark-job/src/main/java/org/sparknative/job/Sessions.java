@@ -73,10 +73,9 @@ final class Sessions {
         }
         sc.setIfMissing("spark.master", "local[*]");
         if (options.files != null && !options.files.isEmpty()) {
+            // Spark resolves a relative path against the driver's working directory (SparkContext.addFile).
             List<String> files = new ArrayList<>(splitList(sc.get("spark.files", "")));
-            for (String f : options.files) {
-                files.add(f.contains(":") || f.startsWith("/") ? f : Path.of(f).toAbsolutePath().toString());
-            }
+            files.addAll(options.files);
             sc.set("spark.files", String.join(",", files));
         }
         if (options.eventLog != null) {
@@ -142,7 +141,7 @@ final class Sessions {
 
     /** @return the event log folder as Spark wants it, creating a local one (Spark requires it to exist) */
     static String eventLogDir(String dir) {
-        if (dir.matches("^[A-Za-z][A-Za-z0-9+.-]+:.*")) {
+        if (org.sparknative.spark.ModelFiles.isUri(dir)) {
             return dir;
         }
         Path p = Path.of(dir).toAbsolutePath();
