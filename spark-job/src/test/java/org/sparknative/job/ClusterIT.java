@@ -20,6 +20,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.sparknative.kernels.testing.FreshJvm;
 import org.sparknative.kernels.testing.TestModels;
 
 /**
@@ -76,8 +77,8 @@ class ClusterIT {
 
     /** Runs {@code spark-submit --class org.sparknative.job.SparkNativeCli <job jar> args} against the cluster. */
     static Run sparkSubmit(String name, String... args) throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>(List.of(StandaloneCluster.javaBin(), "-Xmx1g"));
-        cmd.addAll(StandaloneCluster.jvmOpens());
+        List<String> cmd = FreshJvm.javaCommand();
+        cmd.add("-Xmx1g");
         cmd.addAll(List.of("-cp", cluster.sparkHome().resolve("jars") + "/*", "org.apache.spark.deploy.SparkSubmit",
             "--master", cluster.masterUrl(), "--class", "org.sparknative.job.SparkNativeCli",
             "--properties-file", project.resolve("conf/spark-defaults.conf").toString(),
@@ -268,8 +269,8 @@ class ClusterIT {
         try (java.net.ServerSocket sock = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
             port = sock.getLocalPort();
         }
-        List<String> cmd = new ArrayList<>(List.of(StandaloneCluster.javaBin(), "-Xmx512m"));
-        cmd.addAll(StandaloneCluster.jvmOpens());
+        List<String> cmd = FreshJvm.javaCommand();
+        cmd.add("-Xmx512m");
         cmd.addAll(List.of("-Dspark.history.fs.logDirectory=" + eventLog.toUri(), "-Dspark.history.ui.port=" + port,
             "-cp", cluster.sparkHome().resolve("jars") + "/*", "org.apache.spark.deploy.history.HistoryServer"));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)

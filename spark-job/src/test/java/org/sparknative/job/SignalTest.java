@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.sparknative.kernels.testing.FreshJvm;
 import org.junit.jupiter.api.io.TempDir;
 
 /** SIGTERM in the middle of a job: a clean exit with the documented code, and no half-written output left. */
@@ -44,14 +45,8 @@ class SignalTest {
         }
         Files.write(prompts, lines);
         Path out = tmp.resolve("out");
-        List<String> cmd = new ArrayList<>();
-        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        List<String> cmd = FreshJvm.javaCommand();
         cmd.add("-Xmx1g");
-        for (String opt : System.getProperty("sparknative.jvm.opens", "").trim().split("\\s+")) {
-            if (!opt.isEmpty()) {
-                cmd.add(opt);
-            }
-        }
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), SparkNativeCli.class.getName(), "generate",
             "--master", "local[2]", "--input", prompts.toString(), "--synthetic-model",
             "dim=64,hidden=128,layers=2,heads=4,kv_heads=4,vocab=300,seq=512", "--max-new-tokens", "500",

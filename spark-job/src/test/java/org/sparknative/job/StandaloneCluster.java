@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import org.sparknative.kernels.testing.FreshJvm;
 
 /**
  * A real multi-JVM Spark standalone cluster on 127.0.0.1 for tests: one {@code Master} and N {@code Worker}s
@@ -142,10 +143,8 @@ final class StandaloneCluster implements AutoCloseable {
 
     private static Process launch(Path sparkHome, Path log, Map<String, String> env, String mainClass, String... args)
         throws IOException {
-        List<String> cmd = new ArrayList<>();
-        cmd.add(javaBin());
+        List<String> cmd = FreshJvm.javaCommand();
         cmd.add("-Xmx512m");
-        cmd.addAll(jvmOpens());
         cmd.add("-cp");
         cmd.add(sparkHome.resolve("jars") + "/*");
         cmd.add(mainClass);
@@ -157,16 +156,6 @@ final class StandaloneCluster implements AutoCloseable {
         pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
         pb.environment().putAll(env);
         return pb.start();
-    }
-
-    /** @return the JVM options every Spark JVM of the build needs (the parent pom's jvm.module.opens) */
-    static List<String> jvmOpens() {
-        String opens = System.getProperty("sparknative.jvm.opens", "");
-        return opens.isBlank() ? List.of() : Arrays.asList(opens.trim().split("\\s+"));
-    }
-
-    static String javaBin() {
-        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
     }
 
     private void await(Path log, String line, Duration timeout) throws IOException, InterruptedException {

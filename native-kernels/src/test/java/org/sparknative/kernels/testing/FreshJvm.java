@@ -24,6 +24,22 @@ public final class FreshJvm {
      * @return the probe's stdout and stderr
      * @throws AssertionError if the probe does not exit with status 0 within 60 seconds (with its output)
      */
+    /**
+     * @return the start of a child JVM's command line: this JVM's {@code java} and the same module options as the
+     *         test JVM (Arrow needs java.nio opened; the parent pom's {@code jvm.module.opens}, passed by surefire
+     *         and failsafe as {@code sparknative.jvm.opens}); a new list, for the caller to extend
+     */
+    public static List<String> javaCommand() {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        for (String opt : System.getProperty("sparknative.jvm.opens", "").trim().split("\\s+")) {
+            if (!opt.isEmpty()) {
+                cmd.add(opt);
+            }
+        }
+        return cmd;
+    }
+
     public static String run(Class<?> probe, String... args) throws IOException, InterruptedException {
         return run(List.of(), probe, args);
     }
@@ -35,14 +51,7 @@ public final class FreshJvm {
      */
     public static String run(List<String> jvmOptions, Class<?> probe, String... args)
         throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>();
-        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        // The same --add-opens as the test JVM (Arrow needs java.nio opened), from the parent pom.
-        for (String opt : System.getProperty("sparknative.jvm.opens", "").trim().split("\\s+")) {
-            if (!opt.isEmpty()) {
-                cmd.add(opt);
-            }
-        }
+        List<String> cmd = javaCommand();
         cmd.addAll(jvmOptions);
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
