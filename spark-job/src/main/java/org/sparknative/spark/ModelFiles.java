@@ -214,11 +214,24 @@ public final class ModelFiles {
         try {
             return p.getFileSystem(hadoop);
         } catch (UnsupportedFileSystemException e) {
-            String scheme = p.toUri().getScheme();
-            throw new CheckpointException(location, "no Hadoop FileSystem for scheme '" + scheme + "' on the classpath, "
-                + "so the " + what + " cannot be read: add its connector jar (hadoop-aws for s3a, hadoop-azure for abfs, "
-                + "gcs-connector for gs) with --jars or spark.jars, or give a local path or a file shipped with --files");
+            throw noConnector(p, location, what);
+        } catch (RuntimeException e) {
+            // Hadoop's defaults name a class for some schemes (fs.s3a.impl): without the connector jar that class is
+            // missing, which Hadoop reports as a RuntimeException around a ClassNotFoundException.
+            for (Throwable t = e; t != null; t = t.getCause()) {
+                if (t instanceof ClassNotFoundException) {
+                    throw noConnector(p, location, what);
+                }
+            }
+            throw e;
         }
+    }
+
+    private static CheckpointException noConnector(org.apache.hadoop.fs.Path p, String location, String what) {
+        String scheme = p.toUri().getScheme();
+        return new CheckpointException(location, "no Hadoop FileSystem for scheme '" + scheme + "' on the classpath, "
+            + "so the " + what + " cannot be read: add its connector jar (hadoop-aws for s3a, hadoop-azure for abfs, "
+            + "gcs-connector for gs) with --jars or spark.jars, or give a local path or a file shipped with --files");
     }
 
     static FileStatus status(FileSystem fs, org.apache.hadoop.fs.Path p, String location, String what) throws IOException {

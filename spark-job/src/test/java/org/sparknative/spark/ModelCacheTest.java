@@ -173,6 +173,11 @@ class ModelCacheTest {
             () -> ModelFiles.checkpointHeader("nosuchfs://bucket/m.bin", hadoop()));
         assertTrue(noConnector.getMessage().startsWith("nosuchfs://bucket/m.bin: no Hadoop FileSystem for scheme 'nosuchfs'"),
             noConnector.getMessage());
+        // s3a: Hadoop's defaults name org.apache.hadoop.fs.s3a.S3AFileSystem, which is missing without hadoop-aws.
+        CheckpointException s3a = assertThrows(CheckpointException.class,
+            () -> ModelFiles.checkpointHeader("s3a://bucket/m.bin", hadoop()));
+        assertTrue(s3a.getMessage().startsWith("s3a://bucket/m.bin: no Hadoop FileSystem for scheme 's3a' on the classpath, "
+            + "so the model cannot be read: add its connector jar (hadoop-aws for s3a"), s3a.getMessage());
     }
 
     @Test
