@@ -117,7 +117,9 @@ final class GenerateJob implements Callable<Integer> {
     @Option(names = "--threads", defaultValue = "0", description = "Threads per task for the native backend; 0 = spark.task.cpus (default: ${DEFAULT-VALUE}).")
     int threads;
 
-    @Option(names = "--backend", defaultValue = "cpu", description = "cpu (native C) or java (pure-Java reference) (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--backend", description = "cpu (native C), cuda (the executor's GPU, one shared decode loop per device), "
+        + "auto (cuda where a device is usable, else cpu) or java (pure-Java reference) (default: " + Backend.SPARK_CONF
+        + ", else cpu).")
     String backend;
 
     @Option(names = "--long-prompts", defaultValue = "row-error", description = "Prompts longer than the context: "
@@ -143,7 +145,7 @@ final class GenerateJob implements Callable<Integer> {
         DataIO.Format outFormat = IntegrateJob.usage(() -> DataIO.Format.parse(format));
         GenerationParams defaults = IntegrateJob.usage(() -> new GenerationParams(maxNewTokens, temperature, topP, seed));
         BadRowPolicy longPromptPolicy = IntegrateJob.usage(() -> BadRowPolicy.LONG_PROMPTS.parse(longPrompts));
-        Backend backendKind = IntegrateJob.usage(() -> Backend.parse(backend));
+        Backend optionBackend = backend == null ? Backend.CPU : IntegrateJob.usage(() -> Backend.parse(backend));
         if (summary != null) {
             Report.checkWritable(summary);
         }
@@ -161,7 +163,7 @@ final class GenerateJob implements Callable<Integer> {
             commandSpec.commandLine().getErr().println("spark-native generate: warning: --batch-size is deprecated; use --slots");
         }
         int slotCount = slots != null ? slots : batchSizeAlias != null ? batchSizeAlias : GenerationSpec.DEFAULT_SLOTS;
-        GenerationSpec spec = IntegrateJob.usage(() -> new GenerationSpec(paths[0], paths[1], backendKind, slotCount,
+        GenerationSpec optionSpec = IntegrateJob.usage(() -> new GenerationSpec(paths[0], paths[1], optionBackend, slotCount,
             prefillTokens, threads, longPromptPolicy, modelSha, tokenizerSha));
         if (partitions != null && partitions < 1) {
             throw new UsageException("--partitions must be >= 1, got " + partitions);
@@ -177,6 +179,8 @@ final class GenerateJob implements Callable<Integer> {
         }
         try (Sessions.Handle session = Sessions.open("spark-native generate", sparkOptions)) {
             SparkSession spark = session.spark();
+            Backend backendKind = Jobs.backend(backend, spark, "cpu, cuda, java or auto");
+            GenerationSpec spec = optionSpec.withBackend(backendKind);
             org.apache.hadoop.conf.Configuration hadoop = spark.sparkContext().hadoopConfiguration();
             if (ckpt == null) {
                 ckpt = validate(paths, hadoop);
@@ -232,7 +236,7 @@ final class GenerateJob implements Callable<Integer> {
                 parts = prompts.rdd().getNumPartitions();
             }
             System.out.printf(Locale.ROOT, "generate: model %s (%s), backend %s, %d slots, %d partitions, master %s%n",
-                paths[0], ckpt.config(), backendKind, slotCount, parts, spark.sparkContext().master());
+                paths[0], ckpt.config(), Jobs.describe(backendKind, spark), slotCount, parts, spark.sparkContext().master());
             Thread progress = progressThread(counts);
             long t0 = System.nanoTime();
             double[] secsHolder = {Double.NaN};
@@ -272,7 +276,7 @@ final class GenerateJob implements Callable<Integer> {
             Report.executors(System.out, executors, true);
             if (summary != null) {
                 Report.writeJson(new Summary("generate", Instant.now().toString(), spark.version(),
-                    spark.sparkContext().master(), paths[0], paths[1], ckpt.config().toString(), backendKind.label(), slotCount,
+                    spark.sparkContext().master(), paths[0], paths[1], ckpt.config().toString(), Jobs.describe(backendKind, spark), slotCount,
                     spec.threads(), parts, rows, pt, ct, errors, secs, tps, ct == 0 ? Double.NaN : 1000.0 / tps, output,
                     outcome == null ? 0 : outcome.resumedRows(), outcome == null ? 0 : outcome.chunks(), executors), summary);
                 System.out.println("summary written to " + summary);

@@ -30,6 +30,8 @@ import org.sparknative.spark.PartitionCounter;
 import org.sparknative.spark.RowIds;
 import org.sparknative.spark.integrate.IntegrateFunctions;
 import org.sparknative.spark.integrate.IntegrateTransform;
+import org.sparknative.kernels.cuda.Cuda;
+import org.sparknative.udf.Backend;
 import org.sparknative.udf.BadRowPolicy;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -96,8 +98,13 @@ final class IntegrateJob implements Callable<Integer> {
     @Option(names = "--variant", defaultValue = "native-arrow", description = "java-row|native-row|native-arrow (default: ${DEFAULT-VALUE}).")
     String variant;
 
-    @Option(names = "--compare", description = "Run every variant on the same cached data and print the comparison.")
+    @Option(names = "--compare", description = "Run every variant on the same cached data and print the comparison; "
+        + "adds a native-arrow line on CUDA where a device is usable.")
     boolean compare;
+
+    @Option(names = "--backend", description = "Where native-arrow runs: cpu, cuda or auto (cuda where a device is usable, "
+        + "else cpu) (default: " + Backend.SPARK_CONF + ", else cpu).")
+    String backend;
 
     @Option(names = "--batch-size", defaultValue = "" + IntegrateTransform.DEFAULT_BATCH_SIZE,
         description = "Rows per Arrow record batch for native-arrow (default: ${DEFAULT-VALUE}).")
@@ -118,7 +125,7 @@ final class IntegrateJob implements Callable<Integer> {
     Path summary;
 
     /** One variant's measurement. Times in seconds, rates per second. */
-    record VariantResult(String variant, String description, long rows, double wallSeconds, double rowsPerSecond,
+    record VariantResult(String variant, String description, String backend, long rows, double wallSeconds, double rowsPerSecond,
                          double evaluationsPerSecond, double speedupOverJavaRow, double maxRelativeError,
                          long invalidRows) {
     }
@@ -134,7 +141,6 @@ final class IntegrateJob implements Callable<Integer> {
     public Integer call() {
         DataIO.Format outFormat = usage(() -> DataIO.Format.parse(format));
         BadRowPolicy policy = usage(() -> BadRowPolicy.INVALID_ROWS.parse(invalidRows));
-        IntegrateTransform.Options options = new IntegrateTransform.Options(batchSize, policy);
         List<Variant> variants = compare ? List.of(Variant.values()) : List.of(Variant.parse(variant));
         if (rows < 0) {
             throw new UsageException("--rows must be >= 0, got " + rows);
@@ -158,6 +164,19 @@ final class IntegrateJob implements Callable<Integer> {
             ExecutorActivity activity = ExecutorActivity.start(spark.sparkContext());
             try {
             IntegrateFunctions.register(spark, policy);
+            Backend requested = Jobs.backend(backend, spark, "cpu, cuda or auto");
+            if (requested == Backend.JAVA) {
+                throw new UsageException("integrate's --backend is cpu, cuda or auto; the pure-Java path is --variant java-row");
+            }
+            IntegrateTransform.Options options = new IntegrateTransform.Options(batchSize, policy, requested);
+            List<Run> runs = new ArrayList<>();
+            for (Variant v : variants) {
+                runs.add(new Run(v, v == Variant.NATIVE_ARROW && !compare ? options
+                    : new IntegrateTransform.Options(batchSize, policy, Backend.CPU)));
+            }
+            if (compare && (requested == Backend.CUDA || Cuda.availability().usable())) {
+                runs.add(new Run(Variant.NATIVE_ARROW, new IntegrateTransform.Options(batchSize, policy, Backend.CUDA)));
+            }
             int parts = partitions != null ? partitions : spark.sparkContext().defaultParallelism();
             if (parts < 1) {
                 throw new IllegalArgumentException("--partitions must be >= 1, got " + parts);
@@ -185,11 +204,12 @@ final class IntegrateJob implements Callable<Integer> {
 
             List<VariantResult> results = new ArrayList<>();
             Dataset<Row> last = null;
-            for (Variant v : variants) {
+            for (Run run : runs) {
+                Variant v = run.variant();
                 for (int i = 0; i < warmup; i++) {
-                    noop(build(v, data.limit(20_000), options).output());
+                    noop(build(v, data.limit(20_000), run.options()).output());
                 }
-                Built built = build(v, data, options);
+                Built built = build(v, data, run.options());
                 if (built.rows() != null) {
                     activity.track(ExecutorActivity.Count.ROWS, built.rows());
                 }
@@ -205,7 +225,7 @@ final class IntegrateJob implements Callable<Integer> {
                 long invalid = built.invalidRows() == null ? 0 : built.invalidRows().total();
                 Row err = built.output().agg(max(callUDF("integrate_f_relerr", col("x"), col("a"), col("b"), col("n")))).first();
                 double maxErr = err.isNullAt(0) ? Double.NaN : err.getDouble(0);
-                results.add(new VariantResult(v.label, v.description, count, secs, count / secs, sumN / secs, Double.NaN,
+                results.add(new VariantResult(v.label, v.description, run.backendLabel(spark), count, secs, count / secs, sumN / secs, Double.NaN,
                     maxErr, invalid));
                 last = built.output();
             }
@@ -237,6 +257,17 @@ final class IntegrateJob implements Callable<Integer> {
         return 0;
     }
 
+    /** A variant and, for native-arrow, where it runs. */
+    private record Run(Variant variant, IntegrateTransform.Options options) {
+        /** @return {@code cpu} for the row variants, else the backend; {@code auto} resolved where the driver runs the tasks */
+        String backendLabel(SparkSession spark) {
+            if (variant != Variant.NATIVE_ARROW) {
+                return Backend.CPU.label();
+            }
+            return Jobs.describe(options.backend(), spark);
+        }
+    }
+
     /** A variant's output, and for native-arrow its counters (else null). */
     private record Built(Dataset<Row> output, PartitionCounter rows, PartitionCounter invalidRows) {
     }
@@ -264,7 +295,7 @@ final class IntegrateJob implements Callable<Integer> {
             .mapToDouble(VariantResult::wallSeconds).findFirst().orElse(Double.NaN);
         List<VariantResult> out = new ArrayList<>();
         for (VariantResult r : rs) {
-            out.add(new VariantResult(r.variant(), r.description(), r.rows(), r.wallSeconds(), r.rowsPerSecond(),
+            out.add(new VariantResult(r.variant(), r.description(), r.backend(), r.rows(), r.wallSeconds(), r.rowsPerSecond(),
                 r.evaluationsPerSecond(), base / r.wallSeconds(), r.maxRelativeError(), r.invalidRows()));
         }
         return out;
@@ -324,7 +355,7 @@ final class IntegrateJob implements Callable<Integer> {
                     best = Math.min(best, (System.nanoTime() - t0) / 1e9);
                 }
                 return new VariantResult("kernel-only", "the C kernel alone on the driver, " + threads
-                    + " threads, no Spark", r, best, r / best, evals / best, Double.NaN, Double.NaN, 0);
+                    + " threads, no Spark", Backend.CPU.label(), r, best, r / best, evals / best, Double.NaN, Double.NaN, 0);
             } catch (Exception e) {
                 throw new IllegalStateException("kernel-only measurement failed: " + e, e);
             } finally {
@@ -336,21 +367,21 @@ final class IntegrateJob implements Callable<Integer> {
     private static void print(List<VariantResult> results, VariantResult kernel) {
         List<List<String>> rows = new ArrayList<>();
         for (VariantResult r : results) {
-            rows.add(List.of(r.variant(), String.format(Locale.ROOT, "%,d", r.rows()), Report.fixed(r.wallSeconds(), 3),
+            rows.add(List.of(r.variant(), r.backend(), String.format(Locale.ROOT, "%,d", r.rows()), Report.fixed(r.wallSeconds(), 3),
                 Report.si(r.rowsPerSecond()), Report.si(r.evaluationsPerSecond()),
                 Double.isNaN(r.speedupOverJavaRow()) ? "-" : Report.fixed(r.speedupOverJavaRow(), 1) + "x",
                 Report.sci(r.maxRelativeError()), String.valueOf(r.invalidRows())));
         }
         if (kernel != null) {
-            rows.add(List.of(kernel.variant(), String.format(Locale.ROOT, "%,d", kernel.rows()),
+            rows.add(List.of(kernel.variant(), kernel.backend(), String.format(Locale.ROOT, "%,d", kernel.rows()),
                 Report.fixed(kernel.wallSeconds(), 3), Report.si(kernel.rowsPerSecond()),
                 Report.si(kernel.evaluationsPerSecond()), "-", "-", "-"));
         }
         System.out.println();
-        Report.table(System.out, List.of("variant", "rows", "wall s", "rows/s", "evals/s", "vs java-row", "max rel err",
+        Report.table(System.out, List.of("variant", "backend", "rows", "wall s", "rows/s", "evals/s", "vs java-row", "max rel err",
             "invalid"), rows);
         if (kernel != null) {
-            results.stream().filter(r -> r.variant().equals(Variant.NATIVE_ARROW.label)).findFirst().ifPresent(r ->
+            results.stream().filter(r -> r.variant().equals(Variant.NATIVE_ARROW.label) && r.backend().equals("cpu")).findFirst().ifPresent(r ->
                 System.out.printf(Locale.ROOT, "native-arrow reaches %.0f%% of the kernel-only evaluations/s%n",
                     100.0 * r.evaluationsPerSecond() / kernel.evaluationsPerSecond()));
         }

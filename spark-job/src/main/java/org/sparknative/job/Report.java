@@ -88,7 +88,8 @@ final class Report {
         if (tokens) {
             header.addAll(List.of("prompt tokens", "completion tokens"));
         }
-        header.addAll(List.of("task s", "GC s", "peak exec MiB", "lib loads", "model maps", "mapped MiB", "native s"));
+        header.addAll(List.of("task s", "GC s", "peak exec MiB", "lib loads", "model maps", "mapped MiB", "native s",
+            "backend"));
         List<List<String>> rows = new ArrayList<>();
         for (ExecutorActivity.Executor e : executors) {
             List<String> r = new ArrayList<>(List.of(e.executorId(), e.host(), count(e.tasks()), count(e.failedTasks()),
@@ -98,7 +99,8 @@ final class Report {
             }
             r.addAll(List.of(fixed(e.taskSeconds(), 2), fixed(e.gcSeconds(), 2), mib(e.peakExecutionMemoryBytes()),
                 count(e.nativeLibraryLoads()), count(e.modelMaps()), mib(e.modelMappedBytes()),
-                e.nativeSeconds() == null ? "-" : fixed(e.nativeSeconds(), 2)));
+                e.nativeSeconds() == null ? "-" : fixed(e.nativeSeconds(), 2),
+                e.backends() == null || e.backends().isEmpty() ? "-" : e.backends()));
             rows.add(r);
         }
         out.println();

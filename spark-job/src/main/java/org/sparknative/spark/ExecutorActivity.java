@@ -68,13 +68,15 @@ public final class ExecutorActivity extends SparkListener implements AutoCloseab
      * @param modelMaps                checkpoints its JVM memory-mapped, in its whole life
      * @param modelMappedBytes         their bytes
      * @param nativeSeconds            time its threads spent in native kernels during the run
+     * @param backends                 the backends its tasks ran on, e.g. {@code cpu} or
+     *                                 {@code cuda:0 (NVIDIA H100 80GB HBM3)} (in its whole life)
      * @param lost                     why Spark removed the executor during the run (its JVM died, it was
      *                                 killed), or null if it was not; its figures are its last report's
      */
     public record Executor(String executorId, String host, Long pid, int tasks, int failedTasks, Long rows,
                            Long promptTokens, Long completionTokens, double taskSeconds, double gcSeconds,
                            long peakExecutionMemoryBytes, Long nativeLibraryLoads, Long modelMaps, Long modelMappedBytes,
-                           Double nativeSeconds, String lost) {
+                           Double nativeSeconds, String backends, String lost) {
     }
 
     private final SparkContext sc;
@@ -209,7 +211,7 @@ public final class ExecutorActivity extends SparkListener implements AutoCloseab
                     t.runMillis / 1e3, t.gcMillis / 1e3, t.peakMemory,
                     now == null ? null : now.nativeLibraryLoads(), now == null ? null : now.modelMaps(),
                     now == null ? null : now.modelMappedBytes(), now == null ? null : (now.nativeNanos() - nanosBefore) / 1e9,
-                    removed.get(id)));
+                    now == null ? null : now.backendsUsed(), removed.get(id)));
             }
         }
         return out;

@@ -44,6 +44,33 @@ public final class SparkTasks {
     }
 
     /**
+     * The GPU Spark assigned to the current task: the first address of its {@code gpu} resource
+     * ({@code spark.executor.resource.gpu.amount} with {@code spark.task.resource.gpu.amount}, which may be a
+     * fraction such as 0.0625 so that 16 tasks share one GPU; addresses come from the executor's discovery
+     * script, {@code conf/gpu-discovery.sh}). Where Spark assigns none (local mode, no GPU resources), 0.
+     *
+     * @return a CUDA device ordinal
+     * @throws IllegalStateException if the assigned address is not a device ordinal
+     */
+    public static int gpuOrdinal() {
+        TaskContext ctx = TaskContext.get();
+        if (ctx == null) {
+            return 0;
+        }
+        scala.Option<org.apache.spark.resource.ResourceInformation> gpu = ctx.resources().get("gpu");
+        if (gpu.isEmpty() || gpu.get().addresses().length == 0) {
+            return 0;
+        }
+        String address = gpu.get().addresses()[0];
+        try {
+            return Integer.parseInt(address.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalStateException("the task's gpu resource address '" + address
+                + "' is not a CUDA device ordinal: the GPU discovery script must list ordinals such as 0, 1", e);
+        }
+    }
+
+    /**
      * @param requested threads asked for, {@code >= 0}; 0 means the task's CPUs
      * @return {@code requested}, else {@code spark.task.cpus} of the running task, else 1
      */

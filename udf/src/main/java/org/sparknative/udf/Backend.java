@@ -4,13 +4,22 @@ import java.util.Locale;
 
 /**
  * Where a workload's kernels run: one name per backend, used alike by the command line
- * ({@code --backend}), the summary JSON and the benchmark.
+ * ({@code --backend}), the Spark setting {@code spark.sparknative.backend}, the summary JSON and the
+ * benchmark. {@link #AUTO} is a request, not a place: each executor resolves it ({@link BackendSelection})
+ * to {@link #CUDA} where a device is usable, else {@link #CPU}.
  */
 public enum Backend {
     /** The native C kernels on the executor's CPU cores. */
     CPU("cpu"),
+    /** The CUDA kernels on the executor's GPU (see {@code org.sparknative.kernels.cuda}). */
+    CUDA("cuda"),
     /** The pure-Java reference implementation: the test oracle and the benchmark's baseline, not for throughput. */
-    JAVA("java");
+    JAVA("java"),
+    /** CUDA where a device is usable, else CPU, decided on each executor. */
+    AUTO("auto");
+
+    /** The Spark setting that gives the default backend of both jobs and of the SQL functions. */
+    public static final String SPARK_CONF = "spark.sparknative.backend";
 
     private final String label;
 
@@ -18,7 +27,7 @@ public enum Backend {
         this.label = label;
     }
 
-    /** @return the one spelling of this backend: {@code cpu} or {@code java} */
+    /** @return the one spelling of this backend: {@code cpu}, {@code cuda}, {@code java} or {@code auto} */
     public String label() {
         return label;
     }
@@ -39,6 +48,6 @@ public enum Backend {
                 return b;
             }
         }
-        throw new IllegalArgumentException("backend must be cpu or java, got '" + s + "'");
+        throw new IllegalArgumentException("backend must be cpu, cuda, java or auto, got '" + s + "'");
     }
 }

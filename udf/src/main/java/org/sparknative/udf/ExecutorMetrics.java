@@ -39,6 +39,8 @@ public final class ExecutorMetrics {
     private static final LongAdder PROMPT_TOKENS = new LongAdder();
     private static final LongAdder COMPLETION_TOKENS = new LongAdder();
     private static final LongAdder NATIVE_NANOS = new LongAdder();
+    private static final LongAdder DEVICE_WEIGHT_UPLOADS = new LongAdder();
+    private static final java.util.Set<String> BACKENDS = new java.util.concurrent.ConcurrentSkipListSet<>();
 
     private ExecutorMetrics() {
     }
@@ -55,17 +57,23 @@ public final class ExecutorMetrics {
      * @param completionTokens   tokens generated for those rows
      * @param nativeNanos        nanoseconds spent in native kernel calls, summed over threads
      * @param kvCacheBytes       bytes of the KV caches open now
+     * @param backendsUsed       the backends this JVM's tasks ran on, sorted and comma-separated: {@code cpu},
+     *                           {@code java}, {@code cuda:0 (NVIDIA H100 80GB HBM3)}; empty before the first task
+     * @param cudaModuleLoads    times this JVM loaded the CUDA fatbin (once per device used)
+     * @param deviceWeightUploads model weights uploaded to a GPU (once per model and device)
      */
     public record Snapshot(long nativeLibraryLoads, long modelMaps, long modelMappedBytes, long integrateRows,
                            long generateRows, long promptTokens, long completionTokens, long nativeNanos,
-                           long kvCacheBytes) implements Serializable {
+                           long kvCacheBytes, String backendsUsed, long cudaModuleLoads, long deviceWeightUploads)
+        implements Serializable {
         private static final long serialVersionUID = 1L;
     }
 
     /** @return the counters now */
     public static Snapshot snapshot() {
         return new Snapshot(nativeLibraryLoads(), modelMaps(), MODEL_MAPPED_BYTES.sum(), INTEGRATE_ROWS.sum(),
-            GENERATE_ROWS.sum(), PROMPT_TOKENS.sum(), COMPLETION_TOKENS.sum(), NATIVE_NANOS.sum(), kvCacheBytes());
+            GENERATE_ROWS.sum(), PROMPT_TOKENS.sum(), COMPLETION_TOKENS.sum(), NATIVE_NANOS.sum(), kvCacheBytes(),
+            String.join(", ", BACKENDS), cudaModuleLoads(), DEVICE_WEIGHT_UPLOADS.sum());
     }
 
     /** @return times this JVM loaded the native kernel library: 0 before the first use, then 1 */
@@ -81,6 +89,21 @@ public final class ExecutorMetrics {
     /** @return bytes of the KV caches of this JVM that are open now (0 when no native generate task runs) */
     public static long kvCacheBytes() {
         return NativeLlamaBatch.liveKvCacheBytes();
+    }
+
+    /** @return times this JVM loaded the CUDA fatbin into a device context; 0 without touching CUDA if none */
+    public static long cudaModuleLoads() {
+        return BACKENDS.stream().anyMatch(b -> b.startsWith("cuda")) ? org.sparknative.kernels.cuda.Cuda.moduleLoads() : 0;
+    }
+
+    /** Records that a task ran on {@code backend} (see {@link BackendSelection.Resolved#describe()}). */
+    public static void backendUsed(String backend) {
+        BACKENDS.add(backend);
+    }
+
+    /** Counts one model's weights uploaded to a GPU. */
+    public static void deviceWeightsUploaded() {
+        DEVICE_WEIGHT_UPLOADS.increment();
     }
 
     /** Counts one checkpoint memory-mapped for the native backend, of {@code bytes} bytes. */

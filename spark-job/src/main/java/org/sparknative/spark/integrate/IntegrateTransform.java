@@ -31,6 +31,10 @@ import org.sparknative.spark.TestFaults;
 import org.sparknative.udf.BadRowPolicy;
 import org.sparknative.udf.ExecutorRuntime;
 import org.sparknative.udf.RowLabels;
+import org.sparknative.kernels.cuda.CudaIntegrate;
+import org.sparknative.udf.Backend;
+import org.sparknative.udf.BackendSelection;
+import org.sparknative.udf.ExecutorMetrics;
 import org.sparknative.udf.TaskResources;
 import org.sparknative.udf.integrate.IntegrateUdf;
 
@@ -63,13 +67,24 @@ public final class IntegrateTransform {
     /**
      * @param batchSize rows per Arrow record batch, {@code >= 1}
      * @param policy    what invalid rows do: {@code fail} or {@code row-error}
+     * @param backend   where the kernel runs: {@code cpu}, {@code cuda} or {@code auto} (resolved in each task,
+     *                  {@link BackendSelection})
      */
-    public record Options(int batchSize, BadRowPolicy policy) implements Serializable {
+    public record Options(int batchSize, BadRowPolicy policy, Backend backend) implements Serializable {
         public Options {
             if (batchSize < 1) {
                 throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
             }
             BadRowPolicy.INVALID_ROWS.check(policy);
+            if (backend == Backend.JAVA) {
+                throw new IllegalArgumentException("integrate's backend is cpu, cuda or auto; the pure-Java path is "
+                    + "--variant java-row");
+            }
+        }
+
+        /** On the CPU. */
+        public Options(int batchSize, BadRowPolicy policy) {
+            this(batchSize, policy, Backend.CPU);
         }
 
         /** Batch size {@link #DEFAULT_BATCH_SIZE}, invalid rows fail the job. */
@@ -199,6 +214,9 @@ public final class IntegrateTransform {
             TaskResources resources = SparkTasks.resourcesForCurrentTask();
             BufferAllocator allocator = resources.add(ExecutorRuntime.newTaskAllocator(
                 "integrate_f " + SparkTasks.taskLabel()));
+            BackendSelection.Resolved backend = BackendSelection.resolve(options.backend(), SparkTasks.gpuOrdinal());
+            CudaIntegrate gpu = backend.device() == null ? null : resources.add(new CudaIntegrate(backend.device()));
+            ExecutorMetrics.backendUsed(backend.describe());
             Float8Vector a = resources.add(new Float8Vector("a", allocator));
             Float8Vector b = resources.add(new Float8Vector("b", allocator));
             IntVector n = resources.add(new IntVector("n", allocator));
@@ -206,7 +224,7 @@ public final class IntegrateTransform {
             a.allocateNew(cap);
             b.allocateNew(cap);
             n.allocateNew(cap);
-            return TestFaults.failFirstAttempt(partition, new BatchIterator(partition, input, resources, allocator, a, b, n));
+            return TestFaults.failFirstAttempt(partition, new BatchIterator(partition, input, resources, allocator, a, b, n, gpu));
         }
 
         private final class BatchIterator implements Iterator<InternalRow> {
@@ -217,6 +235,7 @@ public final class IntegrateTransform {
             private final Float8Vector a;
             private final Float8Vector b;
             private final IntVector n;
+            private final CudaIntegrate gpu;
             private final InternalRow[] pending;
             private final double[] xs;
             private final boolean[] xNull;
@@ -230,7 +249,7 @@ public final class IntegrateTransform {
             private long malformedSeen;
 
             BatchIterator(int partition, Iterator<InternalRow> input, TaskResources resources, BufferAllocator allocator,
-                          Float8Vector a, Float8Vector b, IntVector n) {
+                          Float8Vector a, Float8Vector b, IntVector n, CudaIntegrate gpu) {
                 this.partition = partition;
                 this.input = input;
                 this.resources = resources;
@@ -238,6 +257,7 @@ public final class IntegrateTransform {
                 this.a = a;
                 this.b = b;
                 this.n = n;
+                this.gpu = gpu;
                 this.pending = new InternalRow[options.batchSize()];
                 this.xs = new double[options.batchSize()];
                 this.xNull = new boolean[options.batchSize()];
@@ -304,7 +324,7 @@ public final class IntegrateTransform {
                 n.setValueCount(rows);
                 long first = rowsSeen;
                 RowLabels labels = i -> ids.label(pending[i], partition, first + i);
-                IntegrateUdf.Result result = IntegrateUdf.apply(a, b, n, allocator, options.policy(), labels);
+                IntegrateUdf.Result result = IntegrateUdf.apply(a, b, n, allocator, options.policy(), labels, gpu);
                 try (Float8Vector x = result.x()) {
                     for (int i = 0; i < rows; i++) {
                         xNull[i] = x.isNull(i);

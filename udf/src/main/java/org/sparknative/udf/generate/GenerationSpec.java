@@ -66,6 +66,12 @@ public record GenerationSpec(String checkpoint, String tokenizer, Backend backen
             checkpointSha256, tokenizerSha256);
     }
 
+    /** @return this spec on {@code backend} */
+    public GenerationSpec withBackend(Backend backend) {
+        return new GenerationSpec(checkpoint, tokenizer, backend, slots, prefillTokensPerStep, threads, longPrompts,
+            checkpointSha256, tokenizerSha256);
+    }
+
     /** @return this spec with the files' expected SHA-256s (null: length only) */
     public GenerationSpec withSha256(String checkpointSha256, String tokenizerSha256) {
         return new GenerationSpec(checkpoint, tokenizer, backend, slots, prefillTokensPerStep, threads, longPrompts,

@@ -5,6 +5,7 @@ import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.BitVectorHelper;
 import org.apache.arrow.vector.Float8Vector;
 import org.apache.arrow.vector.IntVector;
+import org.sparknative.kernels.cuda.CudaIntegrate;
 import org.sparknative.kernels.integrate.IntegrateKernels;
 import org.sparknative.udf.BadRowPolicy;
 import org.sparknative.udf.ExecutorMetrics;
@@ -24,6 +25,11 @@ import org.sparknative.udf.RowLabels;
  * {@code a} or {@code b}) are validated here, in Java, before the kernel sees a pointer, and handled by
  * the {@link BadRowPolicy}: under {@code fail} an {@link InvalidRowException} naming the row by its id
  * ({@link RowLabels}) and the field; under {@code row-error} a null counted in {@link Result#invalidRows()}.
+ *
+ * <p>Backends: the C kernel on the calling thread ({@code cpu}), or a task's {@link CudaIntegrate}
+ * ({@code cuda}), which copies the same buffers to the GPU from their addresses and {@code x} back into
+ * the output vector's data buffer. Both give the same bits for a row (the GPU kernel sums the CPU kernel's
+ * 16 lanes in the same order, without FMA). Validation is the same for both and happens here, first.
  *
  * <p>Each call counts its rows and the kernel call's time in {@link ExecutorMetrics}.
  *
@@ -57,6 +63,18 @@ public final class IntegrateUdf {
      */
     public static Result apply(Float8Vector a, Float8Vector b, IntVector n, BufferAllocator allocator,
                                BadRowPolicy policy, RowLabels rows) {
+        return apply(a, b, n, allocator, policy, rows, null);
+    }
+
+    /**
+     * As {@link #apply(Float8Vector, Float8Vector, IntVector, BufferAllocator, BadRowPolicy, RowLabels)}, on
+     * the GPU when {@code gpu} is given.
+     *
+     * @param gpu the task's CUDA integrator, or null for the CPU kernel
+     * @throws org.sparknative.kernels.cuda.CudaException if a CUDA call fails
+     */
+    public static Result apply(Float8Vector a, Float8Vector b, IntVector n, BufferAllocator allocator,
+                               BadRowPolicy policy, RowLabels rows, CudaIntegrate gpu) {
         BadRowPolicy.INVALID_ROWS.check(policy);
         int count = a.getValueCount();
         if (b.getValueCount() != count || n.getValueCount() != count) {
@@ -96,8 +114,13 @@ public final class IntegrateUdf {
             }
             if (count > 0) {
                 long t0 = System.nanoTime();
-                IntegrateKernels.integrateBatch(ad.memoryAddress(), bd.memoryAddress(), nd.memoryAddress(),
-                    x.getDataBuffer().memoryAddress(), count, masked ? validity.memoryAddress() : 0L);
+                if (gpu == null) {
+                    IntegrateKernels.integrateBatch(ad.memoryAddress(), bd.memoryAddress(), nd.memoryAddress(),
+                        x.getDataBuffer().memoryAddress(), count, masked ? validity.memoryAddress() : 0L);
+                } else {
+                    gpu.integrate(ad.memoryAddress(), bd.memoryAddress(), nd.memoryAddress(),
+                        x.getDataBuffer().memoryAddress(), count, masked ? validity.memoryAddress() : 0L);
+                }
                 ExecutorMetrics.nativeCallSince(t0);
                 ExecutorMetrics.integrateRows(count);
             }
