@@ -1,6 +1,5 @@
 package org.sparknative.job;
 
-import java.util.SplittableRandom;
 import org.apache.spark.api.java.function.MapFunction;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
@@ -9,7 +8,7 @@ import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
-import org.sparknative.udf.Seeds;
+import org.sparknative.udf.bench.IntegrateBenchmark;
 
 /**
  * The generated integration workload, mirroring the pandas benchmark's
@@ -40,10 +39,8 @@ final class IntegrateData {
     }
 
     static Row row(long seed, long id) {
-        SplittableRandom r = new SplittableRandom(Seeds.mix(seed * 0x9E3779B97F4A7C15L + id));
-        double a = -Math.abs(r.nextGaussian());
-        double b = Math.abs(r.nextGaussian());
-        int n = 100 + r.nextInt(19_900);
-        return RowFactory.create(id, a, b, n);
+        double[] ab = new double[2];
+        int n = IntegrateBenchmark.row(seed, id, ab);
+        return RowFactory.create(id, ab[0], ab[1], n);
     }
 }

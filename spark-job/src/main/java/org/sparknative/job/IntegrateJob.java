@@ -8,23 +8,15 @@ import static org.apache.spark.sql.functions.sum;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.api.java.UDF4;
 import org.apache.spark.sql.types.DataTypes;
-import org.bytedeco.javacpp.DoublePointer;
-import org.bytedeco.javacpp.IntPointer;
 import org.sparknative.kernels.integrate.IntegrateReference;
-import org.sparknative.kernels.integrate.IntegrateKernels;
 import org.sparknative.spark.ExecutorActivity;
 import org.sparknative.spark.PartitionCounter;
 import org.sparknative.spark.RowIds;
@@ -33,6 +25,9 @@ import org.sparknative.spark.integrate.IntegrateTransform;
 import org.sparknative.kernels.cuda.Cuda;
 import org.sparknative.udf.Backend;
 import org.sparknative.udf.BadRowPolicy;
+import org.sparknative.udf.ExecutorRuntime;
+import org.sparknative.udf.bench.IntegrateBenchmark;
+import org.apache.arrow.memory.BufferAllocator;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -133,7 +128,7 @@ final class IntegrateJob implements Callable<Integer> {
     /** The JSON summary; {@code executors}: what each executor did (rows: those of the native-arrow variant). */
     record Summary(String workload, String timestamp, String sparkVersion, String master, int defaultParallelism,
                    String input, long rows, long sumN, long seed, int batchSize, int partitions, String invalidRows,
-                   List<VariantResult> variants, VariantResult kernelOnly, String output,
+                   List<VariantResult> variants, VariantResult kernelOnly, VariantResult kernelOnlyCuda, String output,
                    List<ExecutorActivity.Executor> executors) {
     }
 
@@ -234,14 +229,17 @@ final class IntegrateJob implements Callable<Integer> {
                 guard.committed();
             }
             results = withSpeedups(results);
-            VariantResult kernel = compare ? kernelOnly(data, spark.sparkContext().defaultParallelism(), count, sumN) : null;
-            print(results, kernel);
+            List<VariantResult> kernels = compare ? kernelOnly(data, spark.sparkContext().defaultParallelism(), count,
+                Sessions.isLocal(spark.sparkContext().master()) && Cuda.availability().usable()) : List.of();
+            VariantResult kernel = kernels.isEmpty() ? null : kernels.get(0);
+            VariantResult kernelCuda = kernels.size() > 1 ? kernels.get(1) : null;
+            print(results, kernels);
             List<ExecutorActivity.Executor> executors = activity.finish();
             Report.executors(System.out, executors, false);
             if (summary != null) {
                 Report.writeJson(new Summary("integrate", Instant.now().toString(), spark.version(), spark.sparkContext().master(),
                     spark.sparkContext().defaultParallelism(), input == null ? "generated" : input, count, sumN, seed,
-                    batchSize, data.rdd().getNumPartitions(), policy.label(), results, kernel,
+                    batchSize, data.rdd().getNumPartitions(), policy.label(), results, kernel, kernelCuda,
                     output, executors), summary);
                 System.out.println("summary written to " + summary);
             }
@@ -302,69 +300,48 @@ final class IntegrateJob implements Callable<Integer> {
     }
 
     /**
-     * The C kernel alone on the driver, on the same rows, split over {@code threads} threads (the
-     * cores Spark's tasks use): the ceiling the Spark variants are measured against. Best of 3 runs.
+     * The kernels alone on the driver, on the same rows, through the Spark-free harness
+     * ({@link IntegrateBenchmark}): the C kernel split over {@code threads} threads (the cores Spark's tasks
+     * use), the ceiling the Spark variants are measured against, and, where CUDA is usable here, the CUDA
+     * kernel with its copies. Best of 3 runs. Invalid rows are left out.
      */
-    private static VariantResult kernelOnly(Dataset<Row> data, int threads, long count, long sumN) {
+    private static List<VariantResult> kernelOnly(Dataset<Row> data, int threads, long count, boolean cuda) {
         if (count > 50_000_000L) {
-            return null;
+            return List.of();
         }
-        List<Row> rowsIn = data.select("a", "b", "n").na().drop().collectAsList();
-        int r = rowsIn.size();
-        try (DoublePointer a = new DoublePointer(Math.max(r, 1)); DoublePointer b = new DoublePointer(Math.max(r, 1));
-             IntPointer n = new IntPointer(Math.max(r, 1)); DoublePointer out = new DoublePointer(Math.max(r, 1))) {
-            long evals = 0;
-            for (int i = 0; i < r; i++) {
-                Row row = rowsIn.get(i);
-                int ni = row.getInt(2);
-                double ai = row.getDouble(0);
-                double bi = row.getDouble(1);
-                if (ni < 1 || !Double.isFinite(ai) || !Double.isFinite(bi)) {
-                    ni = 1;
-                    ai = 0;
-                    bi = 0;
-                }
-                a.put(i, ai);
-                b.put(i, bi);
-                n.put(i, ni);
-                evals += ni;
+        List<Row> rowsIn = data.select("a", "b", "n").na().drop()
+            .filter("n >= 1 AND a = a AND b = b AND abs(a) < double('inf') AND abs(b) < double('inf')").collectAsList();
+        List<VariantResult> out = new ArrayList<>();
+        try (BufferAllocator alloc = ExecutorRuntime.newTaskAllocator("integrate kernel-only")) {
+            IntegrateBenchmark.RowSource source = (id, ab) -> {
+                Row row = rowsIn.get((int) id);
+                ab[0] = row.getDouble(0);
+                ab[1] = row.getDouble(1);
+                return row.getInt(2);
+            };
+            List<IntegrateBenchmark.Row> measured = new ArrayList<>();
+            try (IntegrateBenchmark.Input in = IntegrateBenchmark.input(rowsIn.size(), IntegrateBenchmark.CPU_BATCH_ROWS,
+                source, alloc)) {
+                measured.add(IntegrateBenchmark.cpu(in, threads, 3, alloc));
             }
-            rowsIn = null;
-            ExecutorService pool = Executors.newFixedThreadPool(threads);
-            try {
-                double best = Double.MAX_VALUE;
-                for (int rep = 0; rep < 3; rep++) {
-                    long t0 = System.nanoTime();
-                    List<Future<?>> fs = new ArrayList<>();
-                    // Interleaved chunks: rows have very different n, so contiguous halves would be unbalanced.
-                    int chunk = 256;
-                    java.util.concurrent.atomic.AtomicInteger nextChunk = new java.util.concurrent.atomic.AtomicInteger();
-                    for (int t = 0; t < threads; t++) {
-                        fs.add(pool.submit(() -> {
-                            int start;
-                            while ((start = nextChunk.getAndAdd(chunk)) < r) {
-                                int len = Math.min(chunk, r - start);
-                                IntegrateKernels.integrateBatch(a.address() + 8L * start, b.address() + 8L * start,
-                                    n.address() + 4L * start, out.address() + 8L * start, len, 0L);
-                            }
-                        }));
-                    }
-                    for (Future<?> f : fs) {
-                        f.get();
-                    }
-                    best = Math.min(best, (System.nanoTime() - t0) / 1e9);
+            if (cuda) {
+                try (IntegrateBenchmark.Input in = IntegrateBenchmark.input(rowsIn.size(), IntegrateBenchmark.CUDA_BATCH_ROWS,
+                    source, alloc)) {
+                    measured.add(IntegrateBenchmark.cuda(in, Cuda.device(0), 3, alloc));
                 }
-                return new VariantResult("kernel-only", "the C kernel alone on the driver, " + threads
-                    + " threads, no Spark", Backend.CPU.label(), r, best, r / best, evals / best, Double.NaN, Double.NaN, 0);
-            } catch (Exception e) {
-                throw new IllegalStateException("kernel-only measurement failed: " + e, e);
-            } finally {
-                pool.shutdown();
+            }
+            for (IntegrateBenchmark.Row m : measured) {
+                out.add(new VariantResult("kernel-only", m.backend().equals("cpu")
+                    ? "the C kernel alone on the driver, " + threads + " threads, no Spark"
+                    : "the CUDA kernel alone on the driver with its copies, no Spark", m.backend(), m.rows(), m.seconds(),
+                    m.rowsPerSecond(), m.evaluationsPerSecond(), Double.NaN, Double.NaN, 0));
             }
         }
+        return out;
     }
 
-    private static void print(List<VariantResult> results, VariantResult kernel) {
+    private static void print(List<VariantResult> results, List<VariantResult> kernels) {
+        VariantResult kernel = kernels.isEmpty() ? null : kernels.get(0);
         List<List<String>> rows = new ArrayList<>();
         for (VariantResult r : results) {
             rows.add(List.of(r.variant(), r.backend(), String.format(Locale.ROOT, "%,d", r.rows()), Report.fixed(r.wallSeconds(), 3),
@@ -372,10 +349,10 @@ final class IntegrateJob implements Callable<Integer> {
                 Double.isNaN(r.speedupOverJavaRow()) ? "-" : Report.fixed(r.speedupOverJavaRow(), 1) + "x",
                 Report.sci(r.maxRelativeError()), String.valueOf(r.invalidRows())));
         }
-        if (kernel != null) {
-            rows.add(List.of(kernel.variant(), kernel.backend(), String.format(Locale.ROOT, "%,d", kernel.rows()),
-                Report.fixed(kernel.wallSeconds(), 3), Report.si(kernel.rowsPerSecond()),
-                Report.si(kernel.evaluationsPerSecond()), "-", "-", "-"));
+        for (VariantResult k : kernels) {
+            rows.add(List.of(k.variant(), k.backend(), String.format(Locale.ROOT, "%,d", k.rows()),
+                Report.fixed(k.wallSeconds(), 3), Report.si(k.rowsPerSecond()),
+                Report.si(k.evaluationsPerSecond()), "-", "-", "-"));
         }
         System.out.println();
         Report.table(System.out, List.of("variant", "backend", "rows", "wall s", "rows/s", "evals/s", "vs java-row", "max rel err",

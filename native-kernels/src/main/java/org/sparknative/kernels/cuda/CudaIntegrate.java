@@ -51,6 +51,9 @@ public final class CudaIntegrate implements AutoCloseable {
     private DeviceMemory mask;
     private long capacityRows;
     private boolean closed;
+    private long totalCopyIn;
+    private long totalKernel;
+    private long totalCopyOut;
 
     /**
      * @param device where to run
@@ -123,7 +126,16 @@ public final class CudaIntegrate implements AutoCloseable {
         x.copyToHost(out, 0, 8L * rows, stream);
         record(3);
         stream.synchronize();
-        return new Timing(elapsed(0, 1), elapsed(1, 2), elapsed(2, 3));
+        Timing t = new Timing(elapsed(0, 1), elapsed(1, 2), elapsed(2, 3));
+        totalCopyIn += t.copyInNanos();
+        totalKernel += t.kernelNanos();
+        totalCopyOut += t.copyOutNanos();
+        return t;
+    }
+
+    /** @return the time of every {@link #integrate} call so far, summed */
+    public Timing totals() {
+        return new Timing(totalCopyIn, totalKernel, totalCopyOut);
     }
 
     private void ensureCapacity(int rows) {

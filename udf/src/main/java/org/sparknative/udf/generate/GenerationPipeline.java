@@ -1,6 +1,8 @@
 package org.sparknative.udf.generate;
 
 import org.sparknative.udf.Backend;
+import org.sparknative.udf.BackendSelection;
+import org.sparknative.udf.ExecutorMetrics;
 import org.sparknative.udf.TaskResources;
 
 /**
@@ -27,7 +29,12 @@ public final class GenerationPipeline {
         int rows = spec.slots() + spec.prefillTokensPerStep();
         DecodeBackend backend;
         TokenCodec codec;
-        if (spec.backend() == Backend.CPU) {
+        BackendSelection.Resolved where = BackendSelection.resolve(spec.backend(), 0);
+        ExecutorMetrics.backendUsed(where.describe());
+        if (where.backend() == Backend.CUDA) {
+            throw new UnsupportedOperationException("generate on CUDA: not wired yet");
+        }
+        if (where.backend() == Backend.CPU) {
             backend = new NativeBackend(model.nativeModel(), spec.slots(), rows, threads);
             codec = new NativeTokenCodec(model.nativeTokenizer());
         } else {
