@@ -9,7 +9,7 @@ import org.apache.arrow.vector.IntVector;
 import org.apache.arrow.vector.VarCharVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.sparknative.kernels.llama.LlamaConfig;
-import org.sparknative.udf.generate.ContinuousBatcher;
+import org.sparknative.udf.generate.GenerationScheduler;
 import org.sparknative.udf.generate.GenerateUdf;
 import org.sparknative.udf.generate.GenerationParams;
 import org.sparknative.udf.generate.GenerationPipeline;
@@ -54,7 +54,7 @@ public final class CpuPathProbe {
                 BadRowPolicy.ROW_ERROR);
             try (TaskResources task = new TaskResources();
                  VarCharVector prompts = new VarCharVector("prompt", alloc)) {
-                ContinuousBatcher batcher = GenerationPipeline.newBatcher(ModelRegistry.get(ckpt, tok), spec, 1, task);
+                GenerationScheduler batcher = GenerationPipeline.newScheduler(ModelRegistry.get(ckpt, tok), spec, 1, 0, task);
                 prompts.allocateNew(1);
                 prompts.setSafe(0, "hello".getBytes(StandardCharsets.UTF_8));
                 prompts.setValueCount(1);

@@ -15,7 +15,7 @@ import org.sparknative.kernels.llama.CheckpointFormat;
 import org.sparknative.kernels.llama.LlamaConfig;
 import org.sparknative.kernels.llama.SyntheticCheckpoint;
 import org.sparknative.kernels.llama.TokenizerWriter;
-import org.sparknative.udf.generate.ContinuousBatcher;
+import org.sparknative.udf.generate.GenerationScheduler;
 import org.sparknative.udf.generate.GenerationParams;
 import org.sparknative.udf.generate.GenerationPipeline;
 import org.sparknative.udf.generate.GenerationSpec;
@@ -62,21 +62,21 @@ class ExecutorMetricsTest {
         TokenizerWriter.writeByteLevel(tok, 300);
         ExecutorMetrics.Snapshot before = ExecutorMetrics.snapshot();
         GenerationSpec spec = new GenerationSpec(model.toString(), tok.toString(), Backend.CPU, 2, 4, 1, BadRowPolicy.ROW_ERROR);
-        ContinuousBatcher.Result[] results;
+        GenerationScheduler.Result[] results;
         long kvDuringTask;
         try (TaskResources task = new TaskResources()) {
-            ContinuousBatcher batcher = GenerationPipeline.newBatcher(ModelRegistry.get(model, tok), spec, 1, task);
+            GenerationScheduler batcher = GenerationPipeline.newScheduler(ModelRegistry.get(model, tok), spec, 1, 0, task);
             kvDuringTask = ExecutorMetrics.kvCacheBytes() - before.kvCacheBytes();
             GenerationParams p = new GenerationParams(7, 0.8f, 0.9f, 3);
-            results = batcher.run(new ContinuousBatcher.Request[] {
-                ContinuousBatcher.Request.of("abc".getBytes(StandardCharsets.UTF_8), p),
-                ContinuousBatcher.Request.of("hello there".getBytes(StandardCharsets.UTF_8), p),
-                ContinuousBatcher.Request.nullPrompt()}, RowLabels.positions(0), null);
+            results = batcher.run(new GenerationScheduler.Request[] {
+                GenerationScheduler.Request.of("abc".getBytes(StandardCharsets.UTF_8), p),
+                GenerationScheduler.Request.of("hello there".getBytes(StandardCharsets.UTF_8), p),
+                GenerationScheduler.Request.nullPrompt()}, RowLabels.positions(0), null);
         }
         ExecutorMetrics.Snapshot after = ExecutorMetrics.snapshot();
         long prompt = 0;
         long completion = 0;
-        for (ContinuousBatcher.Result r : results) {
+        for (GenerationScheduler.Result r : results) {
             prompt += r.promptTokens();
             completion += r.completionTokens();
         }

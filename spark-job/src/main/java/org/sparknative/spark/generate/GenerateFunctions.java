@@ -13,7 +13,7 @@ import org.apache.spark.sql.types.DataTypes;
 import org.sparknative.spark.SparkTasks;
 import org.sparknative.udf.ExecutorRuntime;
 import org.sparknative.udf.TaskResources;
-import org.sparknative.udf.generate.ContinuousBatcher;
+import org.sparknative.udf.generate.GenerationScheduler;
 import org.sparknative.udf.generate.GenerateUdf;
 import org.sparknative.udf.generate.GenerationParams;
 import org.sparknative.udf.generate.GenerationSpec;
@@ -35,7 +35,7 @@ public final class GenerateFunctions {
     private GenerateFunctions() {
     }
 
-    private record Pipeline(TaskResources resources, BufferAllocator allocator, ContinuousBatcher batcher) {
+    private record Pipeline(TaskResources resources, BufferAllocator allocator, GenerationScheduler batcher) {
     }
 
     /** Registers {@code generate(prompt)} in {@code spark}. */
@@ -54,7 +54,7 @@ public final class GenerateFunctions {
         Pipeline p = PER_TASK.computeIfAbsent(key, k -> {
             TaskResources res = SparkTasks.resourcesForCurrentTask();
             BufferAllocator alloc = res.add(ExecutorRuntime.newTaskAllocator("generate() " + SparkTasks.taskLabel()));
-            ContinuousBatcher b = GenerateTransform.newTaskBatcher(spec, res);
+            GenerationScheduler b = GenerateTransform.newTaskBatcher(spec, res);
             res.add(() -> PER_TASK.remove(k));
             return new Pipeline(res, alloc, b);
         });

@@ -42,7 +42,7 @@ import org.sparknative.udf.ExecutorRuntime;
 import org.sparknative.udf.RowLabels;
 import org.sparknative.udf.Seeds;
 import org.sparknative.udf.TaskResources;
-import org.sparknative.udf.generate.ContinuousBatcher;
+import org.sparknative.udf.generate.GenerationScheduler;
 import org.sparknative.udf.generate.GenerateUdf;
 import org.sparknative.udf.generate.GenerationParams;
 import org.sparknative.udf.generate.GenerationPipeline;
@@ -52,7 +52,7 @@ import org.sparknative.udf.generate.ModelRegistry;
 /**
  * Batch text generation as a DataFrame transformation: adds {@link GenerateUdf#OUTPUT_COLUMNS} to a
  * DataFrame with a {@code prompt} column (other columns pass through). Each task builds one
- * {@link ContinuousBatcher} over the executor's shared model and feeds it its partition in Arrow record
+ * {@link GenerationScheduler} over the executor's shared model and feeds it its partition in Arrow record
  * batches of {@code recordBatchRows} prompts.
  *
  * <p>Optional per-row input columns: {@code max_new_tokens} (integer), {@code temperature} and
@@ -192,11 +192,12 @@ public final class GenerateTransform {
      * remote file once per executor), takes the executor's shared model, and registers the task's backend
      * with {@code resources}.
      */
-    static ContinuousBatcher newTaskBatcher(GenerationSpec spec, TaskResources resources) {
+    static GenerationScheduler newTaskBatcher(GenerationSpec spec, TaskResources resources) {
         ModelRegistry.Entry model = ModelRegistry.get(
             ModelFiles.resolve(spec.checkpoint(), spec.checkpointSha256(), "model"),
             ModelFiles.resolve(spec.tokenizer(), spec.tokenizerSha256(), "tokenizer"));
-        return GenerationPipeline.newBatcher(model, spec, SparkTasks.threads(spec.threads()), resources)
+        return GenerationPipeline.newScheduler(model, spec, SparkTasks.threads(spec.threads()), SparkTasks.gpuOrdinal(),
+            resources)
             .cancelWhen(SparkTasks.cancellation());
     }
 
@@ -231,7 +232,7 @@ public final class GenerateTransform {
             private final Iterator<InternalRow> input;
             private final TaskResources resources;
             private final BufferAllocator allocator;
-            private ContinuousBatcher batcher;
+            private GenerationScheduler batcher;
             private final UnsafeProjection project = UnsafeProjection.create(outSchema);
             private final JoinedRow joined = new JoinedRow();
             private final List<InternalRow> pending = new ArrayList<>();
@@ -352,7 +353,7 @@ public final class GenerateTransform {
                 }
             }
 
-            private void finished(ContinuousBatcher.Result r) {
+            private void finished(GenerationScheduler.Result r) {
                 rowsDone++;
                 promptTokensDone += r.promptTokens();
                 tokensDone += r.completionTokens();

@@ -17,13 +17,15 @@ import org.sparknative.udf.Seeds;
 
 /**
  * The vectorized text-generation UDF: an Arrow record batch of prompts in, a record batch of
- * completions out, through a task's {@link ContinuousBatcher}.
+ * completions out, through a task's {@link GenerationScheduler} (its own {@link ContinuousBatcher}, or
+ * its client of the executor's {@link SharedDecodeLoop}).
  *
  * <p>Input vectors: {@code prompt} (Utf8, required) and optional per-row {@code max_new_tokens} (Int),
  * {@code temperature}, {@code top_p} (Float4) and {@code seed} (BigInt); a null or absent value takes
- * the default. The prompt's UTF-8 bytes are handed to the {@link ContinuousBatcher} as their address in
- * the Arrow data buffer, so the native tokenizer reads them where Arrow stored them (no copy, no Java
- * String); the Java reference tokenizer gets a copy.
+ * the default. Where the scheduler reads off-heap prompts (the per-task native backend), the prompt's UTF-8
+ * bytes are handed over as their address in the Arrow data buffer, so the native tokenizer reads them where
+ * Arrow stored them (no copy, no Java String); the Java reference tokenizer and the shared decode loop get
+ * a copy.
  *
  * <p>Output ({@link #OUTPUT_COLUMNS}): {@code completion} Utf8 (null on error), {@code prompt_tokens}
  * and {@code completion_tokens} Int, {@code finish_reason} Utf8 ({@link FinishReason}: {@code stop},
@@ -63,7 +65,7 @@ public final class GenerateUdf {
      * @param prompts   the prompts
      * @param perRow    optional per-row settings
      * @param defaults  settings for rows without their own; its seed is the job seed
-     * @param batcher   the task's scheduler over its backend
+     * @param batcher   the task's scheduler
      * @param allocator allocates the output (the caller closes the returned root)
      * @param labels    names the batch's rows in error messages
      * @param progress  told of each finished row, may be null
@@ -71,13 +73,13 @@ public final class GenerateUdf {
      * @throws InvalidRowException under {@code --long-prompts fail}, for a prompt longer than the context
      */
     public static VectorSchemaRoot apply(VarCharVector prompts, Options perRow, GenerationParams defaults,
-                                         ContinuousBatcher batcher, BufferAllocator allocator, RowLabels labels,
-                                         ContinuousBatcher.Progress progress) {
+                                         GenerationScheduler batcher, BufferAllocator allocator, RowLabels labels,
+                                         GenerationScheduler.Progress progress) {
         int rows = prompts.getValueCount();
         long data = prompts.getDataBuffer().memoryAddress();
         long capacity = prompts.getDataBuffer().capacity();
         boolean offHeap = batcher.readsOffHeap();
-        ContinuousBatcher.Request[] requests = new ContinuousBatcher.Request[rows];
+        GenerationScheduler.Request[] requests = new GenerationScheduler.Request[rows];
         for (int i = 0; i < rows; i++) {
             boolean isNull = prompts.isNull(i);
             long start = isNull ? 0 : prompts.getStartOffset(i);
@@ -93,21 +95,21 @@ public final class GenerateUdf {
                     rowSeed(prompts, i, isNull, start, len, perRow, defaults.seed()));
             } catch (IllegalArgumentException e) {
                 // A bad per-row setting is an error row, like a null prompt: the message names the field and value.
-                requests[i] = ContinuousBatcher.Request.invalid(e.getMessage());
+                requests[i] = GenerationScheduler.Request.invalid(e.getMessage());
                 continue;
             }
             if (isNull) {
-                requests[i] = ContinuousBatcher.Request.nullPrompt();
+                requests[i] = GenerationScheduler.Request.nullPrompt();
             } else {
                 if (start < 0 || len < 0 || start + len > capacity) {
                     throw new IllegalArgumentException("prompt bytes [" + start + ", " + (start + len)
                         + ") outside the Arrow data buffer of " + capacity + " bytes");
                 }
-                requests[i] = offHeap ? ContinuousBatcher.Request.offHeap(data + start, len, p)
-                    : ContinuousBatcher.Request.of(prompts.get(i), p);
+                requests[i] = offHeap ? GenerationScheduler.Request.offHeap(data + start, len, p)
+                    : GenerationScheduler.Request.of(prompts.get(i), p);
             }
         }
-        ContinuousBatcher.Result[] results = batcher.run(requests, labels, progress);
+        GenerationScheduler.Result[] results = batcher.run(requests, labels, progress);
 
         VarCharVector completion = new VarCharVector("completion", allocator);
         IntVector promptTokens = new IntVector("prompt_tokens", allocator);
@@ -122,7 +124,7 @@ public final class GenerateUdf {
                 v.allocateNew();
             }
             for (int i = 0; i < rows; i++) {
-                ContinuousBatcher.Result r = results[i];
+                GenerationScheduler.Result r = results[i];
                 if (r.completion() == null) {
                     completion.setNull(i);
                 } else {

@@ -6,34 +6,44 @@ import org.sparknative.udf.ExecutorMetrics;
 import org.sparknative.udf.TaskResources;
 
 /**
- * Builds one task's generation pipeline: the backend (KV cache and scratch) over the executor's shared
- * model, the tokenizer codec of the same backend, and the {@link ContinuousBatcher} over both.
+ * Builds one task's generation scheduler for the backend the spec names:
+ * <ul>
+ *   <li>{@code cpu} and {@code java}: the task's own backend (KV cache and scratch) over the executor's
+ *       shared model, the tokenizer codec of the same backend, and a {@link ContinuousBatcher} over both;
+ *       the backend is registered with the task's resources, so its memory is freed when the task ends;</li>
+ *   <li>{@code cuda}: a client of the executor's {@link SharedDecodeLoop} for this model on the task's
+ *       device ({@link DecodeLoops}): the weights are uploaded once per executor and device, and every
+ *       concurrent task feeds the same loop; the task owns no device memory.</li>
+ * </ul>
  *
- * <p>Threading: call from the task's thread; the model entry is shared and thread-safe.
+ * <p>Threading: call from the task's thread; the model entry and the loops are shared and thread-safe.
  */
 public final class GenerationPipeline {
     private GenerationPipeline() {
     }
 
     /**
-     * @param model     the executor's model entry (see {@link ModelRegistry#get})
-     * @param spec      the run's settings
-     * @param threads   threads for the native forward pass, {@code >= 1} (the caller resolves
-     *                  {@link GenerationSpec#threads()} 0 to the task's CPUs)
-     * @param resources receives the backend, so that it is freed when the task ends
+     * @param model      the executor's model entry (see {@link ModelRegistry#get})
+     * @param spec       the run's settings
+     * @param threads    threads for the native forward pass, {@code >= 1} (the caller resolves
+     *                   {@link GenerationSpec#threads()} 0 to the task's CPUs)
+     * @param gpuOrdinal the CUDA device Spark assigned to the task, or 0 (local mode); used by {@code cuda}
+     *                   and by {@code auto} where a device is usable
+     * @param resources  receives the task's backend, so that it is freed when the task ends
      * @return the task's scheduler
      * @throws IllegalArgumentException for a bad setting or a tokenizer of another vocabulary
+     * @throws org.sparknative.kernels.cuda.CudaUnavailableException for {@code cuda} where CUDA cannot run
      */
-    public static ContinuousBatcher newBatcher(ModelRegistry.Entry model, GenerationSpec spec, int threads,
-                                               TaskResources resources) {
+    public static GenerationScheduler newScheduler(ModelRegistry.Entry model, GenerationSpec spec, int threads,
+                                                   int gpuOrdinal, TaskResources resources) {
+        BackendSelection.Resolved where = BackendSelection.resolve(spec.backend(), gpuOrdinal);
+        ExecutorMetrics.backendUsed(where.describe());
+        if (where.backend() == Backend.CUDA) {
+            return DecodeLoops.cuda(model, where.device(), spec).client(spec.longPrompts());
+        }
         int rows = spec.slots() + spec.prefillTokensPerStep();
         DecodeBackend backend;
         TokenCodec codec;
-        BackendSelection.Resolved where = BackendSelection.resolve(spec.backend(), 0);
-        ExecutorMetrics.backendUsed(where.describe());
-        if (where.backend() == Backend.CUDA) {
-            throw new UnsupportedOperationException("generate on CUDA: not wired yet");
-        }
         if (where.backend() == Backend.CPU) {
             backend = new NativeBackend(model.nativeModel(), spec.slots(), rows, threads);
             codec = new NativeTokenCodec(model.nativeTokenizer());

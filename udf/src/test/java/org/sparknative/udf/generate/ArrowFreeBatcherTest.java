@@ -50,26 +50,26 @@ class ArrowFreeBatcherTest {
         String[] texts = {"hello world", "", "zz top", "é日本"};
         Tokenizer jtok = Tokenizer.load(tokFile, 300);
         try (NativeLlamaModel nm = NativeLlamaModel.map(ckpt); NativeTokenizer ntok = NativeTokenizer.load(tokFile, 300)) {
-            ContinuousBatcher.Result[] reference = null;
+            GenerationScheduler.Result[] reference = null;
             for (int codecKind = 0; codecKind < 2; codecKind++) {
                 for (int form = 0; form < 2 - codecKind; form++) {
                     // native codec (codecKind 0): bytes and addresses; Java codec: bytes only
                     TokenCodec codec = codecKind == 1 ? new JavaTokenCodec(jtok) : new NativeTokenCodec(ntok);
                     BytePointer[] held = new BytePointer[texts.length];
-                    ContinuousBatcher.Request[] reqs = new ContinuousBatcher.Request[texts.length + 1];
+                    GenerationScheduler.Request[] reqs = new GenerationScheduler.Request[texts.length + 1];
                     for (int i = 0; i < texts.length; i++) {
                         byte[] b = texts[i].getBytes(StandardCharsets.UTF_8);
                         if (form == 0) {
-                            reqs[i] = ContinuousBatcher.Request.of(b, greedy(6));
+                            reqs[i] = GenerationScheduler.Request.of(b, greedy(6));
                         } else {
                             held[i] = new BytePointer(Math.max(1, b.length));
                             held[i].put(b, 0, b.length);
-                            reqs[i] = ContinuousBatcher.Request.offHeap(held[i].address(), b.length, greedy(6));
+                            reqs[i] = GenerationScheduler.Request.offHeap(held[i].address(), b.length, greedy(6));
                         }
                     }
-                    reqs[texts.length] = ContinuousBatcher.Request.nullPrompt();
+                    reqs[texts.length] = GenerationScheduler.Request.nullPrompt();
                     try (NativeBackend backend = new NativeBackend(nm, 2, 2 + 3, 1)) {
-                        ContinuousBatcher.Result[] got = new ContinuousBatcher(backend, codec, BadRowPolicy.ROW_ERROR, 3)
+                        GenerationScheduler.Result[] got = new ContinuousBatcher(backend, codec, BadRowPolicy.ROW_ERROR, 3)
                             .run(reqs, RowLabels.positions(0), null);
                         assertNull(got[texts.length].completion());
                         assertEquals("error: prompt is null", got[texts.length].finishReason().toString());
@@ -103,12 +103,12 @@ class ArrowFreeBatcherTest {
     @Test
     void longPromptPoliciesFailNameTheRowOrWriteAnErrorRow() {
         Tokenizer jtok = Tokenizer.load(tokFile, 300);
-        ContinuousBatcher.Request[] reqs = {
-            ContinuousBatcher.Request.of("ok".getBytes(StandardCharsets.UTF_8), greedy(3)),
-            ContinuousBatcher.Request.of("q".repeat(40).getBytes(StandardCharsets.UTF_8), greedy(3)),
+        GenerationScheduler.Request[] reqs = {
+            GenerationScheduler.Request.of("ok".getBytes(StandardCharsets.UTF_8), greedy(3)),
+            GenerationScheduler.Request.of("q".repeat(40).getBytes(StandardCharsets.UTF_8), greedy(3)),
         };
         try (ReferenceBackend backend = new ReferenceBackend(ckpt, 2, 6)) {
-            ContinuousBatcher.Result[] r = new ContinuousBatcher(backend, new JavaTokenCodec(jtok), BadRowPolicy.ROW_ERROR, 4)
+            GenerationScheduler.Result[] r = new ContinuousBatcher(backend, new JavaTokenCodec(jtok), BadRowPolicy.ROW_ERROR, 4)
                 .run(reqs, RowLabels.positions(0), null);
             assertTrue(r[1].finishReason().isError());
             assertEquals(FinishReason.Kind.ERROR, r[1].finishReason().kind());
@@ -164,8 +164,8 @@ class ArrowFreeBatcherTest {
         };
         byte[] huge = "x".repeat(400_000).getBytes(StandardCharsets.UTF_8);
         try (ReferenceBackend backend = new ReferenceBackend(ckpt, 2, 6)) {
-            ContinuousBatcher.Result[] r = new ContinuousBatcher(backend, spy, BadRowPolicy.ROW_ERROR, 4)
-                .run(new ContinuousBatcher.Request[] {ContinuousBatcher.Request.of(huge, greedy(2))},
+            GenerationScheduler.Result[] r = new ContinuousBatcher(backend, spy, BadRowPolicy.ROW_ERROR, 4)
+                .run(new GenerationScheduler.Request[] {GenerationScheduler.Request.of(huge, greedy(2))},
                     RowLabels.positions(0), null);
             assertEquals("error: prompt is 400000 bytes, at least 66668 tokens, more than the model's context of 24 "
                 + "(--long-prompts truncate keeps its end)", r[0].finishReason().toString());
@@ -199,9 +199,9 @@ class ArrowFreeBatcherTest {
     @Test
     void aCancelledBatcherStopsWithinOneStepAndItsBackendFreesTheKvCache() {
         Tokenizer jtok = Tokenizer.load(tokFile, 300);
-        ContinuousBatcher.Request[] reqs = new ContinuousBatcher.Request[6];
+        GenerationScheduler.Request[] reqs = new GenerationScheduler.Request[6];
         for (int i = 0; i < reqs.length; i++) {
-            reqs[i] = ContinuousBatcher.Request.of(("prompt " + i).getBytes(StandardCharsets.UTF_8), greedy(20));
+            reqs[i] = GenerationScheduler.Request.of(("prompt " + i).getBytes(StandardCharsets.UTF_8), greedy(20));
         }
         long before = org.sparknative.kernels.llama.NativeLlamaBatch.liveKvCacheBytes();
         int[] forwards = {0};
