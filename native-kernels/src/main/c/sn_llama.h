@@ -215,6 +215,34 @@ static inline sn_status sn_llama_model_map(const char *path, int64_t expected_by
     return SN_OK;
 }
 
+/*
+ * The host address of tensor t (SN_T_*: the Java enum Tensor's ordinal; a shared classifier's SN_T_WCLS is the
+ * token embedding's) in the mapping, or of the RoPE table [seq_len][head_size] (cos, sin) for t == SN_T_COUNT;
+ * 0 for any other t. For uploading the weights to a GPU; valid while the model is mapped.
+ */
+static inline int64_t sn_llama_model_address(int64_t model, int32_t t) {
+    const sn_llama_model *m = (const sn_llama_model *) (intptr_t) model;
+    if (m == NULL) return 0;
+    const float *p = NULL;
+    switch (t) {
+        case SN_T_TOKEN_EMBEDDING: p = m->tok_emb; break;
+        case SN_T_RMS_ATT: p = m->rms_att; break;
+        case SN_T_WQ: p = m->wq; break;
+        case SN_T_WK: p = m->wk; break;
+        case SN_T_WV: p = m->wv; break;
+        case SN_T_WO: p = m->wo; break;
+        case SN_T_RMS_FFN: p = m->rms_ffn; break;
+        case SN_T_W1: p = m->w1; break;
+        case SN_T_W2: p = m->w2; break;
+        case SN_T_W3: p = m->w3; break;
+        case SN_T_RMS_FINAL: p = m->rms_final; break;
+        case SN_T_WCLS: p = m->wcls; break;
+        case SN_T_COUNT: p = m->rope; break;
+        default: return 0;
+    }
+    return (int64_t) (intptr_t) p;
+}
+
 /* Unmaps the checkpoint and frees the model. The caller guarantees no batch uses it any more. */
 static inline void sn_llama_model_free(int64_t model) {
     sn_llama_model_release((sn_llama_model *) (intptr_t) model);

@@ -15,7 +15,8 @@ import java.util.regex.Pattern;
 
 /**
  * The project's CUDA kernels as the build compiled them: one fatbin, the resource {@value #RESOURCE}, that
- * {@code nvcc} makes from {@code src/main/cuda/*.cu} when it is on the PATH at build time. It holds SASS
+ * {@code nvcc} makes from {@code src/main/cuda/sparknative.cu} (which includes every workload's {@code .cu}
+ * file) when it is on the PATH at build time. It holds SASS
  * for {@code sm_80}, {@code sm_86}, {@code sm_89} and {@code sm_90}, and {@code compute_90} PTX that the
  * driver JIT-compiles for newer GPUs (and caches per machine). Built without {@code nvcc}, the jar has no
  * fatbin, and {@link #load()} says so.
@@ -32,8 +33,20 @@ import java.util.regex.Pattern;
 public final class CudaFatbin {
     /** The classpath resource the build writes. */
     public static final String RESOURCE = "/org/sparknative/kernels/cuda/sparknative.fatbin";
-    /** The kernels every fatbin of this build must hold, in every entry. */
-    public static final List<String> KERNELS = List.of("sn_integrate_f_kernel");
+    /**
+     * The kernels every fatbin of this build must hold, in every entry, in name order: integrate_f
+     * ({@code sn_integrate.cu}) and the Llama-2 forward pass ({@code sn_llama.cu}).
+     */
+    public static final List<String> KERNELS = List.of(
+        "sn_integrate_f_kernel",
+        "sn_llama_argmax",
+        "sn_llama_attention",
+        "sn_llama_embed",
+        "sn_llama_matmul",
+        "sn_llama_residual_add",
+        "sn_llama_rmsnorm",
+        "sn_llama_rope_kv",
+        "sn_llama_swiglu");
 
     static final int MAGIC = 0xBA55ED50;
     private static final Pattern PTX_ENTRY = Pattern.compile("\\.entry\\s+([A-Za-z_][A-Za-z0-9_]*)");

@@ -66,6 +66,15 @@ public final class LlamaKernels {
     public static native int modelMap(String path, @Cast("int64_t") long expectedBytes, @Cast("const int32_t*") int[] cfg,
                                       @Cast("const int64_t*") long[] offsets, @Cast("int64_t*") long[] out);
 
+    /**
+     * @param tensor a {@link Tensor} ordinal, or {@code Tensor.values().length} for the RoPE table
+     *               ({@code [seqLen][headSize]} floats: cos, sin of each even index)
+     * @return the host address of that tensor's first float in the mapping (or of the table); 0 for an
+     *         unknown index. Valid while the model is mapped.
+     */
+    @Name("sn_llama_model_address")
+    public static native @Cast("int64_t") long modelAddress(@Cast("int64_t") long model, @Cast("int32_t") int tensor);
+
     /** Unmaps and frees a model handle (no batch may use it any more). */
     @Name("sn_llama_model_free")
     public static native void modelFree(@Cast("int64_t") long model);

@@ -119,48 +119,8 @@ public final class NativeLlamaBatch implements AutoCloseable {
      */
     public void forward(int rows, int[] tokens, int[] positions, int[] slots, int nLogits, int[] logitRows, int threads) {
         checkOpen();
-        if (rows < 0 || rows > maxRows) {
-            throw new IllegalArgumentException("rows = " + rows + " is outside [0, " + maxRows + "] (maxRowsPerStep)");
-        }
-        requireLength("tokens", tokens, rows);
-        requireLength("positions", positions, rows);
-        requireLength("slots", slots, rows);
-        if (nLogits < 0 || nLogits > rows) {
-            throw new IllegalArgumentException("nLogits = " + nLogits + " is outside [0, " + rows + "] (rows)");
-        }
-        requireLength("logitRows", logitRows, nLogits);
-        if (threads < 1) {
-            throw new IllegalArgumentException("threads must be >= 1, got " + threads);
-        }
-        int vocab = config.vocabSize();
-        int seq = config.seqLen();
-        for (int i = 0; i < rows; i++) {
-            if (tokens[i] < 0 || tokens[i] >= vocab) {
-                throw new IllegalArgumentException("row " + i + ": token " + tokens[i] + " is outside [0, " + vocab + ")");
-            }
-            if (positions[i] < 0 || positions[i] >= seq) {
-                throw new IllegalArgumentException("row " + i + ": position " + positions[i] + " is outside [0, " + seq
-                    + ") (seq_len)");
-            }
-            if (slots[i] < 0 || slots[i] >= maxSlots) {
-                throw new IllegalArgumentException("row " + i + ": slot " + slots[i] + " is outside [0, " + maxSlots
-                    + ") (maxSlots)");
-            }
-            keyScratch[i] = (long) slots[i] * seq + positions[i];
-        }
-        for (int k = 0; k < nLogits; k++) {
-            if (logitRows[k] < 0 || logitRows[k] >= rows) {
-                throw new IllegalArgumentException("logitRows[" + k + "] = " + logitRows[k] + " is outside [0, " + rows
-                    + ") (rows)");
-            }
-            if (k > 0 && logitRows[k] <= logitRows[k - 1]) {
-                throw new IllegalArgumentException("logitRows must be strictly ascending: logitRows[" + k + "] = "
-                    + logitRows[k] + " follows logitRows[" + (k - 1) + "] = " + logitRows[k - 1]);
-            }
-        }
-        if (rows > 1) {
-            checkDistinctCells(rows, positions, slots);
-        }
+        StepArguments.validate(rows, tokens, positions, slots, nLogits, logitRows, threads, config.vocabSize(),
+            config.seqLen(), maxSlots, maxRows, keyScratch);
         logitRowCount = 0;
         if (rows > 0) {
             stepTokens.put(tokens, 0, rows);
@@ -178,39 +138,6 @@ public final class NativeLlamaBatch implements AutoCloseable {
             throw new IllegalArgumentException("native forward rejected its arguments (" + status.describe() + ")");
         }
         logitRowCount = nLogits;
-    }
-
-    private void checkDistinctCells(int rows, int[] positions, int[] slots) {
-        Arrays.sort(keyScratch, 0, rows);
-        for (int i = 1; i < rows; i++) {
-            if (keyScratch[i] == keyScratch[i - 1]) {
-                long key = keyScratch[i];
-                int seq = config.seqLen();
-                int first = -1;
-                for (int r = 0; r < rows; r++) {
-                    if ((long) slots[r] * seq + positions[r] == key) {
-                        if (first < 0) {
-                            first = r;
-                        } else {
-                            throw new IllegalArgumentException("row " + r + " repeats slot " + slots[r] + " position "
-                                + positions[r] + " of row " + first + " in the same step");
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    private static void requireLength(String name, int[] a, int n) {
-        if (a == null) {
-            if (n == 0) {
-                return;
-            }
-            throw new IllegalArgumentException(name + " is null");
-        }
-        if (a.length < n) {
-            throw new IllegalArgumentException(name + " has " + a.length + " entries, needs " + n);
-        }
     }
 
     /** @return how many logits rows the last {@link #forward} produced */
@@ -248,16 +175,7 @@ public final class NativeLlamaBatch implements AutoCloseable {
      */
     public int sample(int k, float temperature, float topp, long[] rngState) {
         checkOpen();
-        checkLogitRow(k);
-        if (!(temperature >= 0.0f) || Float.isInfinite(temperature)) {
-            throw new IllegalArgumentException("temperature must be finite and >= 0, got " + temperature);
-        }
-        if (Float.isNaN(topp)) {
-            throw new IllegalArgumentException("topp must not be NaN");
-        }
-        if (rngState == null || rngState.length < 1) {
-            throw new IllegalArgumentException("rngState must be a long[1] or longer");
-        }
+        StepArguments.validateSample(k, logitRowCount, temperature, topp, rngState);
         int token = LlamaKernels.batchSample(handle, k, temperature, topp, rngState);
         if (token < 0) {
             throw new IllegalArgumentException("native sampler rejected row " + k + " ("
@@ -267,10 +185,7 @@ public final class NativeLlamaBatch implements AutoCloseable {
     }
 
     private void checkLogitRow(int k) {
-        if (k < 0 || k >= logitRowCount) {
-            throw new IllegalArgumentException("logits row " + k + " is outside [0, " + logitRowCount
-                + ") (the last forward's nLogits)");
-        }
+        StepArguments.validateLogitRow(k, logitRowCount);
     }
 
     private void checkOpen() {

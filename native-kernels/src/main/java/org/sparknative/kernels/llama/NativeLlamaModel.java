@@ -60,6 +60,40 @@ public final class NativeLlamaModel implements AutoCloseable {
         return checkpoint.config();
     }
 
+    /**
+     * The host address of a tensor's first float in the read-only mapping, for copying the weights
+     * elsewhere (a GPU upload): {@code Checkpoint}'s layout, float32 little-endian, the sizes of
+     * {@link Tensor}'s shapes. For a shared classifier, {@link Tensor#WCLS} gives the token embedding's
+     * address.
+     *
+     * <p>The address is valid only while the mapping is: the caller must not close this model (nor the
+     * last batch of a closed one) while it reads there.
+     *
+     * @throws IllegalStateException if the model is closed
+     */
+    public synchronized long tensorAddress(Tensor tensor) {
+        return address(tensor.ordinal());
+    }
+
+    /**
+     * The host address of the RoPE table the CPU forward pass uses: {@code [seqLen][headSize]} floats, at
+     * {@code [pos][i]} and {@code [pos][i + 1]} (even {@code i}) the cosine and sine of
+     * {@code pos * 1 / 10000^(i / headSize)}, computed in float as llama2.c's run.c does. Valid as
+     * {@link #tensorAddress} is.
+     *
+     * @throws IllegalStateException if the model is closed
+     */
+    public synchronized long ropeTableAddress() {
+        return address(Tensor.values().length);
+    }
+
+    private long address(int index) {
+        if (closed || handle == 0) {
+            throw new IllegalStateException("model " + checkpoint.path() + " is closed");
+        }
+        return LlamaKernels.modelAddress(handle, index);
+    }
+
     /** @return the checkpoint this model maps */
     public Checkpoint checkpoint() {
         return checkpoint;

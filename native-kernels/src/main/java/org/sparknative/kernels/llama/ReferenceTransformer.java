@@ -173,9 +173,7 @@ public final class ReferenceTransformer {
         // RoPE rotation for this position (the same for every layer); run.c recomputes it per layer
         // with identical float operations
         for (int i = 0; i < dim; i += 2) {
-            int headDim = i % headSize;
-            float freq = 1.0f / (float) Math.pow(10000.0f, headDim / (float) headSize);
-            float val = pos * freq;
+            float val = pos * ropeFreq(i % headSize, headSize);
             fcr[i / 2] = (float) Math.cos(val);
             fci[i / 2] = (float) Math.sin(val);
         }
@@ -232,10 +230,7 @@ public final class ReferenceTransformer {
             matmul(hb, xb, w1, l * dim * hidden, dim, hidden);
             matmul(hb2, xb, w3, l * dim * hidden, dim, hidden);
             for (int i = 0; i < hidden; i++) {
-                float val = hb[i];
-                val *= 1.0f / (1.0f + (float) Math.exp(-val));
-                val *= hb2[i];
-                hb[i] = val;
+                hb[i] = swiglu(hb[i], hb2[i]);
             }
             matmul(xb, hb, w2, l * dim * hidden, hidden, dim);
             for (int i = 0; i < dim; i++) {
@@ -249,29 +244,48 @@ public final class ReferenceTransformer {
         return logits;
     }
 
-    private static void rotate(float[] vec, int i, float cr, float ci) {
+    /** run.c's RoPE frequency {@code 1 / 10000^(headDim / headSize)} in float ({@code headDim} even). */
+    static float ropeFreq(int headDim, int headSize) {
+        return 1.0f / (float) Math.pow(10000.0f, headDim / (float) headSize);
+    }
+
+    /** run.c's SwiGLU of one element: {@code silu(h1) * h3}, {@code silu(z) = z * (1 / (1 + e^-z))}. */
+    static float swiglu(float h1, float h3) {
+        float val = h1;
+        val *= 1.0f / (1.0f + (float) Math.exp(-val));
+        val *= h3;
+        return val;
+    }
+
+    /** run.c's RoPE rotation of the pair {@code (vec[i], vec[i+1])} by cosine {@code cr}, sine {@code ci}. */
+    static void rotate(float[] vec, int i, float cr, float ci) {
         float v0 = vec[i];
         float v1 = vec[i + 1];
         vec[i] = v0 * cr - v1 * ci;
         vec[i + 1] = v0 * ci + v1 * cr;
     }
 
+    /** run.c rmsnorm's scale {@code 1 / sqrt(ss / size + 1e-5)} from the sum of squares, in float. */
+    static float rmsScale(float ss, int size) {
+        ss /= size;
+        ss += 1e-5f;
+        return 1.0f / (float) Math.sqrt(ss);
+    }
+
     /** run.c {@code rmsnorm}; {@code out} may be {@code in}. */
-    private static void rmsnorm(float[] out, float[] in, FloatBuffer weight, int woff, int size) {
+    static void rmsnorm(float[] out, float[] in, FloatBuffer weight, int woff, int size) {
         float ss = 0f;
         for (int j = 0; j < size; j++) {
             ss += in[j] * in[j];
         }
-        ss /= size;
-        ss += 1e-5f;
-        ss = 1.0f / (float) Math.sqrt(ss);
+        ss = rmsScale(ss, size);
         for (int j = 0; j < size; j++) {
             out[j] = weight.get(woff + j) * (ss * in[j]);
         }
     }
 
     /** run.c {@code matmul}: {@code out[i] = sum_j W[i, j] in[j]} for the {@code [d, n]} matrix at {@code woff}. */
-    private static void matmul(float[] out, float[] in, FloatBuffer w, int woff, int n, int d) {
+    static void matmul(float[] out, float[] in, FloatBuffer w, int woff, int n, int d) {
         for (int i = 0; i < d; i++) {
             float val = 0f;
             int row = woff + i * n;

@@ -45,6 +45,16 @@ class CudaFatbinTest {
         }
     }
 
+    /** KERNELS is in name order (the order the reader lists an entry's kernels) and names every llama kernel. */
+    @Test
+    void theKernelListIsSortedAndHoldsTheLlamaForwardPass() {
+        assertEquals(new java.util.TreeSet<>(CudaFatbin.KERNELS).stream().toList(), CudaFatbin.KERNELS);
+        for (String k : List.of("sn_llama_embed", "sn_llama_rmsnorm", "sn_llama_matmul", "sn_llama_rope_kv",
+            "sn_llama_attention", "sn_llama_swiglu", "sn_llama_residual_add", "sn_llama_argmax")) {
+            assertTrue(CudaFatbin.KERNELS.contains(k), k);
+        }
+    }
+
     @Test
     void malformedContainersAreRefusedWithTheOffset() {
         IllegalStateException notFatbin = assertThrows(IllegalStateException.class,
