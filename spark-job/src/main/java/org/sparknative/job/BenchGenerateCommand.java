@@ -15,7 +15,7 @@ import picocli.CommandLine.Option;
  * through the job's UDF classes but without Spark (see {@link GenerateBenchmark}).
  */
 @Command(name = "bench-generate", mixinStandardHelpOptions = true, sortOptions = false,
-    description = "Generation throughput (tokens/s) at several slot counts and thread counts, no Spark needed.")
+    description = "Generation throughput (tokens/s) by backend, slot count, thread count and concurrent tasks, no Spark needed.")
 final class BenchGenerateCommand implements Callable<Integer> {
     @Option(names = "--model", description = "llama2.c checkpoint; repeatable with --tokenizer in the same order.")
     List<Path> models = new ArrayList<>();
@@ -38,6 +38,22 @@ final class BenchGenerateCommand implements Callable<Integer> {
         description = "Slot counts for the Java reference; empty to skip; --java-batch is the old name (default: ${DEFAULT-VALUE}).")
     int[] javaSlots;
 
+    @Option(names = "--submitters", split = ",", defaultValue = "1", description = "Concurrent tasks for the cpu rows, "
+        + "each with its own slots and threads (an executor's task slots) (default: ${DEFAULT-VALUE}).")
+    int[] submitters;
+
+    @Option(names = "--cuda-slots", split = ",", description = "Slot counts of the CUDA backend's "
+        + "shared decode loop on device 0, e.g. 1,8,64,256,1024 (default: none, no CUDA rows).")
+    int[] cudaSlots = new int[0];
+
+    @Option(names = "--cuda-submitters", split = ",", defaultValue = "1,8", description = "Concurrent tasks feeding the "
+        + "CUDA loop (default: ${DEFAULT-VALUE}).")
+    int[] cudaSubmitters;
+
+    @Option(names = "--cuda-matmul", defaultValue = "invariant", description = "invariant (batch-invariant kernels) or "
+        + "cublas (faster, not batch-invariant) (default: ${DEFAULT-VALUE}).")
+    String cudaMatmul;
+
     @Option(names = "--tokens", defaultValue = "64", description = "New tokens per sequence (default: ${DEFAULT-VALUE}).")
     int tokens;
 
@@ -55,18 +71,31 @@ final class BenchGenerateCommand implements Callable<Integer> {
         if (models.isEmpty() && synthetic.isEmpty()) {
             throw new IllegalArgumentException("give --model/--tokenizer or --synthetic-model");
         }
+        org.sparknative.kernels.cuda.MatmulMode matmul = switch (cudaMatmul) {
+            case "invariant" -> org.sparknative.kernels.cuda.MatmulMode.INVARIANT;
+            case "cublas" -> org.sparknative.kernels.cuda.MatmulMode.CUBLAS;
+            default -> throw new UsageException("--cuda-matmul must be invariant or cublas, got '" + cudaMatmul + "'");
+        };
+        if (cudaSlots.length > 0) {
+            try {
+                org.sparknative.udf.BackendSelection.requireUsable(org.sparknative.udf.Backend.CUDA);
+            } catch (org.sparknative.kernels.cuda.CudaUnavailableException e) {
+                throw new UsageException("--cuda-slots: " + e.getMessage());
+            }
+        }
+        GenerateBenchmark.Plan plan = new GenerateBenchmark.Plan(slots, threads, submitters, javaSlots, cudaSlots,
+            cudaSubmitters, matmul, tokens, rounds);
         List<GenerateBenchmark.Row> rows = new ArrayList<>();
         for (int i = 0; i < models.size(); i++) {
             rows.addAll(GenerateBenchmark.run(models.get(i), tokenizers.get(i), models.get(i).getFileName().toString(),
-                slots, threads, tokens, rounds, javaSlots));
+                plan));
             System.out.print(GenerateBenchmark.table(rows));
         }
         for (String s : synthetic) {
             LlamaConfig shape = LlamaConfig.parse(s);
             Path dir = SyntheticModels.defaultDir();
             rows.addAll(GenerateBenchmark.run(SyntheticModels.checkpoint(dir, shape, 1),
-                SyntheticModels.byteLevelTokenizer(dir, shape.vocabSize()), "synthetic d" + shape.dim() + " L" + shape.nLayers()
-                + " v" + shape.vocabSize(), slots, threads, tokens, rounds, javaSlots));
+                SyntheticModels.byteLevelTokenizer(dir, shape.vocabSize()), GenerateBenchmark.label(shape), plan));
         }
         System.out.println();
         System.out.print(GenerateBenchmark.table(rows));

@@ -180,7 +180,7 @@ final class GenerateJob implements Callable<Integer> {
         try (Sessions.Handle session = Sessions.open("spark-native generate", sparkOptions)) {
             SparkSession spark = session.spark();
             Backend backendKind = Jobs.backend(backend, spark, "cpu, cuda, java or auto");
-            GenerationSpec spec = optionSpec.withBackend(backendKind);
+            GenerationSpec spec = optionSpec.withBackend(backendKind).withMatmul(Jobs.cudaMatmul(spark));
             org.apache.hadoop.conf.Configuration hadoop = spark.sparkContext().hadoopConfiguration();
             if (ckpt == null) {
                 ckpt = validate(paths, hadoop);
@@ -188,7 +188,9 @@ final class GenerateJob implements Callable<Integer> {
             // What made the output (hashes the model and tokenizer files), for --resume to compare.
             OutputMetadata made = output == null ? null : OutputMetadata.of(ckpt, paths[0],
                 ModelFiles.sha256(paths[0], modelSha, hadoop), paths[1], ModelFiles.sha256(paths[1], tokenizerSha, hadoop),
-                backendKind, defaults, longPromptPolicy, outFormat);
+                backendKind.label() + (backendKind != Backend.CPU && backendKind != Backend.JAVA
+                    && spec.matmul() == org.sparknative.kernels.cuda.MatmulMode.CUBLAS ? " (cublas matmul)" : ""),
+                defaults, longPromptPolicy, outFormat);
             IntegrateJob.usage(() -> {
                 GenerateTransform.checkNativeMemory(spark, spec, "--slots");
                 return null;

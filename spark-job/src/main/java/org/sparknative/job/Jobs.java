@@ -50,4 +50,20 @@ final class Jobs {
         }
         return backend.label();
     }
+
+    /** The Spark setting that picks the CUDA backend's matrix products: {@code invariant} (default) or {@code cublas}. */
+    static final String CUDA_MATMUL_CONF = "spark.sparknative.cuda.matmul";
+
+    /**
+     * @return the CUDA matmul mode the session's {@value #CUDA_MATMUL_CONF} names ({@code invariant} unless set)
+     * @throws UsageException for another value, naming the setting
+     */
+    static org.sparknative.kernels.cuda.MatmulMode cudaMatmul(SparkSession spark) {
+        String name = spark.conf().get(CUDA_MATMUL_CONF, "invariant");
+        return switch (name.trim().toLowerCase(java.util.Locale.ROOT)) {
+            case "invariant" -> org.sparknative.kernels.cuda.MatmulMode.INVARIANT;
+            case "cublas" -> org.sparknative.kernels.cuda.MatmulMode.CUBLAS;
+            default -> throw new UsageException(CUDA_MATMUL_CONF + " must be invariant or cublas, got '" + name + "'");
+        };
+    }
 }

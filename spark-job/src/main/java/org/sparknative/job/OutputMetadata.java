@@ -13,7 +13,6 @@ import java.util.List;
 import java.util.Objects;
 import org.apache.hadoop.fs.FileSystem;
 import org.sparknative.kernels.llama.Checkpoint;
-import org.sparknative.udf.Backend;
 import org.sparknative.udf.BadRowPolicy;
 import org.sparknative.udf.generate.GenerationParams;
 
@@ -33,7 +32,8 @@ import org.sparknative.udf.generate.GenerationParams;
  * @param modelShape      the model's shape, for people
  * @param tokenizer       the tokenizer's path, for people
  * @param tokenizerSha256 SHA-256 of the tokenizer file
- * @param backend         {@code cpu} or {@code java}
+ * @param backend         {@code cpu}, {@code java}, {@code cuda}, {@code auto}; with {@code (cublas matmul)} after
+ *                        a CUDA backend whose matrix products are not batch-invariant
  * @param seed            the job seed
  * @param maxNewTokens    the default generated-token budget
  * @param temperature     the default temperature
@@ -53,10 +53,10 @@ record OutputMetadata(String tool, String created, String model, String modelSha
 
     /** Describes this run from the model's header and the files' SHA-256s. */
     static OutputMetadata of(Checkpoint.Header ckpt, String model, String modelSha256, String tokenizer,
-                             String tokenizerSha256, Backend backend, GenerationParams defaults,
+                             String tokenizerSha256, String backend, GenerationParams defaults,
                              BadRowPolicy longPrompts, DataIO.Format format) {
         return new OutputMetadata(TOOL, Instant.now().toString(), model, modelSha256,
-            ckpt.format().name(), ckpt.config().toString(), tokenizer, tokenizerSha256, backend.label(),
+            ckpt.format().name(), ckpt.config().toString(), tokenizer, tokenizerSha256, backend,
             defaults.seed(), defaults.maxNewTokens(), defaults.temperature(), defaults.topP(), longPrompts.label(),
             format.name().toLowerCase(java.util.Locale.ROOT));
     }

@@ -40,7 +40,8 @@ public final class GenerateFunctions {
 
     /** Registers {@code generate(prompt)} in {@code spark}. */
     public static void register(SparkSession spark, GenerationSpec spec, GenerationParams defaults) {
-        GenerationSpec single = spec.withSlots(1);
+        // A task's own pipeline needs one slot per call; on CUDA the calls join the executor's shared loop as it is.
+        GenerationSpec single = spec.backend() == org.sparknative.udf.Backend.CUDA ? spec : spec.withSlots(1);
         spark.udf().register(NAME, (UDF1<String, String>) prompt -> generateOne(single, defaults, prompt),
             DataTypes.StringType);
     }

@@ -174,12 +174,16 @@ public final class GenerateTransform {
     /**
      * Checks on the driver, before any task runs, that a task's KV cache fits in the native memory a task may
      * use ({@link NativeMemory}). Reads the checkpoint's header where the user named it ({@link ModelFiles}).
+     * Not for {@code cuda}: its KV cache lives in device memory, sized on the executor to what the device holds.
      *
      * @param setting the setting's name for the message ({@code --slots} on the command line)
      * @throws IllegalArgumentException naming the setting and the most slots that fit
      * @throws org.sparknative.kernels.llama.CheckpointException if the checkpoint cannot be found or is invalid
      */
     public static void checkNativeMemory(org.apache.spark.sql.SparkSession spark, GenerationSpec spec, String setting) {
+        if (spec.backend() == org.sparknative.udf.Backend.CUDA) {
+            return;
+        }
         LlamaConfig config = ModelFiles.checkpointHeader(spec.checkpoint(),
             spark.sparkContext().hadoopConfiguration()).config();
         NativeMemory budget = NativeMemory.perTask(spark.sparkContext().getConf(),

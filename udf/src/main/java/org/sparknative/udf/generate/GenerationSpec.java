@@ -2,6 +2,7 @@ package org.sparknative.udf.generate;
 
 import java.io.Serializable;
 import java.util.Objects;
+import org.sparknative.kernels.cuda.MatmulMode;
 import org.sparknative.udf.Backend;
 import org.sparknative.udf.BadRowPolicy;
 
@@ -23,10 +24,13 @@ import org.sparknative.udf.BadRowPolicy;
  * @param checkpointSha256     the checkpoint's expected SHA-256 (64 lower-case hex digits), checked when an
  *                             executor copies it from a remote filesystem; null checks the length only
  * @param tokenizerSha256      the same for the tokenizer
+ * @param matmul               the CUDA backend's matrix products ({@code spark.sparknative.cuda.matmul}):
+ *                             {@link MatmulMode#INVARIANT} (the default; a row's tokens do not depend on its
+ *                             batch) or {@link MatmulMode#CUBLAS} (faster, not batch-invariant)
  */
 public record GenerationSpec(String checkpoint, String tokenizer, Backend backend, int slots,
                              int prefillTokensPerStep, int threads, BadRowPolicy longPrompts, String checkpointSha256,
-                             String tokenizerSha256) implements Serializable {
+                             String tokenizerSha256, MatmulMode matmul) implements Serializable {
     /** The default prefill budget per step, in prompt tokens. */
     public static final int DEFAULT_PREFILL_TOKENS = 64;
     /** The default number of KV cache slots per task. */
@@ -37,6 +41,7 @@ public record GenerationSpec(String checkpoint, String tokenizer, Backend backen
         Objects.requireNonNull(checkpoint, "checkpoint");
         Objects.requireNonNull(tokenizer, "tokenizer");
         Objects.requireNonNull(backend, "backend");
+        Objects.requireNonNull(matmul, "matmul");
         BadRowPolicy.LONG_PROMPTS.check(Objects.requireNonNull(longPrompts, "longPrompts"));
         if (slots < 1) {
             throw new IllegalArgumentException("slots must be >= 1, got " + slots);
@@ -54,27 +59,40 @@ public record GenerationSpec(String checkpoint, String tokenizer, Backend backen
         }
     }
 
+    /** A spec with the default (batch-invariant) CUDA matmul. */
+    public GenerationSpec(String checkpoint, String tokenizer, Backend backend, int slots, int prefillTokensPerStep,
+                          int threads, BadRowPolicy longPrompts, String checkpointSha256, String tokenizerSha256) {
+        this(checkpoint, tokenizer, backend, slots, prefillTokensPerStep, threads, longPrompts, checkpointSha256,
+            tokenizerSha256, MatmulMode.INVARIANT);
+    }
+
     /** A spec without expected checksums (files are checked by length). */
     public GenerationSpec(String checkpoint, String tokenizer, Backend backend, int slots, int prefillTokensPerStep,
                           int threads, BadRowPolicy longPrompts) {
-        this(checkpoint, tokenizer, backend, slots, prefillTokensPerStep, threads, longPrompts, null, null);
+        this(checkpoint, tokenizer, backend, slots, prefillTokensPerStep, threads, longPrompts, null, null, MatmulMode.INVARIANT);
     }
 
     /** @return this spec with {@code slots} KV cache slots */
     public GenerationSpec withSlots(int slots) {
         return new GenerationSpec(checkpoint, tokenizer, backend, slots, prefillTokensPerStep, threads, longPrompts,
-            checkpointSha256, tokenizerSha256);
+            checkpointSha256, tokenizerSha256, matmul);
     }
 
     /** @return this spec on {@code backend} */
     public GenerationSpec withBackend(Backend backend) {
         return new GenerationSpec(checkpoint, tokenizer, backend, slots, prefillTokensPerStep, threads, longPrompts,
-            checkpointSha256, tokenizerSha256);
+            checkpointSha256, tokenizerSha256, matmul);
+    }
+
+    /** @return this spec with the CUDA backend's matmul {@code mode} */
+    public GenerationSpec withMatmul(MatmulMode mode) {
+        return new GenerationSpec(checkpoint, tokenizer, backend, slots, prefillTokensPerStep, threads, longPrompts,
+            checkpointSha256, tokenizerSha256, mode);
     }
 
     /** @return this spec with the files' expected SHA-256s (null: length only) */
     public GenerationSpec withSha256(String checkpointSha256, String tokenizerSha256) {
         return new GenerationSpec(checkpoint, tokenizer, backend, slots, prefillTokensPerStep, threads, longPrompts,
-            checkpointSha256, tokenizerSha256);
+            checkpointSha256, tokenizerSha256, matmul);
     }
 }
