@@ -99,4 +99,60 @@ class BackendCliTest {
         assertEquals(2, java.exit(), java.err());
         assertTrue(java.err().contains("the pure-Java path is --variant java-row"), java.err());
     }
+
+    @Test
+    void generateOnAutoFallsBackToTheCpuAndTheSummarySaysSo() throws Exception {
+        assumeNoCuda();
+        Path prompts = tmp.resolve("prompts.jsonl");
+        Files.writeString(prompts, "{\"prompt\": \"hello\"}\n{\"prompt\": \"world\"}\n");
+        Path summary = tmp.resolve("generate.json");
+        CliRun r = CliRun.of("generate", "--input", prompts.toString(), "--synthetic-model", SYNTHETIC,
+            "--max-new-tokens", "3", "--temperature", "0", "--backend", "auto", "--summary", summary.toString());
+        assertEquals(0, r.exit(), r.err());
+        JsonNode json = new ObjectMapper().readTree(summary.toFile());
+        assertEquals("cpu", json.get("backend").asText());
+        assertEquals(2, json.get("prompts").asLong());
+    }
+
+    @Test
+    void theCudaMatmulSettingIsCheckedBeforeAnyWork() throws Exception {
+        Path prompts = tmp.resolve("prompts.txt");
+        Files.writeString(prompts, "hello\n");
+        spark.conf().set("spark.sparknative.cuda.matmul", "fast");
+        CliRun r;
+        try {
+            r = CliRun.of("generate", "--input", prompts.toString(), "--synthetic-model", SYNTHETIC, "--max-new-tokens", "2");
+        } finally {
+            spark.conf().unset("spark.sparknative.cuda.matmul");
+        }
+        assertEquals(2, r.exit(), r.err());
+        assertTrue(r.err().contains("spark.sparknative.cuda.matmul must be invariant or cublas, got 'fast'"), r.err());
+    }
+
+    @Test
+    void benchGenerateRunsConcurrentCpuTasksAndRefusesCudaRowsWithoutADevice() throws Exception {
+        assumeNoCuda();
+        CliRun cuda = CliRun.of("bench-generate", "--synthetic-model", SYNTHETIC, "--cuda-slots", "8");
+        assertEquals(2, cuda.exit(), cuda.err());
+        assertTrue(cuda.err().contains("--cuda-slots: " + expectedError()), cuda.err());
+
+        Path summary = tmp.resolve("bench.json");
+        CliRun r = CliRun.of("bench-generate", "--synthetic-model", SYNTHETIC, "--slots", "2", "--threads", "1",
+            "--submitters", "1,3", "--java-slots", "1", "--tokens", "4", "--rounds", "1", "--summary", summary.toString());
+        assertEquals(0, r.exit(), r.err());
+        JsonNode rows = new ObjectMapper().readTree(summary.toFile());
+        assertEquals(3, rows.size(), rows.toString());
+        // cpu with 1 task, cpu with 3 concurrent tasks of 2 sequences each, then the Java reference
+        assertEquals("cpu", rows.get(0).get("backend").asText());
+        assertEquals(1, rows.get(0).get("submitters").asInt());
+        assertEquals(2, rows.get(0).get("sequences").asLong());
+        assertEquals(3, rows.get(1).get("submitters").asInt());
+        assertEquals(6, rows.get(1).get("sequences").asLong());
+        assertEquals("java", rows.get(2).get("backend").asText());
+        for (JsonNode row : rows) {
+            long tokens = row.get("tokens").asLong();
+            assertTrue(tokens > 0 && tokens <= 4 * row.get("sequences").asLong(), row.toString());
+            assertEquals(tokens / row.get("seconds").asDouble(), row.get("tokensPerSecond").asDouble(), 1e-6 * tokens);
+        }
+    }
 }
