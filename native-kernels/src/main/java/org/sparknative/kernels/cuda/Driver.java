@@ -97,11 +97,11 @@ final class Driver {
         }
         if (text.contains("libcudart.so")) {
             return "no CUDA runtime: libcudart.so.13 is not on the library path (add the CUDA 13 lib64 directory, "
-                + "e.g. /usr/local/cuda/lib64, to LD_LIBRARY_PATH, or add org.bytedeco:cuda-redist)";
+                + "e.g. /usr/local/cuda/lib64, to LD_LIBRARY_PATH, or add the org.bytedeco:cuda-platform-redist jars)";
         }
         if (text.contains("libcublas")) {
             return "no cuBLAS: libcublas.so.13/libcublasLt.so.13 are not on the library path (add the CUDA 13 lib64 "
-                + "directory, e.g. /usr/local/cuda/lib64, to LD_LIBRARY_PATH, or add org.bytedeco:cuda-redist)";
+                + "directory, e.g. /usr/local/cuda/lib64, to LD_LIBRARY_PATH, or add the org.bytedeco:cuda-platform-redist jars)";
         }
         if (e instanceof NoClassDefFoundError) {
             return "the JavaCPP CUDA presets (org.bytedeco:cuda) are not on the classpath";
