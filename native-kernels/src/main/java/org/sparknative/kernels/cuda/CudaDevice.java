@@ -80,7 +80,10 @@ public final class CudaDevice {
 
     /** Makes this device's context current on the calling thread. */
     public void makeCurrent() {
-        CudaException.check("cuCtxSetCurrent(device " + ordinal + ")", cudart.cuCtxSetCurrent(context));
+        int rc = cudart.cuCtxSetCurrent(context);
+        if (rc != cudart.CUDA_SUCCESS) {
+            CudaException.check("cuCtxSetCurrent(device " + ordinal + ")", rc);
+        }
     }
 
     /**
