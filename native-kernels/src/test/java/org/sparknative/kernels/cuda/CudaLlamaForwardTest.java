@@ -415,6 +415,7 @@ class CudaLlamaForwardTest {
             // warm up what stays for the JVM's life (module, cuBLAS handle) before measuring
             try (CudaLlamaModel warm = CudaLlamaModel.upload(device, weights);
                  CudaLlamaBatch b = warm.newBatch(1, 1, MatmulMode.CUBLAS)) {
+                assertEquals(CudaMemoryPlan.batchBytes(GQA, 1, 1) + CudaMemoryPlan.CUBLAS_WORKSPACE_BYTES, b.deviceBytes());
                 b.forward(1, new int[] {1}, new int[] {0}, new int[] {0}, 1, new int[] {0});
             }
             long live0 = CudaLlamaBatch.liveDeviceBytes();
