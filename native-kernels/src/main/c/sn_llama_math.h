@@ -14,8 +14,9 @@
  *   - dot products (matmul, attention scores, the weighted sum of values) are sequential in increasing
  *     index with one float accumulator, exactly as run.c's loops (and ReferenceTransformer) add them.
  * Every operation is an IEEE float operation with no contraction (gcc -ffp-contract=off, nvcc
- * --fmad=false). The remaining differences between host and device are expf (softmax, SiLU), whose CUDA
- * version is within 2 ulp but not always glibc's value; the RoPE cosines and sines are computed once on the
+ * --fmad=false; CUDA's own expf is a fixed instruction sequence that uses fma internally, which
+ * --fmad=false does not change). The remaining differences between host and device are expf (softmax,
+ * SiLU), whose CUDA version is within 2 ulp but not always glibc's value; the RoPE cosines and sines are computed once on the
  * host (sn_rope_cos_sin, the formula of sn_llama.h's table) and uploaded, so they are the CPU path's bits.
  */
 #ifndef SN_LLAMA_MATH_H

@@ -8,7 +8,9 @@ import org.sparknative.kernels.llama.LlamaKernels;
 
 /**
  * The project's JNI libraries (built by JavaCPP and packaged in this jar): one per binding class,
- * {@link IntegrateKernels} and {@link LlamaKernels}.
+ * {@link IntegrateKernels} and {@link LlamaKernels}, plus {@link org.sparknative.kernels.llama.LlamaMath}
+ * (host hooks of the CUDA kernels' arithmetic, for tests), which no production path loads and
+ * {@link #ensureLoaded()} leaves alone.
  *
  * <p>Loading, the JavaCPP way: every binding class loads its own library in its static initializer
  * ({@code static { NativeLibrary.load(...); NativeLibrary.recordLoad(...); }}, {@link #load} being

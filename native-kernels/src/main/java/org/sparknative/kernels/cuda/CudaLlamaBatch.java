@@ -27,7 +27,9 @@ import org.sparknative.kernels.llama.Tensor;
  *       creation);</li>
  *   <li>the scratch of {@code maxRowsPerStep} rows: x, xb, q {@code [rows][dim]}, k, v {@code [rows][kv_dim]},
  *       hb, hb2 {@code [rows][hidden]}, att {@code [rows][n_heads][seq_len]}, logits {@code [rows][vocab]};</li>
- *   <li>the step's int32 arrays {@code [5][rows]}: tokens, positions, slots, logit rows, argmax results.</li>
+ *   <li>the step's int32 arrays {@code [5][rows]}: tokens, positions, slots, logit rows, argmax results;</li>
+ *   <li>in {@link MatmulMode#CUBLAS}, a cuBLAS workspace of its own ({@link CudaMemoryPlan#CUBLAS_WORKSPACE_BYTES}),
+ *       set with the batch's stream on the device's shared handle before each product.</li>
  * </ul>
  *
  * <p>Semantics: each slot is one sequence; a row feeds one token at one position of one slot; attention at
@@ -69,6 +71,7 @@ public final class CudaLlamaBatch implements AutoCloseable {
     private DeviceMemory valueCache;
     private DeviceMemory scratch;
     private DeviceMemory ints;
+    private DeviceMemory cublasWorkspace;
     private IntPointer hostInts;
     private FloatPointer hostRow;
     private FloatPointer one;
@@ -106,8 +109,9 @@ public final class CudaLlamaBatch implements AutoCloseable {
         long kvSide = CudaMemoryPlan.kvBytesPerSlot(c) / 2 * maxSlots;
         long scratchBytes = 4L * CudaMemoryPlan.scratchFloatsPerRow(c) * maxRows;
         long intBytes = 4L * CudaMemoryPlan.INTS_PER_ROW * maxRows;
-        this.deviceBytes = CudaMemoryPlan.batchBytes(c, maxSlots, maxRows);
-        if (2 * kvSide + scratchBytes + intBytes != deviceBytes) {
+        long workspaceBytes = mode == MatmulMode.CUBLAS ? CudaMemoryPlan.CUBLAS_WORKSPACE_BYTES : 0;
+        this.deviceBytes = CudaMemoryPlan.batchBytes(c, maxSlots, maxRows, mode);
+        if (2 * kvSide + scratchBytes + intBytes + workspaceBytes != deviceBytes) {
             throw new AssertionError("CudaMemoryPlan and CudaLlamaBatch disagree on the batch's size");
         }
         try {
@@ -117,6 +121,9 @@ public final class CudaLlamaBatch implements AutoCloseable {
             valueCache = device.alloc(kvSide, "value cache of " + maxSlots + " slots");
             scratch = device.alloc(scratchBytes, "llama scratch of " + maxRows + " rows");
             ints = device.alloc(intBytes, "llama step arrays of " + maxRows + " rows");
+            if (workspaceBytes > 0) {
+                cublasWorkspace = device.alloc(workspaceBytes, "cuBLAS workspace");
+            }
             // zeroed, as the CPU batch's calloc: a position never written reads as 0, never as garbage
             CudaException.check("cuMemsetD8Async(key cache)",
                 cudart.cuMemsetD8Async(keyCache.address(), (byte) 0, kvSide, stream.handle()));
@@ -265,7 +272,11 @@ public final class CudaLlamaBatch implements AutoCloseable {
         // in), Y row-major [rows][out] is out x rows (ldc = out): Y = Aᵀ · X.
         cublasContext h = device.cublas();
         synchronized (h) {
+            // the handle is the device's; the stream and the workspace are this batch's (cublasSetStream resets
+            // the workspace to the handle's shared default, so set ours after it)
             CudaException.checkCublas("cublasSetStream", cublas.cublasSetStream_v2(h, stream.handle()));
+            CudaException.checkCublas("cublasSetWorkspace(" + cublasWorkspace.bytes() + " bytes)",
+                cublas.cublasSetWorkspace_v2(h, HostPointers.at(cublasWorkspace.address()), cublasWorkspace.bytes()));
             CudaException.checkCublas("cublasSgemm(m=" + out + ", n=" + rows + ", k=" + in + ")",
                 cublas.cublasSgemm_v2(h, cublas.CUBLAS_OP_T, cublas.CUBLAS_OP_N, out, rows, in, one,
                     HostPointers.floats(w), in, HostPointers.floats(xIn), in, zero, HostPointers.floats(y), out));
@@ -356,7 +367,11 @@ public final class CudaLlamaBatch implements AutoCloseable {
         return mode;
     }
 
-    /** @return the device bytes this batch holds, {@link CudaMemoryPlan#batchBytes}{@code (config, maxSlots, maxRowsPerStep)} */
+    /**
+     * @return the device bytes this batch holds,
+     *         {@link CudaMemoryPlan#batchBytes(LlamaConfig, int, int, MatmulMode)}{@code (config, maxSlots,
+     *         maxRowsPerStep, mode)}
+     */
     public long deviceBytes() {
         return deviceBytes;
     }
@@ -399,12 +414,13 @@ public final class CudaLlamaBatch implements AutoCloseable {
         all.add(valueCache);
         all.add(scratch);
         all.add(ints);
+        all.add(cublasWorkspace);
         all.add(hostInts);
         all.add(hostRow);
         all.add(one);
         all.add(zero);
         stream = null;
-        keyCache = valueCache = scratch = ints = null;
+        keyCache = valueCache = scratch = ints = cublasWorkspace = null;
         hostInts = null;
         hostRow = one = zero = null;
         try {

@@ -28,6 +28,13 @@ public final class CudaMemoryPlan {
     /** Int32 values per row of the batch's step buffer: token, position, slot, logit row, argmax. */
     static final int INTS_PER_ROW = 5;
 
+    /**
+     * The cuBLAS workspace of a {@link MatmulMode#CUBLAS} batch, 32 MiB (NVIDIA's recommendation for Hopper):
+     * batches share the device's cuBLAS handle but not its workspace, so that concurrent batches on
+     * different streams never share scratch memory inside cuBLAS.
+     */
+    public static final long CUBLAS_WORKSPACE_BYTES = 32L << 20;
+
     private CudaMemoryPlan() {
     }
 
@@ -88,7 +95,8 @@ public final class CudaMemoryPlan {
     /**
      * @return the device bytes of a batch of {@code slots} sequence slots running at most
      *         {@code rowsPerStep} rows per step: {@code slots * kvBytesPerSlot + rowsPerStep * scratchBytesPerRow}
-     *         (exactly what {@link CudaLlamaBatch#deviceBytes()} reports)
+     *         (what {@link CudaLlamaBatch#deviceBytes()} reports in {@link MatmulMode#INVARIANT}; a cuBLAS batch
+     *         adds its workspace, see {@link #batchBytes(LlamaConfig, int, int, MatmulMode)})
      * @throws IllegalArgumentException if a count is negative
      */
     public static long batchBytes(LlamaConfig c, int slots, int rowsPerStep) {
@@ -99,6 +107,14 @@ public final class CudaMemoryPlan {
     }
 
     /**
+     * @return {@link #batchBytes(LlamaConfig, int, int)} plus, for {@link MatmulMode#CUBLAS}, the batch's cuBLAS
+     *         workspace ({@link #CUBLAS_WORKSPACE_BYTES}): what {@link CudaLlamaBatch#deviceBytes()} reports
+     */
+    public static long batchBytes(LlamaConfig c, int slots, int rowsPerStep, MatmulMode mode) {
+        return batchBytes(c, slots, rowsPerStep) + (mode == MatmulMode.CUBLAS ? CUBLAS_WORKSPACE_BYTES : 0);
+    }
+
+    /**
      * The most sequence slots whose batch fits: the largest {@code s} with
      * {@code batchBytes(c, s, s + prefillRows) <= freeBytes - reserveBytes} (one decode row per slot plus
      * {@code prefillRows} rows of prompt per step), or 0 if not even one slot fits.
@@ -106,7 +122,7 @@ public final class CudaMemoryPlan {
      * @param freeBytes    the device's free memory (after the weights are uploaded), e.g.
      *                     {@link CudaDevice#memInfo()}{@code [0]}
      * @param prefillRows  extra rows per step for prompt prefill, {@code >= 0}
-     * @param reserveBytes memory to leave free (cuBLAS workspace, other tenants), {@code >= 0}
+     * @param reserveBytes memory to leave free (a cuBLAS batch's workspace, other tenants), {@code >= 0}
      * @throws IllegalArgumentException if a count is negative
      */
     public static int maxSlots(LlamaConfig c, long freeBytes, int prefillRows, long reserveBytes) {

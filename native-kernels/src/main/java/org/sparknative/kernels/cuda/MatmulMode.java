@@ -17,6 +17,8 @@ public enum MatmulMode {
      * faster on large steps, but NOT batch-invariant: cuBLAS picks its algorithm, tiling and split-K by the
      * problem shape, so the bits of a row's logits may change with the number of rows in the step. The
      * results stay within float rounding of the exact product (tests hold them to 1e-3 of the CPU's logits).
+     * Batches in this mode share the device's handle (calls serialized on it) and each holds its own 32 MiB
+     * cuBLAS workspace ({@link CudaMemoryPlan#CUBLAS_WORKSPACE_BYTES}).
      */
     CUBLAS
 }

@@ -40,6 +40,9 @@ class CudaMemoryPlanTest {
         assertEquals(146_068L, CudaMemoryPlan.scratchBytesPerRow(c));
         // 10 slots, 74 rows: 35,389,440 + 10,809,032
         assertEquals(46_198_472L, CudaMemoryPlan.batchBytes(c, 10, 74));
+        assertEquals(46_198_472L, CudaMemoryPlan.batchBytes(c, 10, 74, MatmulMode.INVARIANT));
+        // a cuBLAS batch adds its 32 MiB workspace: + 33,554,432
+        assertEquals(79_752_904L, CudaMemoryPlan.batchBytes(c, 10, 74, MatmulMode.CUBLAS));
         // 80 GB after the weights: 80,000,000,000 - 60,816,000 = 79,939,184,000 free; minus the 2 GB reserve and
         // 64 prefill rows (64 * 146,068 = 9,348,352): 77,929,835,648; per slot 3,538,944 + 146,068 = 3,685,012:
         // 21,147 slots (21,147.9...)
