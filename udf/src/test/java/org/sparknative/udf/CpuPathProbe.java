@@ -54,7 +54,7 @@ public final class CpuPathProbe {
                 BadRowPolicy.ROW_ERROR);
             try (TaskResources task = new TaskResources();
                  VarCharVector prompts = new VarCharVector("prompt", alloc)) {
-                GenerationScheduler batcher = GenerationPipeline.newScheduler(ModelRegistry.get(ckpt, tok), spec, 1, 0, task);
+                GenerationScheduler batcher = GenerationPipeline.newScheduler(ModelRegistry.get(ckpt, tok), spec, 1, 0, 100, task);
                 prompts.allocateNew(1);
                 prompts.setSafe(0, "hello".getBytes(StandardCharsets.UTF_8));
                 prompts.setValueCount(1);

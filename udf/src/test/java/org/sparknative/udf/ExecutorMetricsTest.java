@@ -65,7 +65,7 @@ class ExecutorMetricsTest {
         GenerationScheduler.Result[] results;
         long kvDuringTask;
         try (TaskResources task = new TaskResources()) {
-            GenerationScheduler batcher = GenerationPipeline.newScheduler(ModelRegistry.get(model, tok), spec, 1, 0, task);
+            GenerationScheduler batcher = GenerationPipeline.newScheduler(ModelRegistry.get(model, tok), spec, 1, 0, 100, task);
             kvDuringTask = ExecutorMetrics.kvCacheBytes() - before.kvCacheBytes();
             GenerationParams p = new GenerationParams(7, 0.8f, 0.9f, 3);
             results = batcher.run(new GenerationScheduler.Request[] {

@@ -24,7 +24,8 @@ import org.sparknative.udf.generate.GenerationSpec;
  * (use {@link GenerateTransform} for throughput). A null prompt gives null; a row that fails (such as a
  * prompt longer than the context) fails the query with the row's finish reason.
  *
- * <p>Each task keeps one single-slot pipeline for its calls and frees it when the task ends.
+ * <p>Each task keeps one single-slot pipeline for its calls and frees it when the task ends (on CUDA its calls
+ * join the executor's shared decode loop instead).
  */
 public final class GenerateFunctions {
     /** The SQL name. */
@@ -40,9 +41,7 @@ public final class GenerateFunctions {
 
     /** Registers {@code generate(prompt)} in {@code spark}. */
     public static void register(SparkSession spark, GenerationSpec spec, GenerationParams defaults) {
-        // A task's own pipeline needs one slot per call; on CUDA the calls join the executor's shared loop as it is.
-        GenerationSpec single = spec.backend() == org.sparknative.udf.Backend.CUDA ? spec : spec.withSlots(1);
-        spark.udf().register(NAME, (UDF1<String, String>) prompt -> generateOne(single, defaults, prompt),
+        spark.udf().register(NAME, (UDF1<String, String>) prompt -> generateOne(spec, defaults, prompt),
             DataTypes.StringType);
     }
 
@@ -55,7 +54,7 @@ public final class GenerateFunctions {
         Pipeline p = PER_TASK.computeIfAbsent(key, k -> {
             TaskResources res = SparkTasks.resourcesForCurrentTask();
             BufferAllocator alloc = res.add(ExecutorRuntime.newTaskAllocator("generate() " + SparkTasks.taskLabel()));
-            GenerationScheduler b = GenerateTransform.newTaskBatcher(spec, res);
+            GenerationScheduler b = GenerateTransform.newTaskBatcher(spec, 1, res); // one row per call
             res.add(() -> PER_TASK.remove(k));
             return new Pipeline(res, alloc, b);
         });

@@ -196,12 +196,12 @@ public final class GenerateTransform {
      * remote file once per executor), takes the executor's shared model, and registers the task's backend
      * with {@code resources}.
      */
-    static GenerationScheduler newTaskBatcher(GenerationSpec spec, TaskResources resources) {
+    static GenerationScheduler newTaskBatcher(GenerationSpec spec, int taskRows, TaskResources resources) {
         ModelRegistry.Entry model = ModelRegistry.get(
             ModelFiles.resolve(spec.checkpoint(), spec.checkpointSha256(), "model"),
             ModelFiles.resolve(spec.tokenizer(), spec.tokenizerSha256(), "tokenizer"));
         return GenerationPipeline.newScheduler(model, spec, SparkTasks.threads(spec.threads()), SparkTasks.gpuOrdinal(),
-            resources)
+            taskRows, resources)
             .cancelWhen(SparkTasks.cancellation());
     }
 
@@ -279,9 +279,9 @@ public final class GenerateTransform {
                 }
                 int n = pending.size();
                 if (batcher == null) {
-                    // KV cache slots beyond the first record batch's rows would never be used (later batches are
-                    // no larger), so a partition of 128 rows gets at most 128 slots whatever --slots says.
-                    batcher = newTaskBatcher(options.spec().withSlots(Math.min(options.spec().slots(), n)), resources);
+                    // A task's own KV cache gets no slots beyond the first record batch's rows (later batches are no
+                    // larger), so a partition of 128 rows gets at most 128 slots whatever --slots says.
+                    batcher = newTaskBatcher(options.spec(), n, resources);
                 }
                 try (VarCharVector prompt = new VarCharVector("prompt", allocator);
                      IntVector maxNew = idx[1] < 0 ? null : new IntVector("max_new_tokens", allocator);

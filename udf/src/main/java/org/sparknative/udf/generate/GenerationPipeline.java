@@ -29,26 +29,33 @@ public final class GenerationPipeline {
      *                   {@link GenerationSpec#threads()} 0 to the task's CPUs)
      * @param gpuOrdinal the CUDA device Spark assigned to the task, or 0 (local mode); used by {@code cuda}
      *                   and by {@code auto} where a device is usable
+     * @param taskRows   the most rows the task will hand over in one {@link GenerationScheduler#run} call
+     *                   ({@code >= 1}): a task's own KV cache gets no more slots than that, since more would
+     *                   never be used; the shared loop keeps the spec's slots, whatever one task brings
      * @param resources  receives the task's backend, so that it is freed when the task ends
      * @return the task's scheduler
      * @throws IllegalArgumentException for a bad setting or a tokenizer of another vocabulary
      * @throws org.sparknative.kernels.cuda.CudaUnavailableException for {@code cuda} where CUDA cannot run
      */
     public static GenerationScheduler newScheduler(ModelRegistry.Entry model, GenerationSpec spec, int threads,
-                                                   int gpuOrdinal, TaskResources resources) {
+                                                   int gpuOrdinal, int taskRows, TaskResources resources) {
+        if (taskRows < 1) {
+            throw new IllegalArgumentException("taskRows must be >= 1, got " + taskRows);
+        }
         BackendSelection.Resolved where = BackendSelection.resolve(spec.backend(), gpuOrdinal);
         ExecutorMetrics.backendUsed(where.describe());
         if (where.backend() == Backend.CUDA) {
             return DecodeLoops.cuda(model, where.device(), spec).client(spec.longPrompts());
         }
-        int rows = spec.slots() + spec.prefillTokensPerStep();
+        int slots = Math.min(spec.slots(), taskRows);
+        int rows = slots + spec.prefillTokensPerStep();
         DecodeBackend backend;
         TokenCodec codec;
         if (where.backend() == Backend.CPU) {
-            backend = new NativeBackend(model.nativeModel(), spec.slots(), rows, threads);
+            backend = new NativeBackend(model.nativeModel(), slots, rows, threads);
             codec = new NativeTokenCodec(model.nativeTokenizer());
         } else {
-            backend = new ReferenceBackend(model.checkpoint(), spec.slots(), rows);
+            backend = new ReferenceBackend(model.checkpoint(), slots, rows);
             codec = new JavaTokenCodec(model.javaTokenizer());
         }
         resources.add(backend);

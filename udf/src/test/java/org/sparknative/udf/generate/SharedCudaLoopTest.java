@@ -79,7 +79,7 @@ class SharedCudaLoopTest {
         List<GenerationScheduler.Result[]> alone = new ArrayList<>();
         for (int t = 0; t < 4; t++) {
             try (TaskResources res = new TaskResources()) {
-                alone.add(GenerationPipeline.newScheduler(entry, spec, 1, 0, res).run(rows(t, 6), RowLabels.positions(0), null));
+                alone.add(GenerationPipeline.newScheduler(entry, spec, 1, 0, 6, res).run(rows(t, 6), RowLabels.positions(0), null));
             }
         }
         ExecutorService pool = Executors.newFixedThreadPool(4);
@@ -90,7 +90,7 @@ class SharedCudaLoopTest {
                 int task = t;
                 together.add(pool.submit(() -> {
                     try (TaskResources res = new TaskResources()) {
-                        GenerationScheduler s = GenerationPipeline.newScheduler(entry, spec, 1, 0, res);
+                        GenerationScheduler s = GenerationPipeline.newScheduler(entry, spec, 1, 0, 6, res);
                         start.await();
                         return s.run(rows(task, 6), RowLabels.positions(0), null);
                     }
