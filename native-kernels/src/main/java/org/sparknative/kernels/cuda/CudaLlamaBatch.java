@@ -74,6 +74,10 @@ public final class CudaLlamaBatch implements AutoCloseable {
     private DeviceMemory cublasWorkspace;
     private IntPointer hostInts;
     private FloatPointer hostRow;
+    /** The step's fetched logits rows, [maxRows][vocab] on the host; allocated on the first fetch. */
+    private FloatPointer hostLogits;
+    private boolean[] fetched;
+    private float[] sampleRow;
     private FloatPointer one;
     private FloatPointer zero;
 
@@ -190,6 +194,7 @@ public final class CudaLlamaBatch implements AutoCloseable {
             config.seqLen(), maxSlots, maxRows, keyScratch);
         logitRowCount = 0;
         argmax = null;
+        fetched = null;
         if (rows == 0) {
             return;
         }
@@ -341,10 +346,63 @@ public final class CudaLlamaBatch implements AutoCloseable {
             }
             return argmax[k];
         }
-        copyRow(k);
-        float[] row = new float[config.vocabSize()];
-        hostRow.position(0).get(row, 0, row.length);
-        return Sampler.sample(row, row.length, temperature, topp, rngState);
+        int vocab = config.vocabSize();
+        if (sampleRow == null) {
+            sampleRow = new float[vocab];
+        }
+        if (fetched != null && fetched[k]) {
+            hostLogits.position((long) k * vocab).get(sampleRow, 0, vocab);
+            hostLogits.position(0);
+        } else {
+            copyRow(k);
+            hostRow.position(0).get(sampleRow, 0, vocab);
+        }
+        return Sampler.sample(sampleRow, vocab, temperature, topp, rngState);
+    }
+
+    /**
+     * Copies the logits rows {@code k} of the last step with {@code needed[k]} to the host at once: one copy
+     * per run of consecutive needed rows and one wait, instead of a copy and a wait per {@link #sample} call
+     * at a temperature above 0, which then reads them there. Rows not needed are not copied. The host buffer
+     * ({@code maxRowsPerStep x vocab} floats) is allocated on the first call; the rows stay valid until the
+     * next {@link #forward}.
+     *
+     * @param needed one flag per logits row of the last step ({@link #logitRowCount()} at least)
+     * @throws IllegalArgumentException if {@code needed} is shorter than the step's logits rows
+     * @throws IllegalStateException    if the batch is closed
+     * @throws CudaException            if a copy fails
+     */
+    public void fetchLogits(boolean[] needed) {
+        checkOpen();
+        int n = logitRowCount;
+        if (needed.length < n) {
+            throw new IllegalArgumentException("needed has " + needed.length + " flags, the step has " + n
+                + " logits rows");
+        }
+        long bytes = 4L * config.vocabSize();
+        if (hostLogits == null) {
+            hostLogits = new FloatPointer((long) maxRows * config.vocabSize());
+        }
+        device.makeCurrent();
+        boolean any = false;
+        for (int k = 0; k < n; ) {
+            if (!needed[k]) {
+                k++;
+                continue;
+            }
+            int end = k;
+            while (end < n && needed[end]) {
+                end++;
+            }
+            scratch.copyToHost(hostLogits.address() + k * bytes, logits - scratch.address() + k * bytes,
+                (end - k) * bytes, stream);
+            any = true;
+            k = end;
+        }
+        if (any) {
+            stream.synchronize();
+        }
+        fetched = java.util.Arrays.copyOf(needed, n);
     }
 
     /** @return the model this batch runs */
@@ -417,12 +475,14 @@ public final class CudaLlamaBatch implements AutoCloseable {
         all.add(cublasWorkspace);
         all.add(hostInts);
         all.add(hostRow);
+        all.add(hostLogits);
         all.add(one);
         all.add(zero);
         stream = null;
         keyCache = valueCache = scratch = ints = cublasWorkspace = null;
         hostInts = null;
-        hostRow = one = zero = null;
+        hostRow = hostLogits = one = zero = null;
+        fetched = null;
         try {
             CudaLlamaModel.freeAll(all, cause);
         } finally {

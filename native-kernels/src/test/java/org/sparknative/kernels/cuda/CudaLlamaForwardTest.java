@@ -152,6 +152,37 @@ class CudaLlamaForwardTest {
         assertTrue(worst <= tol, "worst " + worst);
     }
 
+    @Test
+    void fetchedRowsSampleAsRowsCopiedOneByOne() {
+        Path file = synthetic("fetch.bin", GQA, 41);
+        Step st = schedule(GQA, 1, 5).get(0);
+        try (NativeLlamaModel weights = NativeLlamaModel.map(Checkpoint.open(file));
+             CudaLlamaModel m = CudaLlamaModel.upload(device, weights);
+             CudaLlamaBatch gb = m.newBatch(3, st.rows(), MatmulMode.INVARIANT)) {
+            gb.forward(st.rows(), st.tokens(), st.positions(), st.slots(), st.rows(), st.all());
+            int[] oneByOne = new int[st.rows()];
+            long[][] rngA = new long[st.rows()][];
+            for (int r = 0; r < st.rows(); r++) {
+                rngA[r] = new long[] {1000L + r};
+                oneByOne[r] = gb.sample(r, 0.9f, 0.95f, rngA[r]);
+            }
+            boolean[] needed = new boolean[st.rows()];
+            for (int r = 0; r < needed.length; r++) {
+                needed[r] = r % 3 != 1; // runs of two with gaps: several copies
+            }
+            gb.fetchLogits(needed);
+            float[] direct = new float[GQA.vocabSize()];
+            for (int r = 0; r < st.rows(); r++) {
+                long[] rngB = {1000L + r};
+                assertEquals(oneByOne[r], gb.sample(r, 0.9f, 0.95f, rngB), "row " + r + " (fetched " + needed[r] + ")");
+                assertEquals(rngA[r][0], rngB[0], "the RNG advanced the same, row " + r);
+                gb.copyLogits(r, direct);
+                assertEquals(argmaxOf(direct), gb.sample(r, 0f, 1f, new long[] {1}));
+            }
+            assertThrows(IllegalArgumentException.class, () -> gb.fetchLogits(new boolean[st.rows() - 1]));
+        }
+    }
+
     static int argmaxOf(float[] x) {
         int best = 0;
         for (int i = 1; i < x.length; i++) {

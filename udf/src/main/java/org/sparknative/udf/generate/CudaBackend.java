@@ -142,6 +142,16 @@ public final class CudaBackend implements DecodeBackend {
     }
 
     @Override
+    public void willSample(int nLogits, boolean[] sampled) {
+        long t0 = System.nanoTime();
+        try {
+            batch.fetchLogits(sampled);
+        } finally {
+            ExecutorMetrics.nativeCallSince(t0);
+        }
+    }
+
+    @Override
     public void close() {
         batch.close();
     }

@@ -4,8 +4,8 @@ import org.sparknative.kernels.llama.LlamaConfig;
 
 /**
  * One task's batched forward pass and sampler: the seam between the backend-independent
- * {@link ContinuousBatcher} and a compute backend (native C on the CPU, the pure-Java reference, later a
- * GPU). An instance owns the KV cache of {@link #maxSlots()} sequences and its scratch memory.
+ * scheduling core ({@link DecodeSlots}) and a compute backend (native C on the CPU, the pure-Java reference,
+ * CUDA). An instance owns the KV cache of {@link #maxSlots()} sequences and its scratch memory.
  *
  * <p>Threading: not thread-safe; one instance per Spark task. The model weights behind it are shared.
  */
@@ -37,6 +37,14 @@ public interface DecodeBackend extends AutoCloseable {
      * advancing {@code rngState[0]} (llama2.c's xorshift state). May overwrite the logits row.
      */
     int sample(int k, float temperature, float topp, long[] rngState);
+
+    /**
+     * Called after {@link #forward} and before the step's {@link #sample} calls, when some of its logits rows
+     * will be sampled at a temperature above 0: {@code sampled[k]} for {@code k < nLogits}. A device backend
+     * copies just those rows to the host at once instead of one by one; the default does nothing.
+     */
+    default void willSample(int nLogits, boolean[] sampled) {
+    }
 
     /** Frees the KV cache and scratch memory; idempotent. */
     @Override

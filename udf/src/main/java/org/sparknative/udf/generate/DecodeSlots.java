@@ -70,6 +70,7 @@ final class DecodeSlots {
     private final int[] slotOfRow;
     private final int[] logitRows;
     private final int[] slotOfLogit;
+    private final boolean[] sampledLogits;
 
     /**
      * @param prefillTokensPerStep prompt tokens fed per step across all prefilling sequences, {@code >= 1};
@@ -99,6 +100,7 @@ final class DecodeSlots {
         this.slotOfRow = new int[rows];
         this.logitRows = new int[backend.maxSlots()];
         this.slotOfLogit = new int[backend.maxSlots()];
+        this.sampledLogits = new boolean[backend.maxSlots()];
     }
 
     DecodeBackend backend() {
@@ -308,6 +310,14 @@ final class DecodeSlots {
             }
         }
         backend.forward(rows, tokens, positions, slotOfRow, nLogits, logitRows);
+        boolean anySampled = false;
+        for (int k = 0; k < nLogits; k++) {
+            sampledLogits[k] = slots[slotOfLogit[k]].params.temperature() > 0f;
+            anySampled |= sampledLogits[k];
+        }
+        if (anySampled) {
+            backend.willSample(nLogits, sampledLogits);
+        }
         long now = System.nanoTime();
         for (int k = 0; k < nLogits; k++) {
             int s = slotOfLogit[k];
