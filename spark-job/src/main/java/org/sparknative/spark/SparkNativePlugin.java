@@ -48,7 +48,9 @@ public final class SparkNativePlugin implements SparkPlugin {
      * The gauges, by metric name, each reading {@link ExecutorMetrics} (units in the name: counts, bytes,
      * nanoseconds): {@code nativeLibraryLoads}, {@code modelsMapped}, {@code modelMappedBytes},
      * {@code integrateRows}, {@code generateRows}, {@code promptTokens}, {@code completionTokens},
-     * {@code nativeTimeNanos} (summed over the executor's threads), {@code kvCacheBytes} (in use now).
+     * {@code nativeTimeNanos} (summed over the executor's threads), {@code kvCacheBytes} (in use now),
+     * {@code cudaModuleLoads}, {@code deviceWeightUploads} and {@code deviceBatchBytes} (GPU memory of the
+     * shared decode loops, in use now).
      */
     public static final Map<String, ToLongFunction<ExecutorMetrics.Snapshot>> METRICS;
 
@@ -63,6 +65,9 @@ public final class SparkNativePlugin implements SparkPlugin {
         m.put("completionTokens", ExecutorMetrics.Snapshot::completionTokens);
         m.put("nativeTimeNanos", ExecutorMetrics.Snapshot::nativeNanos);
         m.put("kvCacheBytes", ExecutorMetrics.Snapshot::kvCacheBytes);
+        m.put("cudaModuleLoads", ExecutorMetrics.Snapshot::cudaModuleLoads);
+        m.put("deviceWeightUploads", ExecutorMetrics.Snapshot::deviceWeightUploads);
+        m.put("deviceBatchBytes", ExecutorMetrics.Snapshot::deviceBatchBytes);
         METRICS = Collections.unmodifiableMap(m);
     }
 

@@ -71,6 +71,9 @@ class PluginMetricsTest {
         assertEquals(String.valueOf(completion), v.get("csv.completionTokens"), out);
         assertEquals("0", v.get("csv.integrateRows"), out);
         assertEquals("0", v.get("csv.kvCacheBytes"), out);
+        assertEquals("0", v.get("csv.cudaModuleLoads"), out); // a CPU run touches no GPU
+        assertEquals("0", v.get("csv.deviceWeightUploads"), out);
+        assertEquals("0", v.get("csv.deviceBatchBytes"), out);
         assertTrue(Long.parseLong(v.get("csv.nativeTimeNanos")) >= Long.parseLong(v.get("report.nativeNanos")), out);
     }
 }

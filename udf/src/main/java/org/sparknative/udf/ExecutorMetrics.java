@@ -61,10 +61,13 @@ public final class ExecutorMetrics {
      *                           {@code java}, {@code cuda:0 (NVIDIA H100 80GB HBM3)}; empty before the first task
      * @param cudaModuleLoads    times this JVM loaded the CUDA fatbin (once per device used)
      * @param deviceWeightUploads model weights uploaded to a GPU (once per model and device)
+     * @param deviceBatchBytes   device memory of the open CUDA generation batches now (KV caches and scratch
+     *                           of the shared decode loops; a level, not a sum)
      */
     public record Snapshot(long nativeLibraryLoads, long modelMaps, long modelMappedBytes, long integrateRows,
                            long generateRows, long promptTokens, long completionTokens, long nativeNanos,
-                           long kvCacheBytes, String backendsUsed, long cudaModuleLoads, long deviceWeightUploads)
+                           long kvCacheBytes, String backendsUsed, long cudaModuleLoads, long deviceWeightUploads,
+                           long deviceBatchBytes)
         implements Serializable {
         private static final long serialVersionUID = 1L;
     }
@@ -73,7 +76,7 @@ public final class ExecutorMetrics {
     public static Snapshot snapshot() {
         return new Snapshot(nativeLibraryLoads(), modelMaps(), MODEL_MAPPED_BYTES.sum(), INTEGRATE_ROWS.sum(),
             GENERATE_ROWS.sum(), PROMPT_TOKENS.sum(), COMPLETION_TOKENS.sum(), NATIVE_NANOS.sum(), kvCacheBytes(),
-            String.join(", ", BACKENDS), cudaModuleLoads(), DEVICE_WEIGHT_UPLOADS.sum());
+            String.join(", ", BACKENDS), cudaModuleLoads(), DEVICE_WEIGHT_UPLOADS.sum(), deviceBatchBytes());
     }
 
     /** @return times this JVM loaded the native kernel library: 0 before the first use, then 1 */
@@ -94,6 +97,15 @@ public final class ExecutorMetrics {
     /** @return times this JVM loaded the CUDA fatbin into a device context; 0 without touching CUDA if none */
     public static long cudaModuleLoads() {
         return BACKENDS.stream().anyMatch(b -> b.startsWith("cuda")) ? org.sparknative.kernels.cuda.Cuda.moduleLoads() : 0;
+    }
+
+    /**
+     * @return device bytes of this JVM's open CUDA generation batches; 0 without touching CUDA classes when no
+     *         task ran on CUDA
+     */
+    public static long deviceBatchBytes() {
+        return BACKENDS.stream().anyMatch(b -> b.startsWith("cuda"))
+            ? org.sparknative.kernels.cuda.CudaLlamaBatch.liveDeviceBytes() : 0;
     }
 
     /** Records that a task ran on {@code backend} (see {@link BackendSelection.Resolved#describe()}). */
