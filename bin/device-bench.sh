@@ -9,7 +9,10 @@ set -euo pipefail
 dev=${DEVICE_DIR:-.device}
 [ -x "$dev/jre/bin/java" ] || { echo "no $dev/jre: run ../shared/hooks/device-pack.sh native-kernels,udf first" >&2; exit 2; }
 export LD_LIBRARY_PATH=/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
-cp=$(find "$dev/classes" -mindepth 2 -maxdepth 2 -type d -name main | tr '\n' ':')$(ls "$dev"/lib/*.jar | grep -v console-standalone | tr '\n' ':')
+cp=$(find "$dev/classes" -mindepth 2 -maxdepth 2 -type d -name main | tr '\n' ':')
+for jar in "$dev"/lib/*.jar; do
+  case "$jar" in *console-standalone*) ;; *) cp="$cp$jar:" ;; esac
+done
 java=("$dev/jre/bin/java" -Xmx8g -cp "$cp")
 what=${1:-all}
 [ $# -gt 0 ] && shift
