@@ -71,11 +71,12 @@ final class BenchGenerateCommand implements Callable<Integer> {
         if (models.isEmpty() && synthetic.isEmpty()) {
             throw new IllegalArgumentException("give --model/--tokenizer or --synthetic-model");
         }
-        org.sparknative.kernels.cuda.MatmulMode matmul = switch (cudaMatmul) {
-            case "invariant" -> org.sparknative.kernels.cuda.MatmulMode.INVARIANT;
-            case "cublas" -> org.sparknative.kernels.cuda.MatmulMode.CUBLAS;
-            default -> throw new UsageException("--cuda-matmul must be invariant or cublas, got '" + cudaMatmul + "'");
-        };
+        org.sparknative.kernels.cuda.MatmulMode matmul;
+        try {
+            matmul = org.sparknative.kernels.cuda.MatmulMode.parse(cudaMatmul);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("--cuda-matmul " + e.getMessage());
+        }
         if (cudaSlots.length > 0) {
             try {
                 org.sparknative.udf.BackendSelection.requireUsable(org.sparknative.udf.Backend.CUDA);

@@ -60,10 +60,10 @@ final class Jobs {
      */
     static org.sparknative.kernels.cuda.MatmulMode cudaMatmul(SparkSession spark) {
         String name = spark.conf().get(CUDA_MATMUL_CONF, "invariant");
-        return switch (name.trim().toLowerCase(java.util.Locale.ROOT)) {
-            case "invariant" -> org.sparknative.kernels.cuda.MatmulMode.INVARIANT;
-            case "cublas" -> org.sparknative.kernels.cuda.MatmulMode.CUBLAS;
-            default -> throw new UsageException(CUDA_MATMUL_CONF + " must be invariant or cublas, got '" + name + "'");
-        };
+        try {
+            return org.sparknative.kernels.cuda.MatmulMode.parse(name.trim().toLowerCase(java.util.Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(CUDA_MATMUL_CONF + " must be invariant or cublas, got '" + name + "'");
+        }
     }
 }

@@ -20,5 +20,23 @@ public enum MatmulMode {
      * Batches in this mode share the device's handle (calls serialized on it) and each holds its own 32 MiB
      * cuBLAS workspace ({@link CudaMemoryPlan#CUBLAS_WORKSPACE_BYTES}).
      */
-    CUBLAS
+    CUBLAS;
+
+    /** @return the setting's spelling: {@code invariant} or {@code cublas} */
+    public String label() {
+        return name().toLowerCase(java.util.Locale.ROOT);
+    }
+
+    /**
+     * @param label {@code invariant} or {@code cublas}, exactly (callers that accept other spellings normalize first)
+     * @throws IllegalArgumentException {@code must be invariant or cublas, got '<label>'}
+     */
+    public static MatmulMode parse(String label) {
+        for (MatmulMode m : values()) {
+            if (m.label().equals(label)) {
+                return m;
+            }
+        }
+        throw new IllegalArgumentException("must be invariant or cublas, got '" + label + "'");
+    }
 }

@@ -159,7 +159,7 @@ public final class GenerateBenchmark {
                             int slots = loop.stats().slots();
                             for (int subs : plan.cudaSubmitters()) {
                                 int perSubmitter = Math.max(1, slots * plan.rounds() / subs);
-                                rows.add(measure(label, "cuda " + plan.matmul().name().toLowerCase(Locale.ROOT), slots, 1,
+                                rows.add(measure(label, "cuda " + plan.matmul().label(), slots, 1,
                                     subs, perSubmitter, plan.tokens(), alloc, res -> loop.client(BadRowPolicy.TRUNCATE)));
                             }
                         }
@@ -285,7 +285,7 @@ public final class GenerateBenchmark {
         Plan plan = new Plan(ints(a.getOrDefault("cpu-slots", "32")), ints(a.getOrDefault("threads", "1")),
             ints(a.getOrDefault("cpu-submitters", "" + Runtime.getRuntime().availableProcessors())), new int[0], cudaSlots,
             ints(a.getOrDefault("cuda-submitters", "1,8")),
-            MatmulMode.valueOf(a.getOrDefault("matmul", "invariant").toUpperCase(Locale.ROOT)),
+            MatmulMode.parse(a.getOrDefault("matmul", "invariant").toLowerCase(Locale.ROOT)),
             Integer.parseInt(a.getOrDefault("tokens", "64")), Integer.parseInt(a.getOrDefault("rounds", "1")));
         List<Row> rows = new ArrayList<>();
         Path dir = SyntheticModels.defaultDir();

@@ -78,8 +78,7 @@ public final class DecodeLoops {
                 backend.close();
                 throw e;
             }
-            LOG.info("{}: shared decode loop with {} slots, {} matmul", name, backend.maxSlots(),
-                spec.matmul().name().toLowerCase(java.util.Locale.ROOT));
+            LOG.info("{}: shared decode loop with {} slots, {} matmul", name, backend.maxSlots(), spec.matmul().label());
             LOOPS.put(key, loop);
             return loop;
         }
