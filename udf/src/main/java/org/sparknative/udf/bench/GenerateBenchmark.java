@@ -98,31 +98,14 @@ public final class GenerateBenchmark {
      */
     public record Plan(int[] cpuSlots, int[] threads, int[] cpuSubmitters, int[] javaSlots, int[] cudaSlots,
                        int[] cudaSubmitters, MatmulMode matmul, int tokens, int rounds) {
-        /** The CPU-only plan of earlier releases: one task per configuration. */
-        public static Plan cpu(int[] slotCounts, int[] threads, int tokens, int rounds, int[] javaSlots) {
-            return new Plan(slotCounts, threads, new int[] {1}, javaSlots, new int[0], new int[] {1}, MatmulMode.INVARIANT,
-                tokens, rounds);
-        }
     }
 
     /**
-     * CPU rows only, one task each: the earlier entry point.
+     * Measures every configuration of {@code plan} on one model.
      *
-     * @param checkpoint  model file
-     * @param tokenizer   tokenizer file
-     * @param label       model name for the report
-     * @param slotCounts  slot counts to measure
-     * @param threads     thread counts to measure (native backend)
-     * @param tokens      new tokens per sequence
-     * @param rounds      sequences per slot
-     * @param javaSlots   slot counts for the Java reference (1 thread)
-     */
-    public static List<Row> run(Path checkpoint, Path tokenizer, String label, int[] slotCounts, int[] threads, int tokens,
-                                int rounds, int[] javaSlots) {
-        return run(checkpoint, tokenizer, label, Plan.cpu(slotCounts, threads, tokens, rounds, javaSlots));
-    }
-
-    /**
+     * @param checkpoint model file
+     * @param tokenizer  tokenizer file
+     * @param label      model name for the report
      * @throws org.sparknative.kernels.cuda.CudaUnavailableException if the plan has CUDA rows and CUDA cannot run here
      */
     public static List<Row> run(Path checkpoint, Path tokenizer, String label, Plan plan) {
