@@ -96,7 +96,7 @@ public final class ExecutorMetrics {
 
     /** @return times this JVM loaded the CUDA fatbin into a device context; 0 without touching CUDA if none */
     public static long cudaModuleLoads() {
-        return BACKENDS.stream().anyMatch(b -> b.startsWith("cuda")) ? org.sparknative.kernels.cuda.Cuda.moduleLoads() : 0;
+        return usedCuda() ? org.sparknative.kernels.cuda.Cuda.moduleLoads() : 0;
     }
 
     /**
@@ -104,8 +104,12 @@ public final class ExecutorMetrics {
      *         task ran on CUDA
      */
     public static long deviceBatchBytes() {
-        return BACKENDS.stream().anyMatch(b -> b.startsWith("cuda"))
-            ? org.sparknative.kernels.cuda.CudaLlamaBatch.liveDeviceBytes() : 0;
+        return usedCuda() ? org.sparknative.kernels.cuda.CudaLlamaBatch.liveDeviceBytes() : 0;
+    }
+
+    /** Whether a task of this JVM ran on CUDA: until then the CUDA counters are 0 and no CUDA class is loaded. */
+    private static boolean usedCuda() {
+        return BACKENDS.stream().anyMatch(b -> b.startsWith("cuda"));
     }
 
     /** Records that a task ran on {@code backend} (see {@link BackendSelection.Resolved#describe()}). */

@@ -1,6 +1,5 @@
 package org.sparknative.kernels.cuda;
 
-import java.util.Arrays;
 import org.bytedeco.cuda.global.cudart;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Pointer;
@@ -126,7 +125,6 @@ public final class KernelLaunch {
         int rc = cudart.cuLaunchKernel(f, gridX, gridY, gridZ, blockX, blockY, blockZ, sharedBytes,
             stream == null ? null : stream.handle(), block.params, null);
         count = 0;
-        Arrays.fill(bits, 0L);
         if (rc != cudart.CUDA_SUCCESS) {
             CudaException.check("cuLaunchKernel(" + kernel + ", grid " + gridX + "x" + gridY + "x" + gridZ + ", block "
                 + blockX + "x" + blockY + "x" + blockZ + ")", rc);

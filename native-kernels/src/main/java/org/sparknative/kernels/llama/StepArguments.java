@@ -37,20 +37,19 @@ public final class StepArguments {
         if (threads < 1) {
             throw new IllegalArgumentException("threads must be >= 1, got " + threads);
         }
-        int seq = seqLen;
         for (int i = 0; i < rows; i++) {
             if (tokens[i] < 0 || tokens[i] >= vocab) {
                 throw new IllegalArgumentException("row " + i + ": token " + tokens[i] + " is outside [0, " + vocab + ")");
             }
-            if (positions[i] < 0 || positions[i] >= seq) {
-                throw new IllegalArgumentException("row " + i + ": position " + positions[i] + " is outside [0, " + seq
+            if (positions[i] < 0 || positions[i] >= seqLen) {
+                throw new IllegalArgumentException("row " + i + ": position " + positions[i] + " is outside [0, " + seqLen
                     + ") (seq_len)");
             }
             if (slots[i] < 0 || slots[i] >= maxSlots) {
                 throw new IllegalArgumentException("row " + i + ": slot " + slots[i] + " is outside [0, " + maxSlots
                     + ") (maxSlots)");
             }
-            keyScratch[i] = (long) slots[i] * seq + positions[i];
+            keyScratch[i] = (long) slots[i] * seqLen + positions[i];
         }
         for (int k = 0; k < nLogits; k++) {
             if (logitRows[k] < 0 || logitRows[k] >= rows) {
@@ -63,7 +62,7 @@ public final class StepArguments {
             }
         }
         if (rows > 1) {
-            checkDistinctCells(rows, positions, slots, seq, keyScratch);
+            checkDistinctCells(rows, positions, slots, seqLen, keyScratch);
         }
     }
 
