@@ -63,6 +63,7 @@ final class DecodeSlots {
     private final Seq[] slots;
     private int active;
     private int[] scratch = new int[16];
+    private final java.util.Set<Object> ownerScratch = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
 
     // Per-step arrays, sized once.
     private final int[] tokens;
@@ -245,23 +246,15 @@ final class DecodeSlots {
         return false;
     }
 
-    /** @return how many distinct owners hold slots */
+    /** @return how many distinct owners hold slots (one pass over the slots: the shared loop asks every step) */
     int owners() {
-        int n = 0;
-        for (int s = 0; s < slots.length; s++) {
-            Seq q = slots[s];
-            if (q == null) {
-                continue;
-            }
-            boolean seen = false;
-            for (int t = 0; t < s && !seen; t++) {
-                seen = slots[t] != null && slots[t].owner == q.owner;
-            }
-            if (!seen) {
-                n++;
+        ownerScratch.clear();
+        for (Seq q : slots) {
+            if (q != null) {
+                ownerScratch.add(q.owner);
             }
         }
-        return n;
+        return ownerScratch.size();
     }
 
     /**
