@@ -208,36 +208,11 @@ class ArrowFreeBatcherTest {
         try (NativeLlamaModel nm = NativeLlamaModel.map(ckpt); NativeTokenizer ntok = NativeTokenizer.load(tokFile, 300)) {
             NativeBackend nb = new NativeBackend(nm, 2, 2 + 3, 1);
             assertTrue(org.sparknative.kernels.llama.NativeLlamaBatch.liveKvCacheBytes() > before);
-            DecodeBackend counting = new DecodeBackend() {
-                @Override
-                public LlamaConfig config() {
-                    return nb.config();
-                }
-
-                @Override
-                public int maxSlots() {
-                    return nb.maxSlots();
-                }
-
-                @Override
-                public int maxRowsPerStep() {
-                    return nb.maxRowsPerStep();
-                }
-
+            DecodeBackend counting = new ForwardingBackend(nb) {
                 @Override
                 public void forward(int rows, int[] tokens, int[] positions, int[] slots, int nLogits, int[] logitRows) {
                     forwards[0]++;
-                    nb.forward(rows, tokens, positions, slots, nLogits, logitRows);
-                }
-
-                @Override
-                public int sample(int k, float temperature, float topp, long[] rngState) {
-                    return nb.sample(k, temperature, topp, rngState);
-                }
-
-                @Override
-                public void close() {
-                    nb.close();
+                    super.forward(rows, tokens, positions, slots, nLogits, logitRows);
                 }
             };
             try (counting) {

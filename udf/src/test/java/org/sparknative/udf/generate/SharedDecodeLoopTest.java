@@ -66,8 +66,7 @@ class SharedDecodeLoopTest {
     }
 
     /** The fake device: the reference backend, slowed down, gated, and failing on request. */
-    private static final class FakeDevice implements DecodeBackend {
-        final ReferenceBackend inner;
+    private static final class FakeDevice extends ForwardingBackend {
         final AtomicInteger forwards = new AtomicInteger();
         final AtomicBoolean closed = new AtomicBoolean();
         volatile CountDownLatch gate = new CountDownLatch(0);
@@ -75,22 +74,7 @@ class SharedDecodeLoopTest {
         volatile long delayMs;
 
         FakeDevice(int slots, int rows) {
-            inner = new ReferenceBackend(ckpt, slots, rows);
-        }
-
-        @Override
-        public LlamaConfig config() {
-            return inner.config();
-        }
-
-        @Override
-        public int maxSlots() {
-            return inner.maxSlots();
-        }
-
-        @Override
-        public int maxRowsPerStep() {
-            return inner.maxRowsPerStep();
+            super(new ReferenceBackend(ckpt, slots, rows));
         }
 
         @Override
@@ -110,18 +94,13 @@ class SharedDecodeLoopTest {
                     throw new IllegalStateException("cuLaunchKernel failed: CUDA_ERROR_LAUNCH_FAILED (719)");
                 }
             }
-            inner.forward(rows, tokens, positions, slots, nLogits, logitRows);
-        }
-
-        @Override
-        public int sample(int k, float temperature, float topp, long[] rngState) {
-            return inner.sample(k, temperature, topp, rngState);
+            super.forward(rows, tokens, positions, slots, nLogits, logitRows);
         }
 
         @Override
         public void close() {
             closed.set(true);
-            inner.close();
+            super.close();
         }
     }
 

@@ -27,8 +27,7 @@ class WillSampleTest {
     Path tmp;
 
     /** The reference backend, checking every sample call against the step's announcement. */
-    private static final class Announced implements DecodeBackend {
-        final ReferenceBackend inner;
+    private static final class Announced extends ForwardingBackend {
         boolean[] announced;
         int nAnnounced;
         int announcements;
@@ -37,29 +36,14 @@ class WillSampleTest {
         int steps;
 
         Announced(Checkpoint c, int slots, int rows) {
-            inner = new ReferenceBackend(c, slots, rows);
-        }
-
-        @Override
-        public LlamaConfig config() {
-            return inner.config();
-        }
-
-        @Override
-        public int maxSlots() {
-            return inner.maxSlots();
-        }
-
-        @Override
-        public int maxRowsPerStep() {
-            return inner.maxRowsPerStep();
+            super(new ReferenceBackend(c, slots, rows));
         }
 
         @Override
         public void forward(int rows, int[] tokens, int[] positions, int[] slots, int nLogits, int[] logitRows) {
             announced = null;
             steps++;
-            inner.forward(rows, tokens, positions, slots, nLogits, logitRows);
+            super.forward(rows, tokens, positions, slots, nLogits, logitRows);
         }
 
         @Override
@@ -79,12 +63,7 @@ class WillSampleTest {
                 greedyCalls++;
                 assertTrue(announced == null || !announced[k], "greedy row " + k + " announced as sampled");
             }
-            return inner.sample(k, temperature, topp, rngState);
-        }
-
-        @Override
-        public void close() {
-            inner.close();
+            return super.sample(k, temperature, topp, rngState);
         }
     }
 
