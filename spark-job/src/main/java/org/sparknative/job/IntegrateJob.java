@@ -211,7 +211,7 @@ final class IntegrateJob implements Callable<Integer> {
                 boolean writeHere = output != null && !compare;
                 long t0 = System.nanoTime();
                 if (writeHere) {
-                    DataIO.write(built.output().drop(RowIds.INPUT_ROW, IntegrateTransform.N_INPUT), output, outFormat, overwrite);
+                    DataIO.write(built.output().drop(RowIds.INPUT_ROW), output, outFormat, overwrite);
                     guard.committed();
                 } else {
                     noop(built.output());
@@ -225,7 +225,7 @@ final class IntegrateJob implements Callable<Integer> {
                 last = built.output();
             }
             if (compare && output != null) {
-                DataIO.write(last.drop(RowIds.INPUT_ROW, IntegrateTransform.N_INPUT), output, outFormat, overwrite);
+                DataIO.write(last.drop(RowIds.INPUT_ROW), output, outFormat, overwrite);
                 guard.committed();
             }
             results = withSpeedups(results);
@@ -275,7 +275,7 @@ final class IntegrateJob implements Callable<Integer> {
             case JAVA_ROW -> new Built(data.withColumn("x",
                 callUDF(IntegrateFunctions.JAVA_NAME, col("a"), col("b"), col("n"))), null, null);
             case NATIVE_ROW -> new Built(data.withColumn("x",
-                callUDF(IntegrateFunctions.NATIVE_NAME, col("a"), col("b"), col("n"))), null, null);
+                callUDF(IntegrateFunctions.ROW_NAME, col("a"), col("b"), col("n"))), null, null);
             case NATIVE_ARROW -> {
                 IntegrateTransform.Result r = IntegrateTransform.apply(data, options);
                 yield new Built(r.output(), r.rows(), r.invalidRows());

@@ -140,9 +140,20 @@ class GenerateSparkTest {
         GenerationSpec spec = new GenerationSpec(files[0].toString(), files[1].toString(), Backend.CPU, 8, 16, 1,
             BadRowPolicy.ROW_ERROR);
         GenerationParams defaults = new GenerationParams(8, 0f, 1f, 1);
-        org.sparknative.spark.generate.GenerateFunctions.register(spark, spec, defaults);
         prompts(10).createOrReplaceTempView("gen_prompts");
-        List<Row> sql = spark.sql("SELECT id, generate(prompt) AS c FROM gen_prompts ORDER BY id").collectAsList();
+        // The extension's generate() takes its model and row defaults from Spark settings.
+        java.util.Map<String, String> conf = java.util.Map.of("spark.sparknative.model.sqltest.path", files[0].toString(),
+            "spark.sparknative.model.sqltest.tokenizer", files[1].toString(), "spark.sparknative.model.sqltest.slots", "8",
+            "spark.sparknative.model.sqltest.prefillTokens", "16", "spark.sparknative.model.sqltest.threads", "1",
+            "spark.sparknative.generate.maxNewTokens", "8", "spark.sparknative.generate.temperature", "0",
+            "spark.sparknative.generate.topP", "1", "spark.sparknative.generate.seed", "1");
+        conf.forEach(spark.conf()::set);
+        List<Row> sql;
+        try {
+            sql = spark.sql("SELECT id, generate(prompt) AS c FROM gen_prompts ORDER BY id").collectAsList();
+        } finally {
+            conf.keySet().forEach(spark.conf()::unset);
+        }
         List<Row> batched = GenerateTransform.apply(prompts(10), GenerateTransform.Options.of(spec, defaults))
             .output().orderBy("id").collectAsList();
         for (int i = 0; i < 10; i++) {

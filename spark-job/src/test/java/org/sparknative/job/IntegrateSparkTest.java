@@ -143,8 +143,12 @@ class IntegrateSparkTest {
         }
         Row nullRow = spark.sql("SELECT integrate_f(CAST(NULL AS DOUBLE), 1.0D, 10)").first();
         assertTrue(nullRow.isNullAt(0));
-        SparkException e = assertThrows(SparkException.class,
+        // A constant that can never be valid is an analysis error; a column's bad value fails the query naming it.
+        org.apache.spark.sql.AnalysisException bad = assertThrows(org.apache.spark.sql.AnalysisException.class,
             () -> spark.sql("SELECT integrate_f(0.0D, 1.0D, 0)").collectAsList());
+        assertTrue(bad.getMessage().contains("integrate_f(): argument 'n' must be in [1, 2147483647], got 0"), bad.getMessage());
+        SparkException e = assertThrows(SparkException.class,
+            () -> spark.sql("SELECT integrate_f(0.0D, 1.0D, CAST(id AS INT)) FROM range(1)").collectAsList());
         assertTrue(String.valueOf(e.getMessage()).contains("n must be >= 1, got 0"), e.getMessage());
     }
 

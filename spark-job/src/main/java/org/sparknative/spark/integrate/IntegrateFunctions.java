@@ -13,8 +13,9 @@ import org.sparknative.udf.integrate.IntegrateValidation;
 /**
  * Row-at-a-time SQL functions of the integration workload, for SQL and the DataFrame API:
  * <ul>
- *   <li>{@code integrate_f(a, b, n)}: one JNI call into the native kernel per row ({@code native-row};
- *       convenient, slower than the batched {@link IntegrateTransform} by design);</li>
+ *   <li>{@code integrate_f_row(a, b, n)}, and {@code integrate_f(a, b, n)} on a session without the SQL
+ *       extension ({@code SparkNativeExtensions}, whose {@code integrate_f} is batched): one JNI call into the
+ *       native kernel per row ({@code native-row}; slower than the batched path by design);</li>
  *   <li>{@code integrate_f_java(a, b, n)}: the plain Java loop ({@code java-row}), the baseline.</li>
  * </ul>
  * Both return DOUBLE; a null input gives null. An invalid row ({@code n <= 0}, non-finite {@code a} or
@@ -25,16 +26,24 @@ import org.sparknative.udf.integrate.IntegrateValidation;
 public final class IntegrateFunctions {
     /** SQL name of the native row-at-a-time function. */
     public static final String NATIVE_NAME = "integrate_f";
+    /** SQL name of the native row-at-a-time function, whatever the session's extensions. */
+    public static final String ROW_NAME = "integrate_f_row";
     /** SQL name of the pure-Java row-at-a-time function. */
     public static final String JAVA_NAME = "integrate_f_java";
 
     private IntegrateFunctions() {
     }
 
-    /** Registers {@code integrate_f} and {@code integrate_f_java} in {@code spark} with the given policy. */
+    /**
+     * Registers {@code integrate_f_row}, {@code integrate_f_java} and, unless the session has the SQL extension,
+     * {@code integrate_f} in {@code spark} with the given policy.
+     */
     public static void register(SparkSession spark, BadRowPolicy policy) {
         BadRowPolicy.INVALID_ROWS.check(policy);
-        spark.udf().register(NATIVE_NAME, nativeRow(policy), DataTypes.DoubleType);
+        if (!org.sparknative.spark.sql.SparkNativeSql.hasExtension(spark)) {
+            spark.udf().register(NATIVE_NAME, nativeRow(policy), DataTypes.DoubleType);
+        }
+        spark.udf().register(ROW_NAME, nativeRow(policy), DataTypes.DoubleType);
         spark.udf().register(JAVA_NAME, javaRow(policy), DataTypes.DoubleType);
     }
 
