@@ -133,6 +133,10 @@ final class GenerateJob implements Callable<Integer> {
     @Option(names = "--summary", description = "Also write the summary as JSON to this file.")
     Path summary;
 
+    @Option(names = "--compare-sql", description = "After the run, time the same prompts through the SQL extension's "
+        + "generate_details() and through the DataFrame API, alternately, twice each, and print the tokens/s of both.")
+    boolean compareSql;
+
     /** The JSON summary. Times in seconds, rates per second; {@code executors}: what each executor did. */
     record Summary(String workload, String timestamp, String sparkVersion, String master, String model, String tokenizer,
                    String modelShape, String backend, int slots, int threads, int partitions, long prompts,
@@ -274,6 +278,9 @@ final class GenerateJob implements Callable<Integer> {
                 String.format(Locale.ROOT, "%,d", ct), String.valueOf(errors), Report.fixed(secs, 2), Report.fixed(tps, 1),
                 Report.fixed(ct == 0 ? Double.NaN : 1000.0 / tps, 3))));
             System.out.println("model: " + ckpt.config() + " (" + ckpt.format() + ")");
+            if (compareSql) {
+                SqlComparison.generate(spark, prompts, spec, options);
+            }
             List<ExecutorActivity.Executor> executors = activity.finish();
             Report.executors(System.out, executors, true);
             if (summary != null) {

@@ -193,9 +193,9 @@ final class IntegrateJob implements Callable<Integer> {
                 count, sumN, data.rdd().getNumPartitions(), spark.sparkContext().master());
 
             spark.udf().register("integrate_f_relerr",
-                (UDF4<Double, Double, Double, Integer, Double>) (x, a, b, n) ->
-                    x == null || a == null || b == null || n == null || n < 1 ? null
-                        : IntegrateReference.relativeError(x, a, b, n), DataTypes.DoubleType);
+                (UDF4<Double, Double, Double, Long, Double>) (x, a, b, n) ->
+                    x == null || a == null || b == null || n == null || n < 1 || n > Integer.MAX_VALUE ? null
+                        : IntegrateReference.relativeError(x, a, b, n.intValue()), DataTypes.DoubleType);
 
             List<VariantResult> results = new ArrayList<>();
             Dataset<Row> last = null;
@@ -218,11 +218,14 @@ final class IntegrateJob implements Callable<Integer> {
                 }
                 double secs = (System.nanoTime() - t0) / 1e9;
                 long invalid = built.invalidRows() == null ? 0 : built.invalidRows().total();
-                Row err = built.output().agg(max(callUDF("integrate_f_relerr", col("x"), col("a"), col("b"), col("n")))).first();
+                Row err = built.output().agg(max(callUDF("integrate_f_relerr", col("x"), col("a"), col("b"), col("n").cast(DataTypes.LongType)))).first();
                 double maxErr = err.isNullAt(0) ? Double.NaN : err.getDouble(0);
                 results.add(new VariantResult(v.label, v.description, run.backendLabel(spark), count, secs, count / secs, sumN / secs, Double.NaN,
                     maxErr, invalid));
                 last = built.output();
+            }
+            if (compare) {
+                results.addAll(sqlVariants(spark, data, count, sumN, warmup));
             }
             if (compare && output != null) {
                 DataIO.write(last.drop(RowIds.INPUT_ROW), output, outFormat, overwrite);
@@ -283,6 +286,52 @@ final class IntegrateJob implements Callable<Integer> {
         };
     }
 
+    /**
+     * The SQL extension's {@code integrate_f} on the same rows: over the cached table ({@code sql-cached}) and, where
+     * the executors share the driver's filesystem (local mode), over a Parquet copy ({@code sql-parquet}). Both read
+     * their input as columnar batches, in bulk. On a session without the extension {@code integrate_f} is the row UDF,
+     * and the rows say so.
+     */
+    private static List<VariantResult> sqlVariants(SparkSession spark, Dataset<Row> data, long count, long sumN, int warmup) {
+        boolean batched = org.sparknative.spark.sql.SparkNativeSql.hasExtension(spark);
+        String how = batched ? "SQL integrate_f (extension), columnar input in bulk" : "SQL integrate_f without the extension (row UDF)";
+        List<VariantResult> out = new ArrayList<>();
+        data.createOrReplaceTempView("integrate_cached");
+        out.add(sqlVariant(spark, "sql-cached", how + ", cached table", "integrate_cached", count, sumN, warmup));
+        if (Sessions.isLocal(spark.sparkContext().master())) {
+            Path dir = null;
+            try {
+                dir = java.nio.file.Files.createTempDirectory("spark-native-integrate-");
+                String parquet = dir.resolve("rows.parquet").toUri().toString();
+                data.write().parquet(parquet);
+                spark.read().parquet(parquet).createOrReplaceTempView("integrate_parquet");
+                out.add(sqlVariant(spark, "sql-parquet", how + ", Parquet file", "integrate_parquet", count, sumN, warmup));
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("cannot write the Parquet copy for sql-parquet", e);
+            } finally {
+                if (dir != null) {
+                    org.apache.commons.io.FileUtils.deleteQuietly(dir.toFile());
+                }
+            }
+        }
+        return out;
+    }
+
+    private static VariantResult sqlVariant(SparkSession spark, String name, String description, String view, long count,
+                                            long sumN, int warmup) {
+        String query = "SELECT *, integrate_f(a, b, n) AS x FROM " + view;
+        for (int i = 0; i < warmup; i++) {
+            noop(spark.sql(query + " LIMIT 20000"));
+        }
+        Dataset<Row> q = spark.sql(query);
+        long t0 = System.nanoTime();
+        noop(q);
+        double secs = (System.nanoTime() - t0) / 1e9;
+        Row err = q.agg(max(callUDF("integrate_f_relerr", col("x"), col("a"), col("b"), col("n").cast(DataTypes.LongType)))).first();
+        return new VariantResult(name, description, Backend.CPU.label(), count, secs, count / secs, sumN / secs, Double.NaN,
+            err.isNullAt(0) ? Double.NaN : err.getDouble(0), 0);
+    }
+
     /** Computes every row and discards it: Spark's no-op sink, the standard way to time a query. */
     private static void noop(Dataset<Row> df) {
         df.write().format("noop").mode("overwrite").save();
@@ -309,15 +358,15 @@ final class IntegrateJob implements Callable<Integer> {
         if (count > 50_000_000L) {
             return List.of();
         }
-        List<Row> rowsIn = data.select("a", "b", "n").na().drop()
-            .filter("n >= 1 AND a = a AND b = b AND abs(a) < double('inf') AND abs(b) < double('inf')").collectAsList();
+        List<Row> rowsIn = data.select(col("a"), col("b"), col("n").cast(DataTypes.LongType).as("n")).na().drop()
+            .filter("n >= 1 AND n <= 2147483647 AND a = a AND b = b AND abs(a) < double('inf') AND abs(b) < double('inf')").collectAsList();
         List<VariantResult> out = new ArrayList<>();
         try (BufferAllocator alloc = ExecutorRuntime.newTaskAllocator("integrate kernel-only")) {
             IntegrateBenchmark.RowSource source = (id, ab) -> {
                 Row row = rowsIn.get((int) id);
                 ab[0] = row.getDouble(0);
                 ab[1] = row.getDouble(1);
-                return row.getInt(2);
+                return (int) row.getLong(2);
             };
             List<IntegrateBenchmark.Row> measured = new ArrayList<>();
             try (IntegrateBenchmark.Input in = IntegrateBenchmark.input(rowsIn.size(), IntegrateBenchmark.CPU_BATCH_ROWS,
@@ -358,9 +407,13 @@ final class IntegrateJob implements Callable<Integer> {
         Report.table(System.out, List.of("variant", "backend", "rows", "wall s", "rows/s", "evals/s", "vs java-row", "max rel err",
             "invalid"), rows);
         if (kernel != null) {
-            results.stream().filter(r -> r.variant().equals(Variant.NATIVE_ARROW.label) && r.backend().equals("cpu")).findFirst().ifPresent(r ->
-                System.out.printf(Locale.ROOT, "native-arrow reaches %.0f%% of the kernel-only evaluations/s%n",
-                    100.0 * r.evaluationsPerSecond() / kernel.evaluationsPerSecond()));
+            for (VariantResult r : results) {
+                if (r.backend().equals("cpu") && (r.variant().equals(Variant.NATIVE_ARROW.label) || r.variant().startsWith("sql-"))) {
+                    System.out.printf(Locale.ROOT, "%s reaches %.0f%% of the kernel-only evaluations/s%s%n", r.variant(),
+                        100.0 * r.evaluationsPerSecond() / kernel.evaluationsPerSecond(),
+                        Double.isNaN(r.speedupOverJavaRow()) ? "" : String.format(Locale.ROOT, " (%.1fx java-row)", r.speedupOverJavaRow()));
+                }
+            }
         }
     }
 

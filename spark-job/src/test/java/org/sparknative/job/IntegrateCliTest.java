@@ -45,8 +45,12 @@ class IntegrateCliTest {
         JsonNode json = new ObjectMapper().readTree(summary.toFile());
         assertEquals(3000, json.get("rows").asLong());
         JsonNode variants = json.get("variants");
-        assertEquals(3, variants.size());
+        // The three DataFrame variants, then the SQL extension over the cached rows and over a Parquet copy.
+        assertEquals(5, variants.size());
         assertEquals("java-row", variants.get(0).get("variant").asText());
+        assertEquals("sql-cached", variants.get(3).get("variant").asText());
+        assertEquals("sql-parquet", variants.get(4).get("variant").asText());
+        assertTrue(variants.get(4).get("description").asText().contains("columnar input in bulk"), variants.toString());
         assertEquals(1.0, variants.get(0).get("speedupOverJavaRow").asDouble(), 1e-9);
         for (JsonNode v : variants) {
             assertTrue(v.get("maxRelativeError").asDouble() < 1e-11, v.toString());

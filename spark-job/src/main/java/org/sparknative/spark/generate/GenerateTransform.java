@@ -134,7 +134,7 @@ public final class GenerateTransform {
                 : Literal.create(null, GenerateCall.OPTION_TYPES.get(k)));
         }
         String model = java.nio.file.Path.of(options.spec().checkpoint()).getFileName().toString();
-        GenerateCall call = GenerateCall.of(args, new GenerateCall.Settings(model, options.spec(), options.defaults(),
+        GenerateCall call = GenerateCall.of(args, SparkNativeSql.rowIdColumns(in), new GenerateCall.Settings(model, options.spec(), options.defaults(),
             options.recordBatchRows(), false, true, counters));
         Column value = ExpressionUtils.column(call);
         List<Column> out = new ArrayList<>();

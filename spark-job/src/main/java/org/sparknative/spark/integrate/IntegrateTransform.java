@@ -142,8 +142,8 @@ public final class IntegrateTransform {
         var sc = in.sparkSession().sparkContext();
         PartitionCounter rows = PartitionCounter.register(sc, "integrate_f rows");
         PartitionCounter invalid = PartitionCounter.register(sc, "integrate_f invalid rows");
-        IntegrateCall call = new IntegrateCall(ExpressionUtils.expression(in.col("a")),
-            ExpressionUtils.expression(in.col("b")), ExpressionUtils.expression(in.col("n")),
+        IntegrateCall call = IntegrateCall.of(ExpressionUtils.expression(in.col("a")),
+            ExpressionUtils.expression(in.col("b")), ExpressionUtils.expression(in.col("n")), SparkNativeSql.rowIdColumns(in),
             new IntegrateCall.Settings(options, rows, invalid));
         return new Result(in.select(in.col("*"), ExpressionUtils.column(call).as("x")), rows, invalid);
     }

@@ -72,16 +72,38 @@ public final class GenerateCall extends Expression implements CodegenFallback, N
     public static final List<DataType> OPTION_TYPES = List.of(DataTypes.IntegerType, DataTypes.FloatType, DataTypes.FloatType,
         DataTypes.LongType);
 
+    private final List<Expression> children; // the arguments, then the context columns
     private final List<Expression> args; // prompt, max_new_tokens, temperature, top_p, seed
     private final Settings settings;
 
-    /** Catalyst's constructor (its tree copies call it by reflection): see {@link #of}. */
-    public GenerateCall(Seq<Expression> args, Settings settings) {
-        if (args.size() != 1 + OPTIONS.size()) {
-            throw new IllegalArgumentException("generate takes 5 arguments, got " + args.size());
+    /** Catalyst's constructor (its tree copies call it by reflection): the arguments, then context columns. */
+    public GenerateCall(Seq<Expression> children, Settings settings) {
+        this.children = List.copyOf(Catalyst.list(children));
+        if (this.children.size() < 1 + OPTIONS.size()) {
+            throw new IllegalArgumentException("generate takes 5 arguments, got " + this.children.size());
         }
-        this.args = List.copyOf(Catalyst.list(args));
+        this.args = this.children.subList(0, 1 + OPTIONS.size());
         this.settings = settings;
+    }
+
+    /**
+     * @param args    as {@link #of(List, Settings)}
+     * @param context row-id columns to keep for messages and seeds (see {@link NativeCall#context()})
+     */
+    public static GenerateCall of(List<Expression> args, List<Expression> context, Settings settings) {
+        List<Expression> all = new java.util.ArrayList<>(args);
+        all.addAll(context);
+        return new GenerateCall(Catalyst.seq(all), settings);
+    }
+
+    @Override
+    public List<Expression> arguments() {
+        return args;
+    }
+
+    @Override
+    public List<Expression> context() {
+        return children.subList(args.size(), children.size());
     }
 
     /**
@@ -89,7 +111,7 @@ public final class GenerateCall extends Expression implements CodegenFallback, N
      *             BIGINT (a null literal of the type for the default)
      */
     public static GenerateCall of(List<Expression> args, Settings settings) {
-        return new GenerateCall(Catalyst.seq(args), settings);
+        return of(args, List.of(), settings);
     }
 
     public Settings settings() {
@@ -163,7 +185,7 @@ public final class GenerateCall extends Expression implements CodegenFallback, N
 
     @Override
     public Seq<Expression> children() {
-        return Catalyst.seq(args);
+        return Catalyst.seq(children);
     }
 
     @Override
@@ -184,7 +206,7 @@ public final class GenerateCall extends Expression implements CodegenFallback, N
     @Override
     public Object productElement(int i) {
         return switch (i) {
-            case 0 -> Catalyst.seq(args);
+            case 0 -> Catalyst.seq(children);
             case 1 -> settings;
             default -> throw new IndexOutOfBoundsException(i);
         };
@@ -197,11 +219,11 @@ public final class GenerateCall extends Expression implements CodegenFallback, N
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof GenerateCall c && args.equals(c.args) && settings.equals(c.settings);
+        return o instanceof GenerateCall c && children.equals(c.children) && settings.equals(c.settings);
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(args, settings);
+        return Objects.hash(children, settings);
     }
 }

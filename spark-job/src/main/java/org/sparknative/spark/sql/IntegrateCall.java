@@ -47,16 +47,41 @@ public final class IntegrateCall extends Expression implements CodegenFallback, 
         }
     }
 
+    private final List<Expression> children; // a, b, n, then the context columns
     private final Expression a;
     private final Expression b;
     private final Expression n;
     private final Settings settings;
 
-    public IntegrateCall(Expression a, Expression b, Expression n, Settings settings) {
-        this.a = a;
-        this.b = b;
-        this.n = n;
+    /** Catalyst's constructor (its tree copies call it by reflection): {@code a, b, n}, then context columns. */
+    public IntegrateCall(Seq<Expression> children, Settings settings) {
+        this.children = List.copyOf(Catalyst.list(children));
+        if (this.children.size() < 3) {
+            throw new IllegalArgumentException("integrate_f takes a, b, n, got " + this.children);
+        }
+        this.a = this.children.get(0);
+        this.b = this.children.get(1);
+        this.n = this.children.get(2);
         this.settings = settings;
+    }
+
+    /**
+     * @param context row-id columns to keep for messages (see {@link NativeCall#context()}), may be empty
+     */
+    public static IntegrateCall of(Expression a, Expression b, Expression n, List<Expression> context, Settings settings) {
+        List<Expression> all = new java.util.ArrayList<>(List.of(a, b, n));
+        all.addAll(context);
+        return new IntegrateCall(Catalyst.seq(all), settings);
+    }
+
+    @Override
+    public List<Expression> arguments() {
+        return children.subList(0, 3);
+    }
+
+    @Override
+    public List<Expression> context() {
+        return children.subList(3, children.size());
     }
 
     public Settings settings() {
@@ -65,7 +90,7 @@ public final class IntegrateCall extends Expression implements CodegenFallback, 
 
     @Override
     public Expression withArguments(List<Expression> args) {
-        return new IntegrateCall(args.get(0), args.get(1), args.get(2), settings);
+        return of(args.get(0), args.get(1), args.get(2), List.of(), settings);
     }
 
     @Override
@@ -92,6 +117,17 @@ public final class IntegrateCall extends Expression implements CodegenFallback, 
     @Override
     public String prettyName() {
         return IntegrateSql.NAME;
+    }
+
+    /** {@code integrate_f(a, b, n)}: the arguments, without the context columns. */
+    @Override
+    public String sql() {
+        return prettyName() + "(" + a.sql() + ", " + b.sql() + ", " + n.sql() + ")";
+    }
+
+    @Override
+    public String toString() {
+        return prettyName() + "(" + a + ", " + b + ", " + n + ")";
     }
 
     @Override
@@ -129,12 +165,12 @@ public final class IntegrateCall extends Expression implements CodegenFallback, 
 
     @Override
     public Seq<Expression> children() {
-        return Catalyst.seq(a, b, n);
+        return Catalyst.seq(children);
     }
 
     @Override
     public Expression withNewChildrenInternal(IndexedSeq<Expression> c) {
-        return new IntegrateCall(c.apply(0), c.apply(1), c.apply(2), settings);
+        return new IntegrateCall(c, settings);
     }
 
     @Override
@@ -144,16 +180,14 @@ public final class IntegrateCall extends Expression implements CodegenFallback, 
 
     @Override
     public int productArity() {
-        return 4;
+        return 2;
     }
 
     @Override
     public Object productElement(int i) {
         return switch (i) {
-            case 0 -> a;
-            case 1 -> b;
-            case 2 -> n;
-            case 3 -> settings;
+            case 0 -> Catalyst.seq(children);
+            case 1 -> settings;
             default -> throw new IndexOutOfBoundsException(i);
         };
     }
@@ -165,11 +199,11 @@ public final class IntegrateCall extends Expression implements CodegenFallback, 
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof IntegrateCall c && a.equals(c.a) && b.equals(c.b) && n.equals(c.n) && settings.equals(c.settings);
+        return o instanceof IntegrateCall c && children.equals(c.children) && settings.equals(c.settings);
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(a, b, n, settings);
+        return Objects.hash(children, settings);
     }
 }

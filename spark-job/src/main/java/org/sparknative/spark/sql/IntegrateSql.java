@@ -43,7 +43,7 @@ public final class IntegrateSql {
         }
         in.checkConstant("n", n, v -> ((Number) v).longValue() >= 1 && ((Number) v).longValue() <= Integer.MAX_VALUE
             ? null : "must be in [1, " + Integer.MAX_VALUE + "], got " + v);
-        return new IntegrateCall(a, b, n, new IntegrateCall.Settings(options(SQLConf.get()), null, null));
+        return IntegrateCall.of(a, b, n, List.of(), new IntegrateCall.Settings(options(SQLConf.get()), null, null));
     }
 
     /** @return the session's settings for {@code integrate_f} */

@@ -137,7 +137,7 @@ public class NativeEvalExec extends SparkPlan implements UnaryExecNode {
     protected BatchEvaluator evaluator() {
         List<Attribute> in = Catalyst.list(child.output());
         List<BatchEvaluator.Arg> args = new ArrayList<>();
-        for (Expression e : Catalyst.list(call.children())) {
+        for (Expression e : ((NativeCall) call).arguments()) {
             args.add(BatchEvaluator.Arg.bind(e, in));
         }
         List<DataType> types = new ArrayList<>();

@@ -30,7 +30,9 @@ import org.sparknative.spark.RowIds;
  * One call per application; the optimizer's fixed point repeats it, so several calls become a chain of
  * operators and a call over another call's value sits above it.
  *
- * <p>Arguments that are neither columns nor constants are computed in a projection below. Calls elsewhere (a
+ * <p>Arguments that are neither columns nor constants are computed in a projection below. The row-id columns
+ * the operator keeps for messages and seeds are the call's own {@link NativeCall#context()} where the DataFrame
+ * API gave them (they survive column pruning as the call's children), else the child's columns by name. Calls elsewhere (a
  * join condition, inside a higher-order function's lambda) stay where they are and are evaluated one row at
  * a time.
  */
@@ -60,7 +62,7 @@ public final class NativeEvalRule extends Rule<LogicalPlan> {
         List<Expression> args = new ArrayList<>();
         List<NamedExpression> computed = new ArrayList<>();
         int k = 0;
-        for (Expression arg : Catalyst.list(call.children())) {
+        for (Expression arg : ((NativeCall) call).arguments()) {
             if (arg instanceof Attribute || arg.foldable()) {
                 args.add(arg);
             } else {
@@ -77,7 +79,12 @@ public final class NativeEvalRule extends Rule<LogicalPlan> {
             input = new Project(Catalyst.seq(list), child);
         }
         List<Attribute> context = new ArrayList<>();
-        for (Attribute a : Catalyst.list(child.output())) {
+        for (Expression e : ((NativeCall) call).context()) {
+            if (e instanceof Attribute a) {
+                context.add(a);
+            }
+        }
+        for (Attribute a : context.isEmpty() ? Catalyst.list(child.output()) : List.<Attribute>of()) {
             if (CONTEXT.contains(a.name()) && (!a.name().equals(RowIds.ID)
                 || a.dataType() == DataTypes.LongType || a.dataType() == DataTypes.StringType)) {
                 context.add(a);
@@ -105,7 +112,7 @@ public final class NativeEvalRule extends Rule<LogicalPlan> {
         if (e instanceof HigherOrderFunction) {
             return null;
         }
-        if (anywhere && e instanceof NativeCall && !containsCall(e.children())
+        if (anywhere && e instanceof NativeCall c && !containsCall(Catalyst.seq(c.arguments()))
             && e.references().subsetOf(child.outputSet())) {
             return e;
         }

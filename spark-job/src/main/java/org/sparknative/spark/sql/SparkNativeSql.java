@@ -20,6 +20,23 @@ public final class SparkNativeSql {
     private SparkNativeSql() {
     }
 
+    /**
+     * @return the row-id columns of {@code df} ({@code id}, {@code _input_row}, {@code _corrupt_record}) as
+     *         expressions, for a call's context (messages name rows by them, seeds use {@code id})
+     */
+    public static java.util.List<org.apache.spark.sql.catalyst.expressions.Expression> rowIdColumns(
+        org.apache.spark.sql.Dataset<org.apache.spark.sql.Row> df) {
+        java.util.List<org.apache.spark.sql.catalyst.expressions.Expression> out = new java.util.ArrayList<>();
+        java.util.List<String> names = java.util.List.of(df.columns());
+        for (String c : java.util.List.of(org.sparknative.spark.RowIds.ID, org.sparknative.spark.RowIds.INPUT_ROW,
+            org.sparknative.spark.RowIds.CORRUPT_RECORD)) {
+            if (names.contains(c)) {
+                out.add(org.apache.spark.sql.classic.ExpressionUtils.expression(df.col("`" + c + "`")));
+            }
+        }
+        return out;
+    }
+
     /** @return whether {@code spark} was started with {@link SparkNativeExtensions} in {@code spark.sql.extensions} */
     public static boolean hasExtension(SparkSession spark) {
         String list = spark.sparkContext().getConf().get("spark.sql.extensions", "");
