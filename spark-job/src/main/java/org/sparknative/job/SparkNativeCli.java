@@ -74,7 +74,8 @@ public final class SparkNativeCli {
      *         Lost task ...:" preamble (the task's own message follows it) and without a remote stack trace
      */
     static String oneLine(Throwable t) {
-        String m = String.valueOf(t.getMessage());
+        // stripLeading: Spark's ParseException message starts with a line break.
+        String m = String.valueOf(t.getMessage()).stripLeading();
         m = m.replaceFirst("(?s)^Job aborted due to stage failure: .*?most recent failure: Lost task [^)]*\\)[^)]*\\): ", "");
         int nl = m.indexOf('\n');
         return nl < 0 ? m : m.substring(0, nl);
