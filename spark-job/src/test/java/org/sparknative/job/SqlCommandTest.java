@@ -17,9 +17,11 @@ import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.sparknative.kernels.integrate.IntegrateReference;
 
 /**
  * {@code spark-native sql} in-process, on the shared test session. The queries use Spark's own functions only,
@@ -218,6 +220,30 @@ class SqlCommandTest {
         Path out = tmp.resolve("five");
         assertEquals(0, sql("--output", out.toString(), "--limit", "5", "SELECT id FROM range(100)").exit());
         assertEquals(5, spark.read().parquet(out.toString()).count());
+    }
+
+    /**
+     * {@code integrate_f} through the command, where the session has it: from the project's SQL extension once the
+     * test session is created with it, or from the UDF an in-process {@code integrate} run registered.
+     */
+    @Test
+    void integrateFOverParquetWhereTheSessionHasIt() {
+        Assumptions.assumeTrue(spark.catalog().functionExists("integrate_f"), "integrate_f is not in the test session");
+        StructType schema = new StructType().add("a", DataTypes.DoubleType).add("b", DataTypes.DoubleType)
+            .add("n", DataTypes.IntegerType);
+        List<Row> rows = List.of(RowFactory.create(0.0, 1.0, 100), RowFactory.create(-1.5, 2.0, 7),
+            RowFactory.create(0.25, 0.5, 20000));
+        Path in = tmp.resolve("rows.parquet");
+        spark.createDataFrame(rows, schema).write().parquet(in.toString());
+        Path out = tmp.resolve("x");
+        Run r = sql("--table", "r=" + in, "--output", out.toString(), "SELECT a, b, n, integrate_f(a, b, n) AS x FROM r");
+        assertEquals(0, r.exit(), r.all());
+        List<Row> back = spark.read().parquet(out.toString()).collectAsList();
+        assertEquals(3, back.size());
+        for (Row row : back) {
+            assertTrue(IntegrateReference.relativeError(row.getDouble(3), row.getDouble(0), row.getDouble(1), row.getInt(2))
+                < 1e-11, row.toString());
+        }
     }
 
     @Test
