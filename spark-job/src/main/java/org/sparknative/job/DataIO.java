@@ -46,7 +46,7 @@ final class DataIO {
      * @throws IllegalArgumentException if a local path does not exist
      */
     static Dataset<Row> read(SparkSession spark, String path, Format format) {
-        requireLocalExists(path);
+        requireLocalExists(path, "");
         return switch (format) {
             case PARQUET -> spark.read().parquet(path);
             case JSON -> spark.read().json(path);
@@ -147,18 +147,29 @@ final class DataIO {
         }
     }
 
-    private static void requireLocalExists(String path) {
+    /**
+     * @param what the start of the message, e.g. {@code "--table t=x.csv: "}
+     * @throws IllegalArgumentException {@code <what>input not found: <path>} if a local path does not exist
+     *                                  (a remote URI is left to Spark)
+     */
+    static void requireLocalExists(String path, String what) {
+        Path p = localPath(path);
+        if (p != null && !Files.exists(p)) {
+            throw new IllegalArgumentException(what + "input not found: " + path);
+        }
+    }
+
+    /** @return {@code path} as a local path (a plain path or a {@code file:} URI), or null for another file system */
+    static Path localPath(String path) {
         String scheme = null;
         try {
             scheme = URI.create(path).getScheme();
         } catch (IllegalArgumentException e) {
             // not a URI: a plain local path
         }
-        if (scheme == null || scheme.equals("file")) {
-            Path p = scheme == null ? Path.of(path) : Path.of(URI.create(path));
-            if (!Files.exists(p)) {
-                throw new IllegalArgumentException("input not found: " + path);
-            }
+        if (scheme == null) {
+            return Path.of(path);
         }
+        return scheme.equals("file") ? Path.of(URI.create(path)) : null;
     }
 }

@@ -22,7 +22,10 @@ import org.sparknative.spark.SparkNativePlugin;
  *
  * <p>For any master but local mode it also puts the job jar in {@code spark.jars}, so that the same command
  * works in local mode, on a standalone cluster, on YARN and on Kubernetes.
- * {@link SparkNativePlugin} is added to {@code spark.plugins} (after the user's plugins) where it is not there.
+ * {@link SparkNativePlugin} is added to {@code spark.plugins} (after the user's plugins) where it is not there, and
+ * the project's SQL extension ({@value #SQL_EXTENSIONS_CLASS}: {@code integrate_f}, {@code generate}) to
+ * {@code spark.sql.extensions} (after the user's extensions) the same way. A reused session keeps the extensions it
+ * was created with: {@code spark.sql.extensions} is read once, when a session is created.
  */
 final class Sessions {
     private Sessions() {
@@ -40,6 +43,15 @@ final class Sessions {
 
     /** The system property the launcher sets to the job jar's path. */
     static final String JOB_JAR_PROPERTY = "sparknative.jobJar";
+
+    /**
+     * The project's SQL extension, named rather than imported so that this class does not depend on it. Spark
+     * logs a warning and goes on without an extension class it cannot load.
+     */
+    static final String SQL_EXTENSIONS_CLASS = "org.sparknative.spark.sql.SparkNativeExtensions";
+
+    /** Spark's static setting listing the session extension classes, comma-separated. */
+    static final String SQL_EXTENSIONS_CONF = "spark.sql.extensions";
 
     static Handle open(String appName, SparkOptions options) {
         if (SparkSession.getActiveSession().isDefined() || SparkSession.getDefaultSession().isDefined()) {
@@ -86,6 +98,7 @@ final class Sessions {
             shipJobJar(sc);
         }
         sc.set("spark.plugins", withPlugin(sc.get("spark.plugins", "")));
+        sc.set(SQL_EXTENSIONS_CONF, withExtension(sc.get(SQL_EXTENSIONS_CONF, "")));
         sc.setAppName(appName);
         return new Handle(SparkSession.builder().config(sc).getOrCreate(), true);
     }
@@ -159,11 +172,21 @@ final class Sessions {
 
     /** @return the plugin list {@code plugins} (comma-separated) with {@link SparkNativePlugin} appended unless it is in it */
     static String withPlugin(String plugins) {
-        for (String p : plugins.split(",")) {
-            if (p.trim().equals(SparkNativePlugin.CLASS_NAME)) {
-                return plugins;
+        return withClass(plugins, SparkNativePlugin.CLASS_NAME);
+    }
+
+    /** @return the extension list {@code extensions} (comma-separated) with {@value #SQL_EXTENSIONS_CLASS} appended unless it is in it */
+    static String withExtension(String extensions) {
+        return withClass(extensions, SQL_EXTENSIONS_CLASS);
+    }
+
+    /** @return the class list {@code classes} (comma-separated) as it is if it names {@code className}, else with it appended */
+    static String withClass(String classes, String className) {
+        for (String c : classes.split(",")) {
+            if (c.trim().equals(className)) {
+                return classes;
             }
         }
-        return plugins.isBlank() ? SparkNativePlugin.CLASS_NAME : plugins.trim() + "," + SparkNativePlugin.CLASS_NAME;
+        return classes.isBlank() ? className : classes.trim() + "," + className;
     }
 }

@@ -13,7 +13,8 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "spark-native", mixinStandardHelpOptions = true, version = "spark-native 0.1.0",
     description = "Distributed batch inference on Apache Spark with native kernels.",
-    subcommands = {IntegrateJob.class, GenerateJob.class, BenchGenerateCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {IntegrateJob.class, GenerateJob.class, SqlCommand.class, BenchGenerateCommand.class,
+        CommandLine.HelpCommand.class})
 public final class SparkNativeCli {
 
     /** Runs the command line and exits the JVM with its code. */
@@ -74,7 +75,8 @@ public final class SparkNativeCli {
      *         Lost task ...:" preamble (the task's own message follows it) and without a remote stack trace
      */
     static String oneLine(Throwable t) {
-        String m = String.valueOf(t.getMessage());
+        // stripLeading: Spark's ParseException message starts with a line break.
+        String m = String.valueOf(t.getMessage()).stripLeading();
         m = m.replaceFirst("(?s)^Job aborted due to stage failure: .*?most recent failure: Lost task [^)]*\\)[^)]*\\): ", "");
         int nl = m.indexOf('\n');
         return nl < 0 ? m : m.substring(0, nl);
