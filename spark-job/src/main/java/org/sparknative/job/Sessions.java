@@ -48,7 +48,7 @@ final class Sessions {
      * The project's SQL extension, named rather than imported so that this class does not depend on it. Spark
      * logs a warning and goes on without an extension class it cannot load.
      */
-    static final String SQL_EXTENSIONS_CLASS = "org.sparknative.spark.sql.SparkNativeExtensions";
+    static final String SQL_EXTENSIONS_CLASS = org.sparknative.spark.sql.SparkNativeExtensions.CLASS_NAME;
 
     /** Spark's static setting listing the session extension classes, comma-separated. */
     static final String SQL_EXTENSIONS_CONF = "spark.sql.extensions";
