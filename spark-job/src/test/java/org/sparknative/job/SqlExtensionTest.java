@@ -275,6 +275,28 @@ class SqlExtensionTest {
         Dataset<Row> sql = spark.sql("SELECT id, d.completion, d.prompt_tokens, d.completion_tokens, d.finish_reason FROM "
             + "(SELECT id, generate_details(prompt, max_new_tokens => max_new_tokens) AS d FROM sx_prompts)");
         assertSameRows(api, sql.collectAsList());
+        // The same over the cache (Spark's cache serves strings as rows: row input) and a Parquet file (columnar
+        // input: prompts and max_new_tokens read from the column vectors, the values written as a vector): the
+        // same bytes.
+        Dataset<Row> cachedPrompts = in.cache();
+        cachedPrompts.count();
+        cachedPrompts.createOrReplaceTempView("sx_prompts_cached");
+        in.write().mode("overwrite").parquet(tmp.resolve("prompts.parquet").toString());
+        spark.read().parquet(tmp.resolve("prompts.parquet").toString()).createOrReplaceTempView("sx_prompts_parquet");
+        for (String view : List.of("sx_prompts_cached", "sx_prompts_parquet")) {
+            Dataset<Row> q = spark.sql("SELECT id, d.completion, d.prompt_tokens, d.completion_tokens, d.finish_reason FROM "
+                + "(SELECT id, generate_details(prompt, max_new_tokens => max_new_tokens) AS d FROM " + view + ")");
+            Class<? extends NativeEvalExec> op = view.endsWith("parquet") ? ColumnarNativeEvalExec.class : NativeEvalExec.class;
+            assertEquals(op, only(executed(q), NativeEvalExec.class).getClass());
+            assertSameRows(api, q.collectAsList());
+            Dataset<Row> completions = spark.sql("SELECT id, generate(prompt, max_new_tokens => max_new_tokens) FROM " + view);
+            assertEquals(op, only(executed(completions), NativeEvalExec.class).getClass());
+            for (Row r : completions.collectAsList()) {
+                Row expected = api.stream().filter(e -> e.getLong(0) == r.getLong(0)).findFirst().orElseThrow();
+                assertEquals(expected.getString(1), r.getString(1), view + " row " + r.getLong(0));
+            }
+        }
+        cachedPrompts.unpersist();
         // generate() is the completion; a null prompt gives null, and sampled rows are not all alike.
         Map<Long, String> completions = new LinkedHashMap<>();
         for (Row r : spark.sql("SELECT id, generate(prompt, max_new_tokens => max_new_tokens) FROM sx_prompts").collectAsList()) {

@@ -8,6 +8,7 @@ import org.apache.spark.sql.catalyst.expressions.Attribute;
 import org.apache.spark.sql.catalyst.expressions.Expression;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.vectorized.ColumnVector;
 import org.apache.spark.sql.vectorized.ColumnarBatch;
 import org.sparknative.spark.RowIds;
 
@@ -84,9 +85,23 @@ interface BatchEvaluator extends Serializable {
         }
     }
 
+    /** @return {@code input}'s vectors with {@code value} appended */
+    static ColumnarBatch append(ColumnarBatch input, ColumnVector value) {
+        ColumnVector[] cols = new ColumnVector[input.numCols() + 1];
+        for (int i = 0; i < input.numCols(); i++) {
+            cols[i] = input.column(i);
+        }
+        cols[cols.length - 1] = value;
+        return new ColumnarBatch(cols, input.numRows());
+    }
+
     /** Evaluates the call over a partition's rows; {@code partition} is the RDD partition index. */
     Iterator<InternalRow> rows(Integer partition, Iterator<InternalRow> input);
 
-    /** Evaluates the call over a partition's columnar batches, reading their column vectors in bulk. */
-    Iterator<InternalRow> columnar(Integer partition, Iterator<ColumnarBatch> input);
+    /**
+     * Evaluates the call over a partition's columnar batches, reading their column vectors in bulk: each output
+     * batch is the input batch's vectors plus the call's value as one more vector, valid until the next call
+     * to {@code next()} (as Spark's own columnar operators do).
+     */
+    Iterator<ColumnarBatch> columnar(Integer partition, Iterator<ColumnarBatch> input);
 }

@@ -19,7 +19,11 @@ import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.catalyst.expressions.GenericInternalRow;
 import org.apache.spark.sql.catalyst.expressions.JoinedRow;
 import org.apache.spark.sql.catalyst.expressions.UnsafeProjection;
+import org.apache.spark.sql.execution.vectorized.OnHeapColumnVector;
+import org.apache.spark.sql.execution.vectorized.WritableColumnVector;
 import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
 import org.apache.spark.sql.vectorized.ColumnVector;
 import org.apache.spark.sql.vectorized.ColumnarBatch;
 import org.apache.spark.unsafe.types.UTF8String;
@@ -43,8 +47,8 @@ import org.sparknative.udf.generate.ModelRegistry;
  * Text generation in a task of {@link NativeEvalExec}: the partition's prompts go to the task's
  * {@link GenerationScheduler} (over the executor's shared model) in Arrow record batches of
  * {@code recordBatchRows} prompts, and each row comes out with the {@link GenerateCall#RESULT_TYPE} struct
- * appended. Row input copies the rows; columnar input reads the column vectors (prompts and per-row settings)
- * straight into the record batch. A row's seed is its {@code seed} argument, else mixed from the job seed and
+ * appended. Row input copies the rows, rows out; columnar input reads the column vectors (prompts and per-row
+ * settings) straight into the record batch, columnar batches out (the input's vectors plus the values' vector). A row's seed is its {@code seed} argument, else mixed from the job seed and
  * its {@code id} column (a string id through its FNV-1a hash), else from its prompt
  * ({@link GenerateUdf}). A line Spark could not parse ({@value RowIds#CORRUPT_RECORD} set) is an error row:
  * null completion, {@code finish_reason = error: malformed input: <the line's start>}.
@@ -123,37 +127,48 @@ final class GenerateBatches implements BatchEvaluator {
     }
 
     @Override
-    public Iterator<InternalRow> columnar(Integer partition, Iterator<ColumnarBatch> batches) {
+    public Iterator<ColumnarBatch> columnar(Integer partition, Iterator<ColumnarBatch> batches) {
         Task task = new Task(partition);
+        DataType type = settings.detailed() ? GenerateCall.RESULT_TYPE : DataTypes.StringType;
+        // The value vector of the batch last returned, reused (reset) for the next batch and closed with the task.
+        OnHeapColumnVector[] result = {null};
+        int[] capacity = {0};
+        task.resources.add(() -> {
+            if (result[0] != null) {
+                result[0].close();
+            }
+        });
         return TestFaults.failFirstAttempt(partition, new Iterator<>() {
-            private ColumnarBatch batch;
-            private int start;
-            private int size;
-            private int next;
-            private Object[] outputs = new Object[0];
-
             @Override
             public boolean hasNext() {
-                while (next >= size) {
-                    if (batch != null && start + size < batch.numRows()) {
-                        start += size;
-                    } else if (batches.hasNext()) {
-                        batch = batches.next();
-                        start = 0;
-                        size = 0;
-                        if (batch.numRows() == 0) {
-                            continue;
-                        }
-                    } else {
-                        task.finish();
-                        return false;
+                if (!batches.hasNext()) {
+                    task.finish();
+                    return false;
+                }
+                return true;
+            }
+
+            @Override
+            public ColumnarBatch next() {
+                if (!hasNext()) {
+                    throw new NoSuchElementException();
+                }
+                ColumnarBatch b = batches.next();
+                int rows = b.numRows();
+                if (result[0] == null || capacity[0] < rows) {
+                    if (result[0] != null) {
+                        result[0].close();
                     }
-                    // One record batch of at most recordBatchRows rows from the columnar batch, read in place.
-                    ColumnarBatch b = batch;
+                    capacity[0] = Math.max(rows, 1);
+                    result[0] = new OnHeapColumnVector(capacity[0], type);
+                } else {
+                    result[0].reset();
+                }
+                // Record batches of at most recordBatchRows rows, read from the columnar batch in place.
+                for (int start = 0; start < rows; start += settings.recordBatchRows()) {
                     int offset = start;
-                    size = Math.min(settings.recordBatchRows(), b.numRows() - offset);
-                    next = 0;
-                    outputs = task.run(size, new Values() {
+                    int size = Math.min(settings.recordBatchRows(), rows - offset);
+                    Object[] values = task.run(size, new Values() {
                         @Override
                         public ColumnVector column(int ordinal) {
                             return b.column(ordinal);
@@ -164,20 +179,39 @@ final class GenerateBatches implements BatchEvaluator {
                             return b.getRow(offset + i);
                         }
                     }, offset);
+                    for (int i = 0; i < size; i++) {
+                        put(result[0], offset + i, values[i]);
+                    }
                 }
-                return true;
-            }
-
-            @Override
-            public InternalRow next() {
-                if (!hasNext()) {
-                    throw new NoSuchElementException();
-                }
-                InternalRow r = task.output(batch.getRow(start + next), outputs[next]);
-                next++;
-                return r;
+                return BatchEvaluator.append(b, result[0]);
             }
         });
+    }
+
+    /** Writes a call's value (the completion, or the {@link GenerateCall#RESULT_TYPE} struct) into row {@code row}. */
+    private static void put(WritableColumnVector v, int row, Object value) {
+        if (value == null) {
+            v.putNull(row);
+        } else if (value instanceof UTF8String s) {
+            v.putByteArray(row, s.getBytes());
+        } else {
+            InternalRow r = (InternalRow) value;
+            v.putNotNull(row);
+            StructType t = GenerateCall.RESULT_TYPE;
+            for (int f = 0; f < t.size(); f++) {
+                WritableColumnVector c = v.getChild(f);
+                DataType ft = t.fields()[f].dataType();
+                if (r.isNullAt(f)) {
+                    c.putNull(row);
+                } else if (ft == DataTypes.StringType) {
+                    c.putByteArray(row, r.getUTF8String(f).getBytes());
+                } else if (ft == DataTypes.IntegerType) {
+                    c.putInt(row, r.getInt(f));
+                } else {
+                    c.putDouble(row, r.getDouble(f));
+                }
+            }
+        }
     }
 
     private static final Map<List<Object>, Task> PER_TASK = new ConcurrentHashMap<>();
@@ -267,8 +301,7 @@ final class GenerateBatches implements BatchEvaluator {
             for (int i = 0; i < types.length - 1; i++) {
                 types[i] = input.types().get(i);
             }
-            types[types.length - 1] = settings.detailed() ? GenerateCall.RESULT_TYPE
-                : org.apache.spark.sql.types.DataTypes.StringType;
+            types[types.length - 1] = settings.detailed() ? GenerateCall.RESULT_TYPE : DataTypes.StringType;
             project = UnsafeProjection.create(types);
         }
 
@@ -419,7 +452,7 @@ final class GenerateBatches implements BatchEvaluator {
                     o.setDouble(4, ttft.get(i));
                 }
                 o.setDouble(5, lat.get(i));
-                rows[i] = settings.detailed() ? o : o.get(0, org.apache.spark.sql.types.DataTypes.StringType);
+                rows[i] = settings.detailed() ? o : o.get(0, DataTypes.StringType);
             }
             return rows;
         }

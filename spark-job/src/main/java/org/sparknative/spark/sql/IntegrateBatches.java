@@ -11,6 +11,7 @@ import org.apache.spark.sql.catalyst.expressions.JoinedRow;
 import org.apache.spark.sql.catalyst.expressions.UnsafeProjection;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.vectorized.ArrowColumnVector;
 import org.apache.spark.sql.vectorized.ColumnVector;
 import org.apache.spark.sql.vectorized.ColumnarBatch;
 import org.apache.spark.unsafe.Platform;
@@ -34,8 +35,9 @@ import org.sparknative.udf.integrate.IntegrateUdf;
  * ({@code a}, {@code b} float64, {@code n} int32), the native kernel computes each batch in one call
  * ({@link IntegrateUdf}), and each row comes out with {@code x} appended.
  *
- * <p>Row input: {@code batchSize} rows per record batch, copied from the rows. Columnar input: one record
- * batch per columnar batch, each column copied in bulk ({@link ColumnCopy}). A BIGINT {@code n} outside INT, and
+ * <p>Row input: {@code batchSize} rows per record batch, copied from the rows; rows out. Columnar input: one
+ * record batch per columnar batch, each column copied in bulk ({@link ColumnCopy}); columnar batches out, the
+ * input's vectors plus {@code x} (the kernel's Arrow output vector itself, no copy). A BIGINT {@code n} outside INT, and
  * a line Spark could not parse ({@value RowIds#CORRUPT_RECORD} set), are invalid rows like those
  * {@link IntegrateUdf} finds: under {@code fail} the task fails naming the row by its id, under
  * {@code row-error} {@code x} is null and the row is counted. Arrow memory is a per-task child allocator, closed
@@ -109,42 +111,42 @@ final class IntegrateBatches implements BatchEvaluator {
     }
 
     @Override
-    public Iterator<InternalRow> columnar(Integer partition, Iterator<ColumnarBatch> batches) {
+    public Iterator<ColumnarBatch> columnar(Integer partition, Iterator<ColumnarBatch> batches) {
         Task task = new Task(partition);
+        // The x of the batch last returned: the consumer reads it until it asks for the next batch.
+        Float8Vector[] current = {null};
+        task.resources.add(() -> {
+            if (current[0] != null) {
+                current[0].close();
+                current[0] = null;
+            }
+        });
         return TestFaults.failFirstAttempt(partition, new Iterator<>() {
-            private ColumnarBatch batch;
-            private int size;
-            private int next;
-
             @Override
             public boolean hasNext() {
-                while (next >= size) {
-                    if (!batches.hasNext()) {
-                        task.finish();
-                        return false;
-                    }
-                    fill(batches.next());
+                if (!batches.hasNext()) {
+                    task.finish();
+                    return false;
                 }
                 return true;
             }
 
-            private void fill(ColumnarBatch b) {
-                batch = b;
-                next = 0;
-                int n = b.numRows();
-                task.reset(n);
-                task.setColumns(b, n);
-                size = n;
-                long first = task.rowsSeen;
-                task.compute(n, i -> task.ids.label(b.getRow(i), partition, first + i));
-            }
-
             @Override
-            public InternalRow next() {
+            public ColumnarBatch next() {
                 if (!hasNext()) {
                     throw new NoSuchElementException();
                 }
-                return task.output(batch.getRow(next), next++);
+                ColumnarBatch b = batches.next();
+                int n = b.numRows();
+                task.reset(n);
+                task.setColumns(b, n);
+                long first = task.rowsSeen;
+                Float8Vector x = task.computeVector(n, i -> task.ids.label(b.getRow(i), partition, first + i));
+                if (current[0] != null) {
+                    current[0].close();
+                }
+                current[0] = x;
+                return BatchEvaluator.append(b, new ArrowColumnVector(x));
             }
         });
     }
@@ -306,15 +308,9 @@ final class IntegrateBatches implements BatchEvaluator {
             malformed++;
         }
 
-        /** Runs the kernel on the record batch's {@code rows} rows. */
+        /** Runs the kernel on the record batch's {@code rows} rows, keeping {@code x} for {@link #output}. */
         void compute(int rows, RowLabels labels) {
-            a.setValueCount(rows);
-            b.setValueCount(rows);
-            n.setValueCount(rows);
-            long t0 = System.nanoTime();
-            IntegrateUdf.Result result = IntegrateUdf.apply(a, b, n, allocator, policy, labels, gpu);
-            long nanos = System.nanoTime() - t0;
-            try (Float8Vector x = result.x()) {
+            try (Float8Vector x = computeVector(rows, labels)) {
                 if (rows > 0) {
                     Platform.copyMemory(null, x.getDataBuffer().memoryAddress(), xs, Platform.DOUBLE_ARRAY_OFFSET,
                         (long) rows * Float8Vector.TYPE_WIDTH);
@@ -324,6 +320,16 @@ final class IntegrateBatches implements BatchEvaluator {
                     xNull[i] = anyNull && x.isNull(i);
                 }
             }
+        }
+
+        /** Runs the kernel on the record batch's {@code rows} rows; the caller owns and closes {@code x}. */
+        Float8Vector computeVector(int rows, RowLabels labels) {
+            a.setValueCount(rows);
+            b.setValueCount(rows);
+            n.setValueCount(rows);
+            long t0 = System.nanoTime();
+            IntegrateUdf.Result result = IntegrateUdf.apply(a, b, n, allocator, policy, labels, gpu);
+            long nanos = System.nanoTime() - t0;
             long invalidNow = result.invalidRows() + malformed;
             malformed = 0;
             rowsSeen += rows;
@@ -339,6 +345,7 @@ final class IntegrateBatches implements BatchEvaluator {
             if (settings.rows() != null) {
                 settings.rows().update(partition, rowsSeen);
             }
+            return result.x();
         }
 
         /** The input row {@code r} with row {@code i}'s {@code x} appended. */

@@ -18,7 +18,6 @@ import org.apache.spark.sql.execution.UnaryExecNode;
 import org.apache.spark.sql.execution.metric.SQLMetric;
 import org.apache.spark.sql.execution.metric.SQLMetrics;
 import org.apache.spark.sql.types.DataType;
-import org.apache.spark.sql.vectorized.ColumnarBatch;
 import scala.collection.immutable.IndexedSeq;
 import scala.collection.immutable.Seq;
 
@@ -29,9 +28,10 @@ import scala.collection.immutable.Seq;
  * does for pandas UDFs. It outputs the child's rows with the call's value appended. {@code EXPLAIN} names it
  * {@code BatchedIntegrateF} or {@code BatchedGenerate}.
  *
- * <p>This class reads rows ({@code InternalRow}s, copied into Arrow); {@link ColumnarNativeEvalExec}, which
- * {@link NativeColumnarRule} puts in its place over a child that produces columnar batches (Parquet's
- * vectorized reader, the in-memory cache), reads the batches' column vectors in bulk.
+ * <p>This class reads rows ({@code InternalRow}s, copied into Arrow) and outputs rows;
+ * {@link ColumnarNativeEvalExec}, which {@link NativeColumnarRule} puts in its place over a child that produces
+ * columnar batches (Parquet's vectorized reader, the in-memory cache), reads the batches' column vectors in bulk
+ * and outputs columnar batches.
  *
  * <p>SQL metrics (Spark UI): output rows, record batches, time in native code; invalid rows
  * ({@code integrate_f}); prompt tokens, completion tokens and error rows ({@code generate}).
@@ -173,10 +173,6 @@ public class NativeEvalExec extends SparkPlan implements UnaryExecNode {
     @Override
     public RDD<InternalRow> doExecute() {
         BatchEvaluator ev = evaluator();
-        if (columnarInput()) {
-            RDD<ColumnarBatch> in = child.executeColumnar();
-            return in.toJavaRDD().mapPartitionsWithIndex(ev::columnar, false).rdd();
-        }
         return child.execute().toJavaRDD().mapPartitionsWithIndex(ev::rows, false).rdd();
     }
 
