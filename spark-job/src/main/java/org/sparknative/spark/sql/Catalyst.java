@@ -3,7 +3,6 @@ package org.sparknative.spark.sql;
 import java.util.List;
 import org.apache.spark.QueryContext;
 import org.apache.spark.sql.AnalysisException;
-import org.apache.spark.sql.catalyst.expressions.Expression;
 import scala.Option;
 import scala.PartialFunction;
 import scala.collection.immutable.Seq;
@@ -77,10 +76,5 @@ final class Catalyst {
     @SuppressWarnings("unchecked")
     private static <E extends Throwable> E sneaky(Throwable t) throws E {
         throw (E) t;
-    }
-
-    /** @return the SQL text of {@code e} for messages */
-    static String sql(Expression e) {
-        return e.sql();
     }
 }

@@ -1,6 +1,5 @@
 package org.sparknative.spark.sql;
 
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import org.apache.spark.sql.catalyst.expressions.Cast;
@@ -186,11 +185,6 @@ final class SqlArguments {
 
     static RuntimeException error(String message) {
         return Catalyst.analysisError(message);
-    }
-
-    /** @return the parameter names, for messages */
-    List<String> params() {
-        return new ArrayList<>(params);
     }
 
     @Override
