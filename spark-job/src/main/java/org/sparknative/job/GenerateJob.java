@@ -134,7 +134,7 @@ final class GenerateJob implements Callable<Integer> {
     Path summary;
 
     @Option(names = "--compare-sql", description = "After the run, time the same prompts through the SQL extension's "
-        + "generate_details() and through the DataFrame API, alternately, twice each, and print the tokens/s of both.")
+        + "generate_details() and through the DataFrame API, alternately, three times each, and print the tokens/s of both.")
     boolean compareSql;
 
     /** The JSON summary. Times in seconds, rates per second; {@code executors}: what each executor did. */

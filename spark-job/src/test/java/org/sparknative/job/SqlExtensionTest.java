@@ -363,4 +363,24 @@ class SqlExtensionTest {
         set("spark.sparknative.model.default", "sxb");
         assertEquals(24, spark.sql("SELECT generate(prompt, max_new_tokens => 1) FROM sx_args").collectAsList().size());
     }
+
+    @Test
+    void compareSqlTimesBothPathsOnTheSameTokens() {
+        Path[] files = model("sxc");
+        GenerationSpec spec = new GenerationSpec(files[0].toString(), files[1].toString(), Backend.CPU, 4, 64, 1,
+            BadRowPolicy.ROW_ERROR);
+        List<SqlComparison.Run> runs = SqlComparison.generate(spark, prompts(),
+            spec, GenerateTransform.Options.of(spec, new GenerationParams(5, 0.7f, 0.9f, 11)));
+        assertEquals(6, runs.size());
+        long tokens = runs.get(0).tokens();
+        assertTrue(tokens > 0 && tokens <= 23 * 5, runs.toString());
+        for (SqlComparison.Run r : runs) {
+            // Both paths generate the same rows: the same completion tokens, counted by their operators' SQL metrics.
+            assertEquals(tokens, r.tokens(), runs.toString());
+            assertTrue(r.seconds() > 0, runs.toString());
+        }
+        assertEquals(List.of("sql", "dataframe", "sql", "dataframe", "sql", "dataframe"),
+            runs.stream().map(SqlComparison.Run::path).toList());
+        assertFalse(spark.conf().contains("spark.sparknative.model.compare.path"), "the comparison's settings are removed");
+    }
 }
