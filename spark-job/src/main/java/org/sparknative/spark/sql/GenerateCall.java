@@ -5,16 +5,12 @@ import java.util.List;
 import java.util.Objects;
 import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.catalyst.expressions.Expression;
-import org.apache.spark.sql.catalyst.expressions.codegen.CodegenContext;
-import org.apache.spark.sql.catalyst.expressions.codegen.CodegenFallback;
-import org.apache.spark.sql.catalyst.expressions.codegen.ExprCode;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import org.sparknative.spark.generate.GenerateTransform;
 import org.sparknative.udf.generate.GenerationParams;
 import org.sparknative.udf.generate.GenerationSpec;
-import scala.collection.immutable.IndexedSeq;
 import scala.collection.immutable.Seq;
 
 /**
@@ -27,7 +23,7 @@ import scala.collection.immutable.Seq;
  * <p>Planned as {@link NativeEvalExec}: each task feeds its rows to the executor's continuous batcher in Arrow
  * record batches. Evaluated one row at a time only where the planner cannot take it out of its operator.
  */
-public final class GenerateCall extends Expression implements CodegenFallback, NativeCall, java.io.Serializable {
+public final class GenerateCall extends NativeCall<GenerateCall.Settings> {
     private static final long serialVersionUID = 1L;
 
     /** The value of a call: the DataFrame API's output columns as one struct. */
@@ -72,55 +68,31 @@ public final class GenerateCall extends Expression implements CodegenFallback, N
     public static final List<DataType> OPTION_TYPES = List.of(DataTypes.IntegerType, DataTypes.FloatType, DataTypes.FloatType,
         DataTypes.LongType);
 
-    private final List<Expression> children; // the arguments, then the context columns
     private final List<Expression> args; // prompt, max_new_tokens, temperature, top_p, seed
-    private final Settings settings;
 
     /** Catalyst's constructor (its tree copies call it by reflection): the arguments, then context columns. */
     public GenerateCall(Seq<Expression> children, Settings settings) {
-        this.children = List.copyOf(Catalyst.list(children));
-        if (this.children.size() < 1 + OPTIONS.size()) {
-            throw new IllegalArgumentException("generate takes 5 arguments, got " + this.children.size());
-        }
-        this.args = this.children.subList(0, 1 + OPTIONS.size());
-        this.settings = settings;
+        super(children, 1 + OPTIONS.size(), settings);
+        this.args = arguments();
     }
 
     /**
-     * @param args    as {@link #of(List, Settings)}
+     * @param args    {@code prompt, max_new_tokens, temperature, top_p, seed}, typed STRING, INT, FLOAT, FLOAT,
+     *                BIGINT (a null literal of the type for the default)
      * @param context row-id columns to keep for messages and seeds (see {@link NativeCall#context()})
      */
     public static GenerateCall of(List<Expression> args, List<Expression> context, Settings settings) {
-        List<Expression> all = new java.util.ArrayList<>(args);
-        all.addAll(context);
-        return new GenerateCall(Catalyst.seq(all), settings);
+        return new GenerateCall(children(args, context), settings);
     }
 
-    @Override
-    public List<Expression> arguments() {
-        return args;
-    }
-
-    @Override
-    public List<Expression> context() {
-        return children.subList(args.size(), children.size());
-    }
-
-    /**
-     * @param args {@code prompt, max_new_tokens, temperature, top_p, seed}, typed STRING, INT, FLOAT, FLOAT,
-     *             BIGINT (a null literal of the type for the default)
-     */
+    /** As {@link #of(List, List, Settings)} without context. */
     public static GenerateCall of(List<Expression> args, Settings settings) {
         return of(args, List.of(), settings);
     }
 
-    public Settings settings() {
-        return settings;
-    }
-
     @Override
-    public Expression withArguments(List<Expression> arguments) {
-        return of(arguments, settings);
+    protected GenerateCall copy(Seq<Expression> newChildren) {
+        return new GenerateCall(newChildren, settings());
     }
 
     @Override
@@ -130,25 +102,25 @@ public final class GenerateCall extends Expression implements CodegenFallback, N
 
     @Override
     public String describeSettings() {
-        GenerationSpec s = settings.spec();
-        return "model " + settings.model() + ", " + (settings.detailed() ? "details" : "completion")
-            + (settings.failOnError() ? ", error rows fail" : "") + ", backend " + s.backend().label() + ", " + s.slots() + " slots, record batch "
-            + settings.recordBatchRows() + " rows";
+        GenerationSpec s = settings().spec();
+        return "model " + settings().model() + ", " + (settings().detailed() ? "details" : "completion")
+            + (settings().failOnError() ? ", error rows fail" : "") + ", backend " + s.backend().label() + ", "
+            + s.slots() + " slots, record batch " + settings().recordBatchRows() + " rows";
     }
 
     @Override
     public boolean nullable() {
-        return !settings.detailed();
+        return !settings().detailed();
     }
 
     @Override
     public DataType dataType() {
-        return settings.detailed() ? RESULT_TYPE : DataTypes.StringType;
+        return settings().detailed() ? RESULT_TYPE : DataTypes.StringType;
     }
 
     @Override
     public String prettyName() {
-        return settings.detailed() ? GenerateSql.DETAILS_NAME : GenerateSql.NAME;
+        return settings().detailed() ? GenerateSql.DETAILS_NAME : GenerateSql.NAME;
     }
 
     /** {@code generate(prompt, max_new_tokens => 16, ...)}: the arguments given, by name after the prompt. */
@@ -175,55 +147,6 @@ public final class GenerateCall extends Expression implements CodegenFallback, N
         for (int i = 0; i < values.length; i++) {
             values[i] = args.get(i).eval(row);
         }
-        return GenerateBatches.evalOne(settings, values);
-    }
-
-    @Override
-    public ExprCode doGenCode(CodegenContext ctx, ExprCode ev) {
-        return CodegenFallback.super.doGenCode(ctx, ev);
-    }
-
-    @Override
-    public Seq<Expression> children() {
-        return Catalyst.seq(children);
-    }
-
-    @Override
-    public Expression withNewChildrenInternal(IndexedSeq<Expression> c) {
-        return new GenerateCall(c, settings);
-    }
-
-    @Override
-    public scala.collection.Iterator<Object> flatArguments() {
-        return Catalyst.<Object>seq(args.toArray()).iterator();
-    }
-
-    @Override
-    public int productArity() {
-        return 2;
-    }
-
-    @Override
-    public Object productElement(int i) {
-        return switch (i) {
-            case 0 -> Catalyst.seq(children);
-            case 1 -> settings;
-            default -> throw new IndexOutOfBoundsException(i);
-        };
-    }
-
-    @Override
-    public boolean canEqual(Object other) {
-        return other instanceof GenerateCall;
-    }
-
-    @Override
-    public boolean equals(Object o) {
-        return o instanceof GenerateCall c && children.equals(c.children) && settings.equals(c.settings);
-    }
-
-    @Override
-    public int hashCode() {
-        return Objects.hash(children, settings);
+        return GenerateBatches.evalOne(settings(), values);
     }
 }

@@ -5,9 +5,6 @@ import java.util.List;
 import java.util.Objects;
 import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.catalyst.expressions.Expression;
-import org.apache.spark.sql.catalyst.expressions.codegen.CodegenContext;
-import org.apache.spark.sql.catalyst.expressions.codegen.CodegenFallback;
-import org.apache.spark.sql.catalyst.expressions.codegen.ExprCode;
 import org.apache.spark.sql.types.DataType;
 import org.apache.spark.sql.types.DataTypes;
 import org.sparknative.kernels.integrate.IntegrateKernels;
@@ -17,7 +14,6 @@ import org.sparknative.udf.BadRowPolicy;
 import org.sparknative.udf.ExecutorMetrics;
 import org.sparknative.udf.InvalidRowException;
 import org.sparknative.udf.integrate.IntegrateValidation;
-import scala.collection.immutable.IndexedSeq;
 import scala.collection.immutable.Seq;
 
 /**
@@ -30,7 +26,7 @@ import scala.collection.immutable.Seq;
  * <p>Planned as {@link NativeEvalExec} (record batches, one native call per batch); evaluated one row at a
  * time only where the planner cannot take it out of its operator.
  */
-public final class IntegrateCall extends Expression implements CodegenFallback, NativeCall, java.io.Serializable {
+public final class IntegrateCall extends NativeCall<IntegrateCall.Settings> {
     private static final long serialVersionUID = 1L;
 
     /**
@@ -47,50 +43,28 @@ public final class IntegrateCall extends Expression implements CodegenFallback, 
         }
     }
 
-    private final List<Expression> children; // a, b, n, then the context columns
     private final Expression a;
     private final Expression b;
     private final Expression n;
-    private final Settings settings;
 
     /** Catalyst's constructor (its tree copies call it by reflection): {@code a, b, n}, then context columns. */
     public IntegrateCall(Seq<Expression> children, Settings settings) {
-        this.children = List.copyOf(Catalyst.list(children));
-        if (this.children.size() < 3) {
-            throw new IllegalArgumentException("integrate_f takes a, b, n, got " + this.children);
-        }
-        this.a = this.children.get(0);
-        this.b = this.children.get(1);
-        this.n = this.children.get(2);
-        this.settings = settings;
+        super(children, 3, settings);
+        this.a = arguments().get(0);
+        this.b = arguments().get(1);
+        this.n = arguments().get(2);
     }
 
     /**
      * @param context row-id columns to keep for messages (see {@link NativeCall#context()}), may be empty
      */
     public static IntegrateCall of(Expression a, Expression b, Expression n, List<Expression> context, Settings settings) {
-        List<Expression> all = new java.util.ArrayList<>(List.of(a, b, n));
-        all.addAll(context);
-        return new IntegrateCall(Catalyst.seq(all), settings);
+        return new IntegrateCall(children(List.of(a, b, n), context), settings);
     }
 
     @Override
-    public List<Expression> arguments() {
-        return children.subList(0, 3);
-    }
-
-    @Override
-    public List<Expression> context() {
-        return children.subList(3, children.size());
-    }
-
-    public Settings settings() {
-        return settings;
-    }
-
-    @Override
-    public Expression withArguments(List<Expression> args) {
-        return of(args.get(0), args.get(1), args.get(2), List.of(), settings);
+    protected IntegrateCall copy(Seq<Expression> newChildren) {
+        return new IntegrateCall(newChildren, settings());
     }
 
     @Override
@@ -100,7 +74,7 @@ public final class IntegrateCall extends Expression implements CodegenFallback, 
 
     @Override
     public String describeSettings() {
-        IntegrateTransform.Options o = settings.options();
+        IntegrateTransform.Options o = settings().options();
         return "batch " + o.batchSize() + " rows, backend " + o.backend().label() + ", invalid rows " + o.policy().label();
     }
 
@@ -145,7 +119,7 @@ public final class IntegrateCall extends Expression implements CodegenFallback, 
             ? "n must fit in INT (at most " + Integer.MAX_VALUE + "), got " + nl
             : IntegrateValidation.problem(ad, bd, (int) nl);
         if (problem != null) {
-            if (settings.options().policy() == BadRowPolicy.FAIL) {
+            if (settings().options().policy() == BadRowPolicy.FAIL) {
                 String call = IntegrateSql.NAME + "(a=" + ad + ", b=" + bd + ", n=" + nl + ")";
                 throw new InvalidRowException(call, call + ": " + problem);
             }
@@ -156,54 +130,5 @@ public final class IntegrateCall extends Expression implements CodegenFallback, 
         ExecutorMetrics.nativeCallSince(t0);
         ExecutorMetrics.integrateRows(1);
         return x;
-    }
-
-    @Override
-    public ExprCode doGenCode(CodegenContext ctx, ExprCode ev) {
-        return CodegenFallback.super.doGenCode(ctx, ev);
-    }
-
-    @Override
-    public Seq<Expression> children() {
-        return Catalyst.seq(children);
-    }
-
-    @Override
-    public Expression withNewChildrenInternal(IndexedSeq<Expression> c) {
-        return new IntegrateCall(c, settings);
-    }
-
-    @Override
-    public scala.collection.Iterator<Object> flatArguments() {
-        return Catalyst.<Object>seq(a, b, n).iterator();
-    }
-
-    @Override
-    public int productArity() {
-        return 2;
-    }
-
-    @Override
-    public Object productElement(int i) {
-        return switch (i) {
-            case 0 -> Catalyst.seq(children);
-            case 1 -> settings;
-            default -> throw new IndexOutOfBoundsException(i);
-        };
-    }
-
-    @Override
-    public boolean canEqual(Object other) {
-        return other instanceof IntegrateCall;
-    }
-
-    @Override
-    public boolean equals(Object o) {
-        return o instanceof IntegrateCall c && children.equals(c.children) && settings.equals(c.settings);
-    }
-
-    @Override
-    public int hashCode() {
-        return Objects.hash(children, settings);
     }
 }

@@ -28,7 +28,7 @@ public final class NativeEval extends LogicalPlan implements UnaryNode, java.io.
     private final LogicalPlan child;
 
     public NativeEval(Expression call, AttributeReference result, Seq<Attribute> context, LogicalPlan child) {
-        if (!(call instanceof NativeCall)) {
+        if (!(call instanceof NativeCall<?>)) {
             throw new IllegalArgumentException("not a native call: " + call);
         }
         this.call = call;
@@ -81,7 +81,7 @@ public final class NativeEval extends LogicalPlan implements UnaryNode, java.io.
 
     @Override
     public String nodeName() {
-        return ((NativeCall) call).operatorName();
+        return ((NativeCall<?>) call).operatorName();
     }
 
     @Override

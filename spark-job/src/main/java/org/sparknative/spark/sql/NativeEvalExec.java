@@ -104,12 +104,12 @@ public class NativeEvalExec extends SparkPlan implements UnaryExecNode {
 
     @Override
     public String nodeName() {
-        return ((NativeCall) call).operatorName();
+        return ((NativeCall<?>) call).operatorName();
     }
 
     @Override
     public String argString(int maxFields) {
-        return call.sql() + " AS " + result.sql() + " [" + ((NativeCall) call).describeSettings()
+        return call.sql() + " AS " + result.sql() + " [" + ((NativeCall<?>) call).describeSettings()
             + (columnarInput() ? ", columnar input" : ", row input") + "]";
     }
 
@@ -137,7 +137,7 @@ public class NativeEvalExec extends SparkPlan implements UnaryExecNode {
     protected BatchEvaluator evaluator() {
         List<Attribute> in = Catalyst.list(child.output());
         List<BatchEvaluator.Arg> args = new ArrayList<>();
-        for (Expression e : ((NativeCall) call).arguments()) {
+        for (Expression e : ((NativeCall<?>) call).arguments()) {
             args.add(BatchEvaluator.Arg.bind(e, in));
         }
         List<DataType> types = new ArrayList<>();

@@ -62,7 +62,7 @@ public final class NativeEvalRule extends Rule<LogicalPlan> {
         List<Expression> args = new ArrayList<>();
         List<NamedExpression> computed = new ArrayList<>();
         int k = 0;
-        for (Expression arg : ((NativeCall) call).arguments()) {
+        for (Expression arg : ((NativeCall<?>) call).arguments()) {
             if (arg instanceof Attribute || arg.foldable()) {
                 args.add(arg);
             } else {
@@ -79,7 +79,7 @@ public final class NativeEvalRule extends Rule<LogicalPlan> {
             input = new Project(Catalyst.seq(list), child);
         }
         List<Attribute> context = new ArrayList<>();
-        for (Expression e : ((NativeCall) call).context()) {
+        for (Expression e : ((NativeCall<?>) call).context()) {
             if (e instanceof Attribute a) {
                 context.add(a);
             }
@@ -92,7 +92,7 @@ public final class NativeEvalRule extends Rule<LogicalPlan> {
         }
         AttributeReference result = new AttributeReference(call.prettyName(), call.dataType(), call.nullable(),
             Metadata.empty(), NamedExpression$.MODULE$.newExprId(), Catalyst.seq());
-        NativeEval eval = new NativeEval(((NativeCall) call).withArguments(args), result, Catalyst.seq(context), input);
+        NativeEval eval = new NativeEval(((NativeCall<?>) call).withArguments(args), result, Catalyst.seq(context), input);
         Expression target = call;
         LogicalPlan replaced = node.withNewChildren(Catalyst.seq(eval)).transformExpressions(Catalyst.everywhere(
             e -> e.semanticEquals(target) ? result : e));
@@ -112,7 +112,7 @@ public final class NativeEvalRule extends Rule<LogicalPlan> {
         if (e instanceof HigherOrderFunction) {
             return null;
         }
-        if (anywhere && e instanceof NativeCall c && !containsCall(Catalyst.seq(c.arguments()))
+        if (anywhere && e instanceof NativeCall<?> c && !containsCall(Catalyst.seq(c.arguments()))
             && e.references().subsetOf(child.outputSet())) {
             return e;
         }
@@ -128,7 +128,7 @@ public final class NativeEvalRule extends Rule<LogicalPlan> {
 
     private static boolean containsCall(scala.collection.Seq<Expression> es) {
         for (Expression e : Catalyst.list(es)) {
-            if (e instanceof NativeCall || containsCall(e.children())) {
+            if (e instanceof NativeCall<?> || containsCall(e.children())) {
                 return true;
             }
         }
