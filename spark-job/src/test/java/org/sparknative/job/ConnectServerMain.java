@@ -1,4 +1,4 @@
-package org.sparknative.spark.sql;
+package org.sparknative.job;
 
 import java.util.concurrent.TimeUnit;
 import org.apache.spark.sql.connect.service.SparkConnectServer;
@@ -22,10 +22,11 @@ public final class ConnectServerMain {
         ExitWithParent.watchStdin();
         Thread announce = new Thread(() -> {
             try {
-                while (!SparkConnectService$.MODULE$.started() || SparkConnectService$.MODULE$.server() == null) {
+                int port;
+                while ((port = localPort()) < 0) {
                     TimeUnit.MILLISECONDS.sleep(50);
                 }
-                System.out.println(PORT_LINE + SparkConnectService$.MODULE$.localPort());
+                System.out.println(PORT_LINE + port);
                 System.out.flush();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -34,5 +35,13 @@ public final class ConnectServerMain {
         announce.setDaemon(true);
         announce.start();
         SparkConnectServer.main(args); // returns when the server stops
+    }
+
+    /** @return the port the server listens on, or -1 before it does */
+    private static int localPort() {
+        SparkConnectService$ service = SparkConnectService$.MODULE$;
+        synchronized (service) { // start() is synchronized on it: what it wrote is visible here
+            return service.started() && service.server() != null ? service.localPort() : -1;
+        }
     }
 }

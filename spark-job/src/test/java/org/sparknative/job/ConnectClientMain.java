@@ -1,4 +1,4 @@
-package org.sparknative.spark.sql;
+package org.sparknative.job;
 
 import java.io.FileOutputStream;
 import java.io.FileDescriptor;
@@ -46,7 +46,7 @@ public final class ConnectClientMain {
                     throw new IllegalArgumentException("unknown command " + args[i]);
                 }
                 out.println("OK " + label);
-            } catch (RuntimeException e) {
+            } catch (Exception e) { // AnalysisException is a checked exception
                 out.println("ERROR " + label + " " + base64(String.valueOf(e.getMessage())));
             }
         }

@@ -1,4 +1,4 @@
-package org.sparknative.spark.sql;
+package org.sparknative.job;
 
 import java.io.IOException;
 import java.util.concurrent.TimeUnit;
