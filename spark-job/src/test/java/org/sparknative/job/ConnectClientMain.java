@@ -4,18 +4,24 @@ import java.io.FileOutputStream;
 import java.io.FileDescriptor;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
+import org.apache.spark.sql.Column;
+import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.functions;
 
 /**
  * The Spark Connect client of {@link SparkConnectTest}, in a child JVM whose class path is the Connect JVM client and
  * not Spark's engine. It uses only the API every Spark client has ({@code spark-sql-api}: {@link SparkSession},
- * {@link Row}), so it compiles against the test classpath and runs on the client's copy of it.
+ * {@link Row}, {@link functions}), so it compiles against the test classpath and runs on the client's copy of it.
  *
  * <p>Arguments: the {@code sc://} URL, then commands, each one argument: {@code sql <label> <query>} (collects the
- * query's rows) or {@code set <label> <key>=<value>} (a session setting). Output on stdout, one line each: {@code
+ * query's rows), {@code call <label> <function>:<column>,<column>,... <parquet path>} (the DataFrame API: the
+ * file's {@code id} and {@code functions.call_function} of the columns, by {@code id}) or
+ * {@code set <label> <key>=<value>} (a session setting). Output on stdout, one line each: {@code
  * SESSION <class>}, then per command {@code OK <label>}, {@code ROW <label> <cells>} for each row, or
  * {@code ERROR <label> <message>}, and finally {@code END}. Cells, separated by spaces: {@code null},
  * {@code d:<the double's raw bits in hex>} (exact), {@code i:<int>}, {@code l:<long>}, or
@@ -37,8 +43,8 @@ public final class ConnectClientMain {
                 if (cmd[0].equals("set")) {
                     int eq = cmd[2].indexOf('=');
                     spark.conf().set(cmd[2].substring(0, eq), cmd[2].substring(eq + 1));
-                } else if (cmd[0].equals("sql")) {
-                    List<Row> rows = spark.sql(cmd[2]).collectAsList();
+                } else if (cmd[0].equals("sql") || cmd[0].equals("call")) {
+                    List<Row> rows = (cmd[0].equals("sql") ? spark.sql(cmd[2]) : call(spark, cmd[2])).collectAsList();
                     for (Row r : rows) {
                         out.println("ROW " + label + " " + cells(r));
                     }
@@ -54,6 +60,13 @@ public final class ConnectClientMain {
         // No spark.stop(): releasing a session makes the server clear its Spark ML cache, and the test's server has
         // no Spark ML (a warning and a stack trace, nothing else); the test stops the server next.
         System.exit(0);
+    }
+
+    private static Dataset<Row> call(SparkSession spark, String spec) {
+        String[] f = spec.split(" ", 2);
+        String[] fn = f[0].split(":", 2);
+        Column[] args = Arrays.stream(fn[1].split(",")).map(functions::col).toArray(Column[]::new);
+        return spark.read().parquet(f[1]).select(functions.col("id"), functions.call_function(fn[0], args)).orderBy("id");
     }
 
     private static String cells(Row r) {

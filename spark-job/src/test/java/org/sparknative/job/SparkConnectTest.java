@@ -38,7 +38,8 @@ import org.sparknative.udf.generate.SyntheticModels;
  * The project's SQL extension behind a Spark Connect server: Spark's {@code SparkConnectServer} in a child JVM with
  * {@code spark.sql.extensions=org.sparknative.spark.sql.SparkNativeExtensions} and a synthetic model in its
  * settings, queried by the Spark Connect JVM client in a second child JVM. Over the connection, {@code integrate_f}
- * must give the native kernel's values bit for bit, planned as the extension's batched operator; {@code generate}
+ * (in SQL and through the DataFrame API's {@code call_function}) must give the native kernel's values bit for bit,
+ * planned as the extension's batched operator; {@code generate}
  * the completions that the same query gives in-process (and, on a model that the client configures for its session
  * on the pure-Java backend, the Java reference generator's). Analysis errors, task errors and session settings
  * must cross the connection too.
@@ -105,6 +106,7 @@ class SparkConnectTest {
         List<String> commands = new ArrayList<>();
         commands.add("sql integrate " + integrate + " ORDER BY id");
         commands.add("sql integrate_plan EXPLAIN " + integrate);
+        commands.add("call integrate_df integrate_f:a,b,n " + integrateIn);
         commands.add("sql integrate_values SELECT id, integrate_f(a, b, n) AS x FROM " + INTEGRATE_ROWS + " ORDER BY id");
         commands.add("sql integrate_named SELECT integrate_f(n => 100, b => 2.0D, a => -0.5D)");
         commands.add("sql bad_constant SELECT integrate_f(0.0D, 1.0D, 0)");
@@ -175,7 +177,7 @@ class SparkConnectTest {
             double[] r = INTEGRATE_INPUT[i];
             expected.add(Arrays.asList(i + 1, r == null ? null : IntegrateKernels.integrateRow(r[0], r[1], (int) r[2])));
         }
-        for (String label : List.of("integrate", "integrate_values")) {
+        for (String label : List.of("integrate", "integrate_df", "integrate_values")) {
             List<List<Object>> got = rows(label);
             assertEquals(expected, got, label); // Double.equals: the same bits
             for (int i = 0; i < INTEGRATE_INPUT.length; i++) {
