@@ -57,8 +57,8 @@ public final class ConnectClientMain {
             }
         }
         out.println("END");
-        // No spark.stop(): releasing a session makes the server clear its Spark ML cache, and the test's server has
-        // no Spark ML (a warning and a stack trace, nothing else); the test stops the server next.
+        // No spark.stop(): releasing a session makes the server load Spark ML classes (ml.util.ConnectHelper), which
+        // the test's server does not have (a warning with a stack trace here, nothing else); the test stops it next.
         System.exit(0);
     }
 
