@@ -281,7 +281,7 @@ final class GenerateBatches implements BatchEvaluator {
         private final TaskResources resources;
         private final BufferAllocator allocator;
         private final RowIds.Column ids = input.rowIds();
-        private final UnsafeProjection project;
+        private UnsafeProjection project; // rows out only: made on the first row (columnar output needs none)
         private final GenericInternalRow wrapper = new GenericInternalRow(1);
         private final JoinedRow joined = new JoinedRow();
         private GenerationScheduler batcher;
@@ -297,12 +297,6 @@ final class GenerateBatches implements BatchEvaluator {
             this.partition = partition;
             resources = SparkTasks.resourcesForCurrentTask();
             allocator = resources.add(ExecutorRuntime.newTaskAllocator("generate " + SparkTasks.taskLabel()));
-            DataType[] types = new DataType[input.types().size() + 1];
-            for (int i = 0; i < types.length - 1; i++) {
-                types[i] = input.types().get(i);
-            }
-            types[types.length - 1] = settings.detailed() ? GenerateCall.RESULT_TYPE : DataTypes.StringType;
-            project = UnsafeProjection.create(types);
         }
 
         Object[] run(int n, Values values) {
@@ -491,7 +485,20 @@ final class GenerateBatches implements BatchEvaluator {
         /** The input row {@code r} with its {@code value} appended. */
         InternalRow output(InternalRow r, Object value) {
             wrapper.update(0, value);
+            if (project == null) {
+                project = projection();
+            }
             return project.apply(joined.apply(r, wrapper));
+        }
+
+        /** The output rows' projection: the input's columns and the value. */
+        private UnsafeProjection projection() {
+            DataType[] types = new DataType[input.types().size() + 1];
+            for (int i = 0; i < types.length - 1; i++) {
+                types[i] = input.types().get(i);
+            }
+            types[types.length - 1] = settings.detailed() ? GenerateCall.RESULT_TYPE : DataTypes.StringType;
+            return UnsafeProjection.create(types);
         }
 
         void finish() {

@@ -162,7 +162,7 @@ final class IntegrateBatches implements BatchEvaluator {
         private final IntVector n;
         private final RowIds.Column ids = input.rowIds();
         private final BadRowPolicy policy = settings.options().policy();
-        private final UnsafeProjection project;
+        private UnsafeProjection project; // rows out only: made on the first row (columnar output needs none)
         private final GenericInternalRow xRow = new GenericInternalRow(1);
         private final JoinedRow joined = new JoinedRow();
         private double[] xs = new double[0];
@@ -182,12 +182,6 @@ final class IntegrateBatches implements BatchEvaluator {
             a = resources.add(new Float8Vector("a", allocator));
             b = resources.add(new Float8Vector("b", allocator));
             n = resources.add(new IntVector("n", allocator));
-            DataType[] types = new DataType[input.types().size() + 1];
-            for (int i = 0; i < types.length - 1; i++) {
-                types[i] = input.types().get(i);
-            }
-            types[types.length - 1] = DataTypes.DoubleType;
-            project = UnsafeProjection.create(types);
         }
 
         /** Empties the vectors, room for {@code rows} rows. */
@@ -355,7 +349,20 @@ final class IntegrateBatches implements BatchEvaluator {
             } else {
                 xRow.setDouble(0, xs[i]);
             }
+            if (project == null) {
+                project = projection();
+            }
             return project.apply(joined.apply(r, xRow));
+        }
+
+        /** The output rows' projection: the input's columns and the value. */
+        private UnsafeProjection projection() {
+            DataType[] types = new DataType[input.types().size() + 1];
+            for (int i = 0; i < types.length - 1; i++) {
+                types[i] = input.types().get(i);
+            }
+            types[types.length - 1] = DataTypes.DoubleType;
+            return UnsafeProjection.create(types);
         }
 
         void finish() {
