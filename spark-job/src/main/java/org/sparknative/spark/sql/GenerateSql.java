@@ -18,10 +18,11 @@ import scala.jdk.javaapi.CollectionConverters;
  * literal naming a model of {@link ModelSettings}). Constant values are checked at analysis time; a column's
  * bad value makes that row an error row.
  *
- * <p>Error rows (a prompt longer than the context under {@code longPrompts=fail}... or a bad per-row
- * setting): {@code generate} fails the query naming the row under {@value IntegrateSql#INVALID_ROWS_CONF}
+ * <p>Error rows (a prompt longer than the context under the model's default {@code longPrompts=row-error}, or a
+ * bad per-row setting): {@code generate} fails the query naming the row under {@value IntegrateSql#INVALID_ROWS_CONF}
  * {@code = fail} (the default) and returns null under {@code row-error}; {@code generate_details} returns
- * the row with its {@code finish_reason}. A null prompt gives a null completion.
+ * the row with its {@code finish_reason}. Under the model's {@code longPrompts=fail} a long prompt fails the query
+ * for both. A null prompt gives a null completion.
  */
 public final class GenerateSql {
     /** The SQL name of the completion function. */
