@@ -85,6 +85,34 @@ interface BatchEvaluator extends Serializable {
         }
     }
 
+    /**
+     * Columnar output: each input batch with its values appended as one more vector ({@code values} computes
+     * them); {@code finish} runs once the input is exhausted (the consumer is done with the last batch by then).
+     */
+    static Iterator<ColumnarBatch> appendEach(Iterator<ColumnarBatch> input,
+                                              java.util.function.Function<ColumnarBatch, ColumnVector> values,
+                                              Runnable finish) {
+        return new Iterator<>() {
+            @Override
+            public boolean hasNext() {
+                if (!input.hasNext()) {
+                    finish.run();
+                    return false;
+                }
+                return true;
+            }
+
+            @Override
+            public ColumnarBatch next() {
+                if (!hasNext()) {
+                    throw new java.util.NoSuchElementException();
+                }
+                ColumnarBatch b = input.next();
+                return append(b, values.apply(b));
+            }
+        };
+    }
+
     /** @return {@code input}'s vectors with {@code value} appended */
     static ColumnarBatch append(ColumnarBatch input, ColumnVector value) {
         ColumnVector[] cols = new ColumnVector[input.numCols() + 1];

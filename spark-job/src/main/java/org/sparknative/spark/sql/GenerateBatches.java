@@ -138,54 +138,38 @@ final class GenerateBatches implements BatchEvaluator {
                 result[0].close();
             }
         });
-        return TestFaults.failFirstAttempt(partition, new Iterator<>() {
-            @Override
-            public boolean hasNext() {
-                if (!batches.hasNext()) {
-                    task.finish();
-                    return false;
+        return TestFaults.failFirstAttempt(partition, BatchEvaluator.appendEach(batches, b -> {
+            int rows = b.numRows();
+            if (result[0] == null || capacity[0] < rows) {
+                if (result[0] != null) {
+                    result[0].close();
                 }
-                return true;
+                capacity[0] = Math.max(rows, 1);
+                result[0] = new OnHeapColumnVector(capacity[0], type);
+            } else {
+                result[0].reset();
             }
-
-            @Override
-            public ColumnarBatch next() {
-                if (!hasNext()) {
-                    throw new NoSuchElementException();
-                }
-                ColumnarBatch b = batches.next();
-                int rows = b.numRows();
-                if (result[0] == null || capacity[0] < rows) {
-                    if (result[0] != null) {
-                        result[0].close();
+            // Record batches of at most recordBatchRows rows, read from the columnar batch in place.
+            for (int start = 0; start < rows; start += settings.recordBatchRows()) {
+                int offset = start;
+                int size = Math.min(settings.recordBatchRows(), rows - offset);
+                Object[] values = task.run(size, new Values() {
+                    @Override
+                    public ColumnVector column(int ordinal) {
+                        return b.column(ordinal);
                     }
-                    capacity[0] = Math.max(rows, 1);
-                    result[0] = new OnHeapColumnVector(capacity[0], type);
-                } else {
-                    result[0].reset();
-                }
-                // Record batches of at most recordBatchRows rows, read from the columnar batch in place.
-                for (int start = 0; start < rows; start += settings.recordBatchRows()) {
-                    int offset = start;
-                    int size = Math.min(settings.recordBatchRows(), rows - offset);
-                    Object[] values = task.run(size, new Values() {
-                        @Override
-                        public ColumnVector column(int ordinal) {
-                            return b.column(ordinal);
-                        }
 
-                        @Override
-                        public InternalRow row(int i) {
-                            return b.getRow(offset + i);
-                        }
-                    }, offset);
-                    for (int i = 0; i < size; i++) {
-                        put(result[0], offset + i, values[i]);
+                    @Override
+                    public InternalRow row(int i) {
+                        return b.getRow(offset + i);
                     }
+                }, offset);
+                for (int i = 0; i < size; i++) {
+                    put(result[0], offset + i, values[i]);
                 }
-                return BatchEvaluator.append(b, result[0]);
             }
-        });
+            return result[0];
+        }, task::finish));
     }
 
     /** Writes a call's value (the completion, or the {@link GenerateCall#RESULT_TYPE} struct) into row {@code row}. */

@@ -121,34 +121,18 @@ final class IntegrateBatches implements BatchEvaluator {
                 current[0] = null;
             }
         });
-        return TestFaults.failFirstAttempt(partition, new Iterator<>() {
-            @Override
-            public boolean hasNext() {
-                if (!batches.hasNext()) {
-                    task.finish();
-                    return false;
-                }
-                return true;
+        return TestFaults.failFirstAttempt(partition, BatchEvaluator.appendEach(batches, b -> {
+            int n = b.numRows();
+            task.reset(n);
+            task.setColumns(b, n);
+            long first = task.rowsSeen;
+            Float8Vector x = task.computeVector(n, i -> task.ids.label(b.getRow(i), partition, first + i));
+            if (current[0] != null) {
+                current[0].close();
             }
-
-            @Override
-            public ColumnarBatch next() {
-                if (!hasNext()) {
-                    throw new NoSuchElementException();
-                }
-                ColumnarBatch b = batches.next();
-                int n = b.numRows();
-                task.reset(n);
-                task.setColumns(b, n);
-                long first = task.rowsSeen;
-                Float8Vector x = task.computeVector(n, i -> task.ids.label(b.getRow(i), partition, first + i));
-                if (current[0] != null) {
-                    current[0].close();
-                }
-                current[0] = x;
-                return BatchEvaluator.append(b, new ArrowColumnVector(x));
-            }
-        });
+            current[0] = x;
+            return new ArrowColumnVector(x);
+        }, task::finish));
     }
 
     /** One task's vectors, counts and output projection. */
