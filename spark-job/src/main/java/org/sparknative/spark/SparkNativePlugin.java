@@ -126,7 +126,9 @@ public final class SparkNativePlugin implements SparkPlugin {
                 throw new IllegalArgumentException("SparkNativePlugin: unexpected message " + message);
             }
             reports.merge(r.executorId(), r, (old, now) -> now.sequence() >= old.sequence() ? now : old);
-            return Boolean.TRUE;
+            // No reply: the first report comes with send (one-way; Spark logs a reply to it as unexpected), and an
+            // executor's ask waits only for the report to be stored, which it is once this returns.
+            return null;
         }
     }
 
