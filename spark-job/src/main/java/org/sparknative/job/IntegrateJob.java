@@ -1,8 +1,6 @@
 package org.sparknative.job;
 
-import static org.apache.spark.sql.functions.callUDF;
 import static org.apache.spark.sql.functions.col;
-import static org.apache.spark.sql.functions.max;
 import static org.apache.spark.sql.functions.sum;
 
 import java.nio.file.Path;
@@ -14,20 +12,14 @@ import java.util.concurrent.Callable;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
-import org.apache.spark.sql.api.java.UDF4;
 import org.apache.spark.sql.types.DataTypes;
-import org.sparknative.kernels.integrate.IntegrateReference;
 import org.sparknative.spark.ExecutorActivity;
-import org.sparknative.spark.PartitionCounter;
 import org.sparknative.spark.RowIds;
 import org.sparknative.spark.integrate.IntegrateFunctions;
 import org.sparknative.spark.integrate.IntegrateTransform;
 import org.sparknative.kernels.cuda.Cuda;
 import org.sparknative.udf.Backend;
 import org.sparknative.udf.BadRowPolicy;
-import org.sparknative.udf.ExecutorRuntime;
-import org.sparknative.udf.bench.IntegrateBenchmark;
-import org.apache.arrow.memory.BufferAllocator;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -42,30 +34,6 @@ import picocli.CommandLine.Option;
     description = {"Left Riemann sum of f(x) = x(x-1) per row (the pandas integrate_f benchmark) on Spark.",
         "Input: --input FILE with columns a, b, n, or --rows generated rows (a=-|N(0,1)|, b=|N(0,1)|, n in [100,20000))."})
 final class IntegrateJob implements Callable<Integer> {
-    /** The ways to compute the column, slowest first. */
-    enum Variant {
-        JAVA_ROW("java-row", "plain Java row-at-a-time UDF"),
-        NATIVE_ROW("native-row", "SQL UDF integrate_f: one JNI call per row"),
-        NATIVE_ARROW("native-arrow", "Arrow record batches, one native call per batch");
-
-        final String label;
-        final String description;
-
-        Variant(String label, String description) {
-            this.label = label;
-            this.description = description;
-        }
-
-        static Variant parse(String s) {
-            for (Variant v : values()) {
-                if (v.label.equals(s.trim().toLowerCase(Locale.ROOT))) {
-                    return v;
-                }
-            }
-            throw new UsageException("--variant must be java-row, native-row or native-arrow, got '" + s + "'");
-        }
-    }
-
     @Mixin
     SparkOptions sparkOptions = new SparkOptions();
 
@@ -140,7 +108,7 @@ final class IntegrateJob implements Callable<Integer> {
     public Integer call() {
         DataIO.Format outFormat = usage(() -> DataIO.Format.parse(format));
         BadRowPolicy policy = usage(() -> BadRowPolicy.INVALID_ROWS.parse(invalidRows));
-        List<Variant> variants = compare ? List.of(Variant.values()) : List.of(Variant.parse(variant));
+        IntegrateBench.Variant single = compare ? null : IntegrateBench.Variant.parse(variant);
         if (rows < 0) {
             throw new UsageException("--rows must be >= 0, got " + rows);
         }
@@ -170,15 +138,6 @@ final class IntegrateJob implements Callable<Integer> {
             if (requested == Backend.JAVA) {
                 throw new UsageException("integrate's --backend is cpu, cuda or auto; the pure-Java path is --variant java-row");
             }
-            IntegrateTransform.Options options = new IntegrateTransform.Options(batchSize, policy, requested);
-            List<Run> runs = new ArrayList<>();
-            for (Variant v : variants) {
-                runs.add(new Run(v, v == Variant.NATIVE_ARROW && !compare ? options
-                    : new IntegrateTransform.Options(batchSize, policy, Backend.CPU)));
-            }
-            if (compare && (requested == Backend.CUDA || Cuda.availability().usable())) {
-                runs.add(new Run(Variant.NATIVE_ARROW, new IntegrateTransform.Options(batchSize, policy, Backend.CUDA)));
-            }
             int parts = partitions != null ? partitions : spark.sparkContext().defaultParallelism();
             if (parts < 1) {
                 throw new IllegalArgumentException("--partitions must be >= 1, got " + parts);
@@ -199,63 +158,23 @@ final class IntegrateJob implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "integrate: %,d rows, %,d evaluations of f, %d partitions, master %s%n",
                 count, sumN, data.rdd().getNumPartitions(), spark.sparkContext().master());
 
-            spark.udf().register("integrate_f_relerr",
-                (UDF4<Double, Double, Double, Long, Double>) (x, a, b, n) ->
-                    x == null || a == null || b == null || n == null || n < 1 || n > Integer.MAX_VALUE ? null
-                        : IntegrateReference.relativeError(x, a, b, n.intValue()), DataTypes.DoubleType);
-
-            // Warm-up input: the first 20,000 rows, cached like the data, so that a warm-up runs the same code (over a
-            // limit, the batched operator would read rows instead of the cache's columnar batches).
-            Dataset<Row> warm = warmup == 0 ? null : data.limit(20_000).cache();
-            if (warm != null) {
-                warm.count();
-                warm.createOrReplaceTempView("integrate_warmup");
-            }
-            List<VariantResult> results = new ArrayList<>();
-            Dataset<Row> last = null;
-            for (Run run : runs) {
-                Variant v = run.variant();
-                for (int i = 0; i < warmup; i++) {
-                    noop(build(v, warm, run.options()).output());
-                }
-                Built built = build(v, data, run.options());
-                if (built.rows() != null) {
-                    activity.track(ExecutorActivity.Count.ROWS, built.rows());
-                }
-                boolean writeHere = output != null && !compare;
-                double secs = Double.POSITIVE_INFINITY;
-                if (writeHere) {
-                    long t0 = System.nanoTime();
-                    DataIO.write(built.output().drop(RowIds.INPUT_ROW), output, outFormat, overwrite);
-                    guard.committed();
-                    secs = (System.nanoTime() - t0) / 1e9;
-                } else {
-                    for (int i = 0; i < repeats; i++) {
-                        long t0 = System.nanoTime();
-                        noop(built.output());
-                        secs = Math.min(secs, (System.nanoTime() - t0) / 1e9);
-                    }
-                }
-                long invalid = built.invalidRows() == null ? 0 : built.invalidRows().total();
-                Row err = built.output().agg(max(callUDF("integrate_f_relerr", col("x"), col("a"), col("b"), col("n").cast(DataTypes.LongType)))).first();
-                double maxErr = err.isNullAt(0) ? Double.NaN : err.getDouble(0);
-                results.add(new VariantResult(v.label, v.description, run.backendLabel(spark), count, secs, count / secs, sumN / secs, Double.NaN,
-                    maxErr, invalid));
-                last = built.output();
-            }
+            List<VariantResult> results;
+            List<VariantResult> kernels = List.of();
             if (compare) {
-                results.addAll(sqlVariants(spark, data, count, sumN, warmup, repeats));
+                // The same measurement as bench's integration section.
+                IntegrateBench.Measured measured = IntegrateBench.measure(spark, data, count, sumN,
+                    new IntegrateBench.Settings(batchSize, policy, requested, warmup, repeats), activity);
+                results = withSpeedups(best(measured.variants()));
+                kernels = best(IntegrateBench.kernelOnly(data, spark.sparkContext().defaultParallelism(), count, sumN,
+                    Math.max(3, repeats), Sessions.isLocal(spark.sparkContext().master()) && Cuda.availability().usable()));
+                if (output != null) {
+                    DataIO.write(measured.lastOutput().drop(RowIds.INPUT_ROW), output, outFormat, overwrite);
+                    guard.committed();
+                }
+            } else {
+                results = List.of(runOne(spark, single, data, count, sumN, new IntegrateTransform.Options(batchSize, policy,
+                    requested), outFormat, guard, activity));
             }
-            if (warm != null) {
-                warm.unpersist();
-            }
-            if (compare && output != null) {
-                DataIO.write(last.drop(RowIds.INPUT_ROW), output, outFormat, overwrite);
-                guard.committed();
-            }
-            results = withSpeedups(results);
-            List<VariantResult> kernels = compare ? kernelOnly(data, spark.sparkContext().defaultParallelism(), count,
-                Sessions.isLocal(spark.sparkContext().master()) && Cuda.availability().usable()) : List.of();
             VariantResult kernel = kernels.isEmpty() ? null : kernels.get(0);
             VariantResult kernelCuda = kernels.size() > 1 ? kernels.get(1) : null;
             print(results, kernels);
@@ -280,138 +199,60 @@ final class IntegrateJob implements Callable<Integer> {
         return 0;
     }
 
-    /** A variant and, for native-arrow, where it runs. */
-    private record Run(Variant variant, IntegrateTransform.Options options) {
-        /** @return {@code cpu} for the row variants, else the backend; {@code auto} resolved where the driver runs the tasks */
-        String backendLabel(SparkSession spark) {
-            if (variant != Variant.NATIVE_ARROW) {
-                return Backend.CPU.label();
+    /** Runs one variant: writes {@code --output} (timed) if given, else times {@code --repeats} runs and keeps the best. */
+    private VariantResult runOne(SparkSession spark, IntegrateBench.Variant v, Dataset<Row> data, long count, long sumN,
+                                 IntegrateTransform.Options options, DataIO.Format outFormat, OutputGuard guard,
+                                 ExecutorActivity activity) {
+        if (warmup > 0) {
+            Dataset<Row> warm = data.limit(IntegrateBench.WARMUP_ROWS).cache();
+            for (int i = 0; i < warmup; i++) {
+                IntegrateBench.noop(IntegrateBench.build(v, warm, options).output());
             }
-            return Jobs.describe(options.backend(), spark);
+            warm.unpersist();
         }
-    }
-
-    /** A variant's output, and for native-arrow its counters (else null). */
-    private record Built(Dataset<Row> output, PartitionCounter rows, PartitionCounter invalidRows) {
-    }
-
-    private static Built build(Variant v, Dataset<Row> data, IntegrateTransform.Options options) {
-        return switch (v) {
-            case JAVA_ROW -> new Built(data.withColumn("x",
-                callUDF(IntegrateFunctions.JAVA_NAME, col("a"), col("b"), col("n"))), null, null);
-            case NATIVE_ROW -> new Built(data.withColumn("x",
-                callUDF(IntegrateFunctions.ROW_NAME, col("a"), col("b"), col("n"))), null, null);
-            case NATIVE_ARROW -> {
-                IntegrateTransform.Result r = IntegrateTransform.apply(data, options);
-                yield new Built(r.output(), r.rows(), r.invalidRows());
+        IntegrateBench.Built built = IntegrateBench.build(v, data, options);
+        if (built.rows() != null) {
+            activity.track(ExecutorActivity.Count.ROWS, built.rows());
+        }
+        double secs = Double.POSITIVE_INFINITY;
+        if (output != null) {
+            long t0 = System.nanoTime();
+            DataIO.write(built.output().drop(RowIds.INPUT_ROW), output, outFormat, overwrite);
+            guard.committed();
+            secs = (System.nanoTime() - t0) / 1e9;
+        } else {
+            for (double s : IntegrateBench.timed(built.output(), repeats)) {
+                secs = Math.min(secs, s);
             }
-        };
+        }
+        long invalid = built.invalidRows() == null ? 0 : built.invalidRows().total();
+        Double maxErr = IntegrateBench.maxRelativeError(built.output());
+        String backendLabel = v == IntegrateBench.Variant.NATIVE_ARROW ? Jobs.describe(options.backend(), spark)
+            : Backend.CPU.label();
+        return new VariantResult(v.label, v.description, backendLabel, count, secs, count / secs, sumN / secs, Double.NaN,
+            maxErr == null ? Double.NaN : maxErr, invalid);
     }
 
-    /**
-     * The SQL extension's {@code integrate_f} on the same rows: over the cached table ({@code sql-cached}) and, where
-     * the executors share the driver's filesystem (local mode), over a Parquet copy ({@code sql-parquet}). Both read
-     * their input as columnar batches, in bulk. On a session without the extension {@code integrate_f} is the row UDF,
-     * and the rows say so.
-     */
-    private static List<VariantResult> sqlVariants(SparkSession spark, Dataset<Row> data, long count, long sumN, int warmup,
-                                                   int repeats) {
-        boolean batched = org.sparknative.spark.sql.SparkNativeSql.hasExtension(spark);
-        String how = batched ? "SQL integrate_f (extension), columnar input in bulk" : "SQL integrate_f without the extension (row UDF)";
+    /** The summary's view of measured variants: the best (shortest) repeat of each, as this command reports. */
+    private static List<VariantResult> best(List<org.sparknative.job.report.BenchReport.IntegrateVariant> variants) {
         List<VariantResult> out = new ArrayList<>();
-        data.createOrReplaceTempView("integrate_cached");
-        out.add(sqlVariant(spark, "sql-cached", how + ", cached table", "integrate_cached", count, sumN, warmup, repeats));
-        if (Sessions.isLocal(spark.sparkContext().master())) {
-            Path dir = null;
-            try {
-                dir = java.nio.file.Files.createTempDirectory("spark-native-integrate-");
-                String parquet = dir.resolve("rows.parquet").toUri().toString();
-                data.write().parquet(parquet);
-                spark.read().parquet(parquet).createOrReplaceTempView("integrate_parquet");
-                out.add(sqlVariant(spark, "sql-parquet", how + ", Parquet file", "integrate_parquet", count, sumN, warmup,
-                    repeats));
-            } catch (java.io.IOException e) {
-                throw new java.io.UncheckedIOException("cannot write the Parquet copy for sql-parquet", e);
-            } finally {
-                if (dir != null) {
-                    org.apache.commons.io.FileUtils.deleteQuietly(dir.toFile());
-                }
-            }
+        for (var v : variants) {
+            double secs = v.seconds().stream().mapToDouble(Double::doubleValue).min().orElse(Double.NaN);
+            long rowCount = Math.round(v.rowsPerSecond().max() * secs);
+            out.add(new VariantResult(v.variant(), v.description(), v.backend(), rowCount, secs, v.rowsPerSecond().max(),
+                v.evaluationsPerSecond().max(), Double.NaN, v.maxRelativeError() == null ? Double.NaN : v.maxRelativeError(),
+                v.invalidRows()));
         }
         return out;
     }
 
-    private static VariantResult sqlVariant(SparkSession spark, String name, String description, String view, long count,
-                                            long sumN, int warmup, int repeats) {
-        String query = "SELECT *, integrate_f(a, b, n) AS x FROM ";
-        for (int i = 0; i < warmup; i++) {
-            noop(spark.sql(query + "integrate_warmup"));
-        }
-        Dataset<Row> q = spark.sql(query + view);
-        double secs = Double.POSITIVE_INFINITY;
-        for (int i = 0; i < repeats; i++) {
-            long t0 = System.nanoTime();
-            noop(q);
-            secs = Math.min(secs, (System.nanoTime() - t0) / 1e9);
-        }
-        Row err = q.agg(max(callUDF("integrate_f_relerr", col("x"), col("a"), col("b"), col("n").cast(DataTypes.LongType)))).first();
-        return new VariantResult(name, description, Backend.CPU.label(), count, secs, count / secs, sumN / secs, Double.NaN,
-            err.isNullAt(0) ? Double.NaN : err.getDouble(0), 0);
-    }
-
-    /** Computes every row and discards it: Spark's no-op sink, the standard way to time a query. */
-    private static void noop(Dataset<Row> df) {
-        df.write().format("noop").mode("overwrite").save();
-    }
-
     private static List<VariantResult> withSpeedups(List<VariantResult> rs) {
-        double base = rs.stream().filter(r -> r.variant().equals(Variant.JAVA_ROW.label))
+        double base = rs.stream().filter(r -> r.variant().equals(IntegrateBench.Variant.JAVA_ROW.label))
             .mapToDouble(VariantResult::wallSeconds).findFirst().orElse(Double.NaN);
         List<VariantResult> out = new ArrayList<>();
         for (VariantResult r : rs) {
             out.add(new VariantResult(r.variant(), r.description(), r.backend(), r.rows(), r.wallSeconds(), r.rowsPerSecond(),
                 r.evaluationsPerSecond(), base / r.wallSeconds(), r.maxRelativeError(), r.invalidRows()));
-        }
-        return out;
-    }
-
-    /**
-     * The kernels alone on the driver, on the same rows, through the Spark-free harness
-     * ({@link IntegrateBenchmark}): the C kernel split over {@code threads} threads (the cores Spark's tasks
-     * use), the ceiling the Spark variants are measured against, and, where CUDA is usable here, the CUDA
-     * kernel with its copies. Best of 3 runs. Invalid rows are left out.
-     */
-    private static List<VariantResult> kernelOnly(Dataset<Row> data, int threads, long count, boolean cuda) {
-        if (count > 50_000_000L) {
-            return List.of();
-        }
-        List<Row> rowsIn = data.select(col("a"), col("b"), col("n").cast(DataTypes.LongType).as("n")).na().drop()
-            .filter("n >= 1 AND n <= 2147483647 AND a = a AND b = b AND abs(a) < double('inf') AND abs(b) < double('inf')").collectAsList();
-        List<VariantResult> out = new ArrayList<>();
-        try (BufferAllocator alloc = ExecutorRuntime.newTaskAllocator("integrate kernel-only")) {
-            IntegrateBenchmark.RowSource source = (id, ab) -> {
-                Row row = rowsIn.get((int) id);
-                ab[0] = row.getDouble(0);
-                ab[1] = row.getDouble(1);
-                return (int) row.getLong(2);
-            };
-            List<IntegrateBenchmark.Row> measured = new ArrayList<>();
-            try (IntegrateBenchmark.Input in = IntegrateBenchmark.input(rowsIn.size(), IntegrateBenchmark.CPU_BATCH_ROWS,
-                source, alloc)) {
-                measured.add(IntegrateBenchmark.cpu(in, threads, 3, alloc));
-            }
-            if (cuda) {
-                try (IntegrateBenchmark.Input in = IntegrateBenchmark.input(rowsIn.size(), IntegrateBenchmark.CUDA_BATCH_ROWS,
-                    source, alloc)) {
-                    measured.add(IntegrateBenchmark.cuda(in, Cuda.device(0), 3, alloc));
-                }
-            }
-            for (IntegrateBenchmark.Row m : measured) {
-                out.add(new VariantResult("kernel-only", m.backend().equals("cpu")
-                    ? "the C kernel alone on the driver, " + threads + " threads, no Spark"
-                    : "the CUDA kernel alone on the driver with its copies, no Spark", m.backend(), m.rows(), m.seconds(),
-                    m.rowsPerSecond(), m.evaluationsPerSecond(), Double.NaN, Double.NaN, 0));
-            }
         }
         return out;
     }
@@ -435,7 +276,7 @@ final class IntegrateJob implements Callable<Integer> {
             "invalid"), rows);
         if (kernel != null) {
             for (VariantResult r : results) {
-                if (r.backend().equals("cpu") && (r.variant().equals(Variant.NATIVE_ARROW.label) || r.variant().startsWith("sql-"))) {
+                if (r.backend().equals("cpu") && (r.variant().equals(IntegrateBench.Variant.NATIVE_ARROW.label) || r.variant().startsWith("sql-"))) {
                     System.out.printf(Locale.ROOT, "%s reaches %.0f%% of the kernel-only evaluations/s%s%n", r.variant(),
                         100.0 * r.evaluationsPerSecond() / kernel.evaluationsPerSecond(),
                         Double.isNaN(r.speedupOverJavaRow()) ? "" : String.format(Locale.ROOT, " (%.1fx java-row)", r.speedupOverJavaRow()));

@@ -32,7 +32,8 @@ import org.sparknative.udf.ExecutorMetrics;
  * to the counter's total however often a partition was computed.
  *
  * <p>The run's jobs are recognized by a local property that {@link #start} sets on the calling thread (Spark
- * copies the thread's local properties into every job it starts, also from SQL's helper threads).
+ * copies the thread's local properties into every job it starts, also from SQL's helper threads). Runs nest: a
+ * run started inside another (one benchmark figure inside a command's run) counts its jobs, and so does the outer one.
  *
  * <p>Threading: {@link #start}, {@link #track}, {@link #finish} and {@link #close} on the run's thread; Spark's
  * listener bus calls the listener methods from its own thread.
@@ -79,7 +80,28 @@ public final class ExecutorActivity extends SparkListener implements AutoCloseab
                            Double nativeSeconds, String backends, String lost) {
     }
 
+    /**
+     * One task attempt of the run, from Spark's task-end event.
+     *
+     * @param executorId   where it ran
+     * @param stageId      its stage
+     * @param partition    its partition
+     * @param attempt      its attempt number
+     * @param launchMillis when it was launched (epoch milliseconds)
+     * @param finishMillis when it ended (epoch milliseconds)
+     * @param runMillis    its executor run time (Spark's {@code executorRunTime}), 0 without metrics
+     * @param successful   whether it succeeded
+     */
+    public record Task(String executorId, int stageId, int partition, int attempt, long launchMillis, long finishMillis,
+                       long runMillis, boolean successful) {
+    }
+
+    /** At most this many task attempts are kept for {@link #tasks()}; the sums cover every one. */
+    static final int MAX_TASKS = 100_000;
+
     private final SparkContext sc;
+    /** The run's task attempts, in the order their end events came. Guarded by this. */
+    private final List<Task> taskList = new ArrayList<>();
     private final String run = UUID.randomUUID().toString();
     private final String previousRun;
     private final Map<String, SparkNativePlugin.ExecutorReport> before;
@@ -114,7 +136,8 @@ public final class ExecutorActivity extends SparkListener implements AutoCloseab
     /** Starts watching the jobs that the calling thread starts from now on. */
     public static ExecutorActivity start(SparkContext sc) {
         ExecutorActivity a = new ExecutorActivity(sc);
-        sc.setLocalProperty(RUN_PROPERTY, a.run);
+        // Nested runs (a benchmark's figure inside a command's run) mark their jobs with every enclosing run.
+        sc.setLocalProperty(RUN_PROPERTY, a.previousRun == null ? a.run : a.previousRun + "," + a.run);
         sc.addSparkListener(a);
         a.listening = true;
         return a;
@@ -128,7 +151,8 @@ public final class ExecutorActivity extends SparkListener implements AutoCloseab
     @Override
     public void onJobStart(SparkListenerJobStart jobStart) {
         java.util.Properties p = jobStart.properties();
-        if (p != null && run.equals(p.getProperty(RUN_PROPERTY))) {
+        String runs = p == null ? null : p.getProperty(RUN_PROPERTY);
+        if (runs != null && java.util.Arrays.asList(runs.split(",")).contains(run)) {
             for (Object id : scala.jdk.javaapi.CollectionConverters.asJava(jobStart.stageIds())) {
                 stages.add((Integer) id);
             }
@@ -154,6 +178,10 @@ public final class ExecutorActivity extends SparkListener implements AutoCloseab
                 t.succeeded++;
             } else {
                 t.failed++;
+            }
+            if (taskList.size() < MAX_TASKS) {
+                taskList.add(new Task(info.executorId(), taskEnd.stageId(), info.partitionId(), info.attemptNumber(),
+                    info.launchTime(), info.finishTime(), m == null ? 0 : m.executorRunTime(), info.successful()));
             }
             if (m != null) {
                 t.runMillis += m.executorRunTime();
@@ -215,6 +243,14 @@ public final class ExecutorActivity extends SparkListener implements AutoCloseab
             }
         }
         return out;
+    }
+
+    /**
+     * @return the run's task attempts (the first {@value #MAX_TASKS}), in the order they ended; complete after
+     *         {@link #finish}
+     */
+    public synchronized List<Task> tasks() {
+        return List.copyOf(taskList);
     }
 
     /** @return the counts of {@code what} credited to {@code executorId}, or null if no counter of it is tracked */

@@ -17,6 +17,7 @@ import org.apache.spark.api.plugin.SparkPlugin;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.sparknative.udf.ExecutorMetrics;
+import org.sparknative.udf.ExecutorRuntime;
 
 /**
  * The project's Spark plugin ({@code spark.plugins=org.sparknative.spark.SparkNativePlugin}; the jobs add it
@@ -83,9 +84,12 @@ public final class SparkNativePlugin implements SparkPlugin {
      * @param sequence   orders one JVM's reports: the driver keeps the highest
      * @param timeMillis when the report was taken (epoch milliseconds)
      * @param metrics    the executor's counters, for its whole life so far
+     * @param cpuModel   its CPU model ({@link ExecutorRuntime#cpuModel()})
+     * @param simdPath   the code path its CPU kernels chose ({@link ExecutorRuntime#simdPath()}), or null before
+     *                   it loaded them
      */
     public record ExecutorReport(String executorId, String host, long pid, long sequence, long timeMillis,
-                                 ExecutorMetrics.Snapshot metrics) implements Serializable {
+                                 ExecutorMetrics.Snapshot metrics, String cpuModel, String simdPath) implements Serializable {
         private static final long serialVersionUID = 1L;
     }
 
@@ -197,8 +201,9 @@ public final class SparkNativePlugin implements SparkPlugin {
                 return null;
             }
             lastSent = now;
+            // The SIMD path is known once the library is loaded, which changes the counters: a report goes out then.
             return new ExecutorReport(ctx.executorID(), host, pid, SEQUENCE.incrementAndGet(),
-                System.currentTimeMillis(), now);
+                System.currentTimeMillis(), now, ExecutorRuntime.cpuModel(), ExecutorRuntime.simdPath());
         }
 
         private synchronized void forget() {

@@ -97,10 +97,10 @@ class ClusterIT {
             .redirectOutput(log.toFile());
         pb.environment().putAll(env);
         Process p = pb.start();
-        if (!p.waitFor(150, TimeUnit.SECONDS)) {
+        if (!p.waitFor(300, TimeUnit.SECONDS)) {
             p.toHandle().descendants().forEach(ProcessHandle::destroyForcibly);
             p.destroyForcibly();
-            throw new AssertionError(name + " did not finish in 150 s:\n" + Files.readString(log));
+            throw new AssertionError(name + " did not finish in 300 s:\n" + Files.readString(log));
         }
         return new Run(p.exitValue(), Files.readString(log));
     }
@@ -154,6 +154,60 @@ class ClusterIT {
         }
         a.addAll(Arrays.asList(extra));
         return a;
+    }
+
+    /**
+     * The benchmark on the two-executor cluster writes a report whose environment lists both executors, whose
+     * per-executor figures add up to the rows, and whose scaling section ran one application with 1 core and one with
+     * 2 (spark.cores.max), on 1 and 2 executors.
+     */
+    @Test
+    void benchOnTheClusterReportsEveryExecutorAndScalesFromOneCoreToTwo() throws Exception {
+        Path out = dir.resolve("bench-report");
+        List<String> a = new ArrayList<>(List.of("bench", "--master", cluster.masterUrl(), "--rows", "4000",
+            "--partitions", "4", "--warmup", "0", "--repeats", "2", "--slots", "1,4", "--prompt-count", "8",
+            "--max-new-tokens", "6", "--scale", "1,2", "--report", out.toString()));
+        if (model() == null) {
+            a.addAll(List.of("--synthetic-model", "dim=64,hidden=172,layers=5,heads=8,kv_heads=4,vocab=300,seq=512"));
+        } else {
+            a.addAll(modelArgs(model().toString(), tokenizer().toString()));
+        }
+        launcher("bench-cluster", a.toArray(String[]::new)).ok();
+        for (String f : List.of("report.html", "report.md", "report.json")) {
+            assertTrue(Files.size(out.resolve(f)) > 0, f);
+        }
+        JsonNode report = new ObjectMapper().readTree(out.resolve("report.json").toFile());
+        JsonNode executors = report.at("/environment/executors");
+        assertEquals(2, executors.size(), executors.toString());
+        for (JsonNode e : executors) {
+            assertEquals(1, e.get("cores").asInt(), e.toString());
+            assertTrue(e.get("cpuModel").asText().length() > 0, e.toString());
+            assertTrue(List.of("avx2", "sse2").contains(e.get("simdPath").asText()), e.toString());
+        }
+        JsonNode arrow = null;
+        for (JsonNode v : report.at("/integrate/sizes/0/variants")) {
+            if (v.get("variant").asText().equals("native-arrow")) {
+                arrow = v;
+            }
+        }
+        assertTrue(arrow != null, "native-arrow measured");
+        long rows = 0;
+        for (JsonNode e : arrow.at("/activity/executors")) {
+            rows += e.get("rows").asLong();
+            assertTrue(e.get("taskSeconds").asDouble() > 0, e.toString());
+        }
+        assertEquals(2 * 4000, rows, "the executors' rows over the 2 repeats");
+        JsonNode points = report.at("/scaling/points");
+        assertEquals("cores", report.at("/scaling/unit").asText());
+        assertEquals(4, points.size(), points.toString());
+        for (JsonNode p : points) {
+            int cores = p.get("resources").asInt();
+            assertEquals(cores, p.get("executors").asInt(), "one 1-core executor per core on this cluster: " + p);
+            assertTrue(p.at("/rate/min").asDouble() > 0, p.toString());
+            if (cores == 1) {
+                assertEquals(1.0, p.get("efficiency").asDouble(), 1e-12, p.toString());
+            }
+        }
     }
 
     /** The local-mode output of {@code generate} (computed once). */

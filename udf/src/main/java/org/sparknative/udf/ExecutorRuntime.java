@@ -32,6 +32,39 @@ public final class ExecutorRuntime {
         NativeLibrary.ensureLoaded();
     }
 
+    /**
+     * @return the code path the CPU kernels chose on this machine, {@code avx2} or {@code sse2} (the portable
+     *         one, which gives the same bits), or null where this JVM has not loaded the kernel library (the
+     *         answer needs it; asking does not load it)
+     */
+    public static String simdPath() {
+        if (NativeLibrary.loadCount() == 0) {
+            return null;
+        }
+        return org.sparknative.kernels.llama.LlamaKernels.cpuHasAvx() == 1 ? "avx2" : "sse2";
+    }
+
+    /**
+     * @return this machine's CPU model as {@code /proc/cpuinfo} names it (its first {@code model name}), else
+     *         the JVM's {@code os.arch}
+     */
+    public static String cpuModel() {
+        return CpuModel.NAME;
+    }
+
+    private static final class CpuModel {
+        static final String NAME = read();
+
+        private static String read() {
+            try (java.util.stream.Stream<String> lines = java.nio.file.Files.lines(java.nio.file.Path.of("/proc/cpuinfo"))) {
+                return lines.filter(l -> l.startsWith("model name")).map(l -> l.substring(l.indexOf(':') + 1).trim())
+                    .findFirst().orElse(System.getProperty("os.arch"));
+            } catch (java.io.IOException | java.io.UncheckedIOException e) {
+                return System.getProperty("os.arch");
+            }
+        }
+    }
+
     /** @return how many times this JVM really loaded the native library (1 once loaded) */
     public static int nativeLoadCount() {
         return NativeLibrary.loadCount();

@@ -156,12 +156,27 @@ public final class IntegrateBenchmark {
         }
     }
 
-    /** The C kernel through {@link IntegrateUdf} on {@code threads} threads taking record batches in turn. */
+    /** The C kernel through {@link IntegrateUdf} on {@code threads} threads taking record batches in turn: the best of {@link #cpuSeconds}. */
     public static Row cpu(Input in, int threads, int reps, BufferAllocator allocator) {
+        double best = Double.MAX_VALUE;
+        for (double s : cpuSeconds(in, threads, reps, allocator)) {
+            best = Math.min(best, s);
+        }
+        return new Row("cpu", threads + " threads", in.rows, in.evaluations, best, in.rows / best,
+            in.evaluations / best, Double.NaN, Double.NaN, Double.NaN);
+    }
+
+    /**
+     * Runs the C kernel over {@code in} on {@code threads} threads taking record batches in turn, once untimed and
+     * then {@code reps} times timed.
+     *
+     * @return the wall seconds of each timed run, {@code reps} of them
+     */
+    public static double[] cpuSeconds(Input in, int threads, int reps, BufferAllocator allocator) {
         ExecutorRuntime.ensureNativeLoaded();
         ExecutorService pool = Executors.newFixedThreadPool(threads);
         try {
-            double best = Double.MAX_VALUE;
+            double[] seconds = new double[reps];
             for (int rep = 0; rep <= reps; rep++) {
                 AtomicInteger next = new AtomicInteger();
                 long t0 = System.nanoTime();
@@ -179,11 +194,10 @@ public final class IntegrateBenchmark {
                     f.get();
                 }
                 if (rep > 0) {
-                    best = Math.min(best, (System.nanoTime() - t0) / 1e9);
+                    seconds[rep - 1] = (System.nanoTime() - t0) / 1e9;
                 }
             }
-            return new Row("cpu", threads + " threads", in.rows, in.evaluations, best, in.rows / best,
-                in.evaluations / best, Double.NaN, Double.NaN, Double.NaN);
+            return seconds;
         } catch (Exception e) {
             throw new IllegalStateException("CPU integrate benchmark failed: " + e, e);
         } finally {
