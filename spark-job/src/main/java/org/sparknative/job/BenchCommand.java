@@ -51,7 +51,7 @@ import picocli.CommandLine.Model.CommandSpec;
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
     description = {"The benchmark matrix (integration variants, generation backends x slots x models, scaling) on any "
         + "master, with a self-contained HTML report, Markdown and JSON (--report DIR)."})
-final class BenchCommand implements Callable<Integer> {
+class BenchCommand implements Callable<Integer> {
     /** The pandas reference points for 20,000 rows on a 2-core machine, measured outside the run. */
     static final List<BenchReport.Reference> PANDAS = List.of(
         new BenchReport.Reference("pandas apply, pure Python", 20_000, 66.0, "pandas 'Enhancing performance' guide, "
@@ -70,9 +70,12 @@ final class BenchCommand implements Callable<Integer> {
     @Mixin
     SparkOptions sparkOptions = new SparkOptions();
 
-    @Option(names = "--workloads", split = ",", defaultValue = "integrate,generate",
-        description = "integrate, generate or both (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--workloads", split = ",", description = "integrate, generate or both (default: both; "
+        + "bench-generate: generate).")
     List<String> workloads;
+
+    @Option(names = "--summary", description = "Also write report.json to this file.")
+    Path summary;
 
     @Option(names = "--report", description = "Write report.html, report.md and report.json to this directory.")
     Path report;
@@ -117,7 +120,7 @@ final class BenchCommand implements Callable<Integer> {
         + "where a device is usable in local mode).")
     List<String> backends;
 
-    @Option(names = "--slots", split = ",", defaultValue = "1,8,32", description = "generate: KV cache slots per task "
+    @Option(names = {"--slots", "--batch"}, split = ",", defaultValue = "1,8,32", description = "generate: KV cache slots per task "
         + "(default: ${DEFAULT-VALUE}).")
     int[] slots;
 
@@ -133,7 +136,8 @@ final class BenchCommand implements Callable<Integer> {
         + "of --prompts (default: ${DEFAULT-VALUE}).")
     int promptCount;
 
-    @Option(names = "--max-new-tokens", defaultValue = "64", description = "generate: tokens per row (default: ${DEFAULT-VALUE}).")
+    @Option(names = {"--max-new-tokens", "--tokens"}, defaultValue = "64",
+        description = "generate: tokens per row; --tokens is bench-generate's name (default: ${DEFAULT-VALUE}).")
     int maxNewTokens;
 
     @Option(names = "--temperature", defaultValue = "0", description = "generate: 0 is greedy, the same work every "
@@ -147,6 +151,9 @@ final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         long startedMillis = System.currentTimeMillis();
+        if (workloads == null) {
+            workloads = defaultWorkloads();
+        }
         boolean doIntegrate = workloads.contains("integrate");
         boolean doGenerate = workloads.contains("generate");
         for (String w : workloads) {
@@ -190,6 +197,9 @@ final class BenchCommand implements Callable<Integer> {
         if (report != null) {
             checkReportDir(report);
         }
+        if (summary != null) {
+            Report.checkWritable(summary);
+        }
 
         BenchReport.Integrate integrate = null;
         BenchReport.Generate generate = null;
@@ -226,6 +236,10 @@ final class BenchCommand implements Callable<Integer> {
         BenchReport result = new BenchReport(BenchReport.SCHEMA_VERSION, Instant.now().toString(), startedMillis,
             "spark-native bench " + String.join(" ", commandSpec.commandLine().getParseResult().originalArgs()),
             environment, integrate, generate, scaling, old);
+        if (summary != null) {
+            Report.writeJson(result, summary);
+            System.out.println("report.json written to " + summary);
+        }
         if (report != null) {
             ReportBuilder.write(result, report);
             System.out.println("report written to " + report.resolve("report.html") + ", report.md and report.json");
@@ -233,6 +247,19 @@ final class BenchCommand implements Callable<Integer> {
             System.out.print(ReportBuilder.markdown(result));
         }
         return 0;
+    }
+
+    /** @return the threads per task of {@code backend}: --threads, else spark.task.cpus for cpu; 1 for the others */
+    private int taskThreads(SparkSession spark, Backend backend) {
+        if (backend != Backend.CPU) {
+            return 1;
+        }
+        return threads > 0 ? threads : Integer.parseInt(spark.conf().get("spark.task.cpus", "1").trim());
+    }
+
+    /** @return the workloads run when {@code --workloads} is not given */
+    List<String> defaultWorkloads() {
+        return List.of("integrate", "generate");
     }
 
     private BenchReport.Integrate integrate(SparkSession spark, int parts) {
@@ -265,8 +292,7 @@ final class BenchCommand implements Callable<Integer> {
                 for (int s : slots) {
                     System.out.printf(Locale.ROOT, "bench generate: %s, %s, %d slots, %,d prompts%n", m.name(), b.label(),
                         s, count);
-                    runs.add(GenerateBench.measure(spark, m, b, s, b == Backend.CPU ? threads : 1, in, defaults, warmup,
-                        repeats));
+                    runs.add(GenerateBench.measure(spark, m, b, s, taskThreads(spark, b), in, defaults, warmup, repeats));
                 }
             }
         }
@@ -342,8 +368,8 @@ final class BenchCommand implements Callable<Integer> {
                     Backend b = genBackends.get(0);
                     Dataset<Row> in = promptInput(spark, parts).cache();
                     in.count();
-                    BenchReport.GenerateRun run = GenerateBench.measure(spark, m, b, maxSlots, b == Backend.CPU ? threads : 1,
-                        in, defaults, warmup, repeats);
+                    BenchReport.GenerateRun run = GenerateBench.measure(spark, m, b, maxSlots, taskThreads(spark, b), in,
+                        defaults, warmup, repeats);
                     in.unpersist();
                     points.add(new BenchReport.ScalePoint(String.format(Locale.ROOT, "generate %s %s, %d slots", m.name(),
                         b.label(), maxSlots), n, run.activity().executors().size(), "tokens/s", run.tokensPerSecond(), 0, 0));

@@ -130,29 +130,37 @@ class BackendCliTest {
     }
 
     @Test
-    void benchGenerateRunsConcurrentCpuTasksAndRefusesCudaRowsWithoutADevice() throws Exception {
+    void benchGenerateIsBenchOfGenerationAndRefusesCudaWithoutADevice() throws Exception {
         assumeNoCuda();
-        CliRun cuda = CliRun.of("bench-generate", "--synthetic-model", SYNTHETIC, "--cuda-slots", "8");
+        CliRun cuda = CliRun.of("bench-generate", "--synthetic-model", SYNTHETIC, "--backends", "cuda");
         assertEquals(2, cuda.exit(), cuda.err());
-        assertTrue(cuda.err().contains("--cuda-slots: " + expectedError()), cuda.err());
+        assertTrue(cuda.err().contains(expectedError()), cuda.err());
+        CliRun harness = CliRun.of("bench-generate", "--synthetic-model", SYNTHETIC, "--cuda-slots", "8");
+        assertEquals(2, harness.exit(), harness.err());
+        assertTrue(harness.err().contains("--cuda-slots was the Spark-free harness's: use --backends cuda with --slots"),
+            harness.err());
 
+        // The old names: --batch for --slots, --tokens for --max-new-tokens, --summary for a copy of report.json.
         Path summary = tmp.resolve("bench.json");
-        CliRun r = CliRun.of("bench-generate", "--synthetic-model", SYNTHETIC, "--slots", "2", "--threads", "1",
-            "--submitters", "1,3", "--java-slots", "1", "--tokens", "4", "--rounds", "1", "--summary", summary.toString());
+        // 128 positions: the generated prompts are about 50 byte-level tokens.
+        String shape = "dim=16,hidden=32,layers=1,heads=2,kv_heads=1,vocab=300,seq=128";
+        CliRun r = CliRun.of("bench-generate", "--synthetic-model", shape, "--batch", "1,2", "--backends", "cpu,java",
+            "--tokens", "4", "--prompt-count", "3", "--warmup", "0", "--repeats", "1", "--summary", summary.toString());
         assertEquals(0, r.exit(), r.err());
-        JsonNode rows = new ObjectMapper().readTree(summary.toFile());
-        assertEquals(3, rows.size(), rows.toString());
-        // cpu with 1 task, cpu with 3 concurrent tasks of 2 sequences each, then the Java reference
-        assertEquals("cpu", rows.get(0).get("backend").asText());
-        assertEquals(1, rows.get(0).get("submitters").asInt());
-        assertEquals(2, rows.get(0).get("sequences").asLong());
-        assertEquals(3, rows.get(1).get("submitters").asInt());
-        assertEquals(6, rows.get(1).get("sequences").asLong());
-        assertEquals("java", rows.get(2).get("backend").asText());
-        for (JsonNode row : rows) {
-            long tokens = row.get("tokens").asLong();
-            assertTrue(tokens > 0 && tokens <= 4 * row.get("sequences").asLong(), row.toString());
-            assertEquals(tokens / row.get("seconds").asDouble(), row.get("tokensPerSecond").asDouble(), 1e-6 * tokens);
+        JsonNode report = new ObjectMapper().readTree(summary.toFile());
+        assertTrue(report.get("integrate") == null, "generation only");
+        JsonNode runs = report.at("/generate/runs");
+        assertEquals(4, runs.size(), runs.toString());
+        String[] backends = {"cpu", "cpu", "java", "java"};
+        int[] slots = {1, 2, 1, 2};
+        for (int i = 0; i < 4; i++) {
+            JsonNode run = runs.get(i);
+            assertEquals(backends[i], run.get("backend").asText());
+            assertEquals(slots[i], run.get("slots").asInt());
+            long tokens = run.get("completionTokens").asLong();
+            assertEquals(0, run.get("errorRows").asLong(), run.toString());
+            assertTrue(tokens > 0 && tokens <= 3 * 4, run.toString());
+            assertEquals(tokens / run.at("/seconds/0").asDouble(), run.at("/tokensPerSecond/median").asDouble(), 1e-6 * tokens);
         }
     }
 }

@@ -64,7 +64,7 @@ import org.sparknative.udf.generate.TokenCodec;
  * The {@code x cpu} column divides each row's tokens/s by the best {@code cpu} row of the same model in the
  * same run.
  *
- * <p>Not thread-safe; a command-line tool ({@link #main}, {@code spark-native bench-generate}).
+ * <p>Not thread-safe; a command-line tool ({@link #main}; {@code bin/device-bench.sh} runs it where there is no Spark).
  */
 public final class GenerateBenchmark {
     private GenerateBenchmark() {
