@@ -51,7 +51,7 @@ public final class Figures {
         if (report.generate() != null) {
             for (BenchReport.GenerateRun run : nonNull(report.generate().runs())) {
                 String key = "generate/" + run.model() + "/" + run.backend() + "/" + run.slots();
-                String label = run.model() + " (" + run.backend() + "), " + run.slots() + " slots";
+                String label = run.model() + " (" + run.backend() + "), " + slots(run.slots());
                 key = unique(seen, key);
                 if (run.tokensPerSecond() != null) {
                     out.add(new Figure(key, label, "tokens/s", true, run.tokensPerSecond()));
@@ -96,6 +96,11 @@ public final class Figures {
 
     private static Spread single(double v) {
         return new Spread(v, v, v);
+    }
+
+    /** @return {@code 1 slot}, {@code 8 slots} */
+    static String slots(int n) {
+        return n + (n == 1 ? " slot" : " slots");
     }
 
     static <T> List<T> nonNull(List<T> list) {
