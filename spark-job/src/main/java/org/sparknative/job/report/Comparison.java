@@ -15,6 +15,8 @@ import org.sparknative.job.report.BenchReport.Figure;
  * {@link Figure#higherIsBetter()}. A figure measured once (one repeat, or a TTFT percentile) has no spread, so any
  * change flags it.
  *
+ * <p>Immutable (its lists are copies), so thread-safe.
+ *
  * @param baseline the older run
  * @param rows     one per current figure with a baseline counterpart, in the current report's order
  * @param added    current figures the baseline does not have

@@ -38,18 +38,18 @@ public final class Format {
     }
 
     /**
-     * A rate in a report table: in full below 100,000, where {@link #si} would drop digits that tell configurations
-     * apart ({@code 303.0}, {@code 1,530}, {@code 98,039}), else as {@link #si} ({@code 400.0k}, {@code 4.15M}).
+     * A rate in a report table: in full below a million, where {@link #si} would drop digits that tell configurations
+     * apart ({@code 303.0}, {@code 1,530}, {@code 476,190}), else as {@link #si} ({@code 4.15M}).
      *
      * @param v the rate
-     * @return at least four significant digits
+     * @return at least three significant digits
      */
     public static String rate(double v) {
         if (Double.isNaN(v)) {
             return "-";
         }
         double a = Math.abs(v);
-        if (a >= 1e5) {
+        if (a >= 1e6) {
             return si(v);
         }
         return String.format(Locale.ROOT, a >= 1000 ? "%,.0f" : "%.1f", v);
