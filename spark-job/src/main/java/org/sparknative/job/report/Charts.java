@@ -79,10 +79,11 @@ final class Charts {
     static final int HEIGHT = 380;
 
     private static final String FONT = Font.SANS_SERIF;
-    /** Tableau 10: distinguishable, and readable in grey. */
+    /** Tableau 10, then darker shades of its first six, so a dozen series (a generate matrix) stay apart. */
     private static final Color[] PALETTE = {new Color(0x4e79a7), new Color(0xf28e2b), new Color(0x59a14f),
         new Color(0xb07aa1), new Color(0x76b7b2), new Color(0xedc948), new Color(0x9c755f), new Color(0xff9da7),
-        new Color(0xbab0ac), new Color(0xe15759)};
+        new Color(0xbab0ac), new Color(0xe15759), new Color(0x2b4c6f), new Color(0xa65c12), new Color(0x2f6b2a),
+        new Color(0x6b3d66), new Color(0x3b7f7a), new Color(0x9a7d10)};
     private static final Color RUN = PALETTE[0];
     private static final Color REFERENCE = PALETTE[1];
     private static final Color SPREAD = new Color(0x222222);
