@@ -18,7 +18,7 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.types.DataTypes;
 import org.sparknative.job.report.BenchReport;
-import org.sparknative.job.report.Figures;
+import org.sparknative.job.report.Comparison;
 import org.sparknative.job.report.ReportBuilder;
 import org.sparknative.kernels.cuda.Cuda;
 import org.sparknative.kernels.llama.LlamaConfig;
@@ -193,7 +193,7 @@ class BenchCommand implements Callable<Integer> {
         GenerationParams defaults = IntegrateJob.usage(() -> new GenerationParams(maxNewTokens, temperature, 0.9f, seed));
         List<GenerateBench.Model> genModels = doGenerate ? models() : List.of();
         BenchReport.Baseline old = baseline == null ? null
-            : Figures.baselineOf(ReportBuilder.read(baseline), baseline.toString());
+            : Comparison.baselineOf(ReportBuilder.read(baseline), baseline.toString());
         if (report != null) {
             checkReportDir(report);
         }

@@ -8,10 +8,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
+import org.sparknative.job.report.Format;
 import org.sparknative.spark.ExecutorActivity;
 
-/** Plain-text tables and JSON summaries of a job run. */
+/** Plain-text tables and JSON summaries of a job run; numbers read as {@link Format} writes them. */
 final class Report {
     private Report() {
     }
@@ -114,7 +114,7 @@ final class Report {
     }
 
     private static String count(Number n) {
-        return n == null ? "-" : String.format(Locale.ROOT, "%,d", n.longValue());
+        return Format.count(n);
     }
 
     private static String mib(Long bytes) {
@@ -133,32 +133,18 @@ final class Report {
         sb.append('\n');
     }
 
-    /** Formats a rate or count with an SI suffix: 1.23M, 456.7k. */
+    /** Formats a rate or count with an SI suffix: 1.23M, 456.7k ({@link Format#si}). */
     static String si(double v) {
-        if (Double.isNaN(v)) {
-            return "-";
-        }
-        double a = Math.abs(v);
-        if (a >= 1e12) {
-            return String.format(Locale.ROOT, "%.2fT", v / 1e12);
-        }
-        if (a >= 1e9) {
-            return String.format(Locale.ROOT, "%.2fG", v / 1e9);
-        }
-        if (a >= 1e6) {
-            return String.format(Locale.ROOT, "%.2fM", v / 1e6);
-        }
-        if (a >= 1e3) {
-            return String.format(Locale.ROOT, "%.1fk", v / 1e3);
-        }
-        return String.format(Locale.ROOT, "%.1f", v);
+        return Format.si(v);
     }
 
+    /** {@link Format#fixed}. */
     static String fixed(double v, int digits) {
-        return Double.isNaN(v) ? "-" : String.format(Locale.ROOT, "%." + digits + "f", v);
+        return Format.fixed(v, digits);
     }
 
+    /** {@link Format#sci}. */
     static String sci(double v) {
-        return Double.isNaN(v) ? "-" : String.format(Locale.ROOT, "%.1e", v);
+        return Format.sci(v);
     }
 }

@@ -7,14 +7,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.Set;
 import java.util.stream.Collectors;
 import org.apache.spark.sql.SparkSession;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.sparknative.job.report.BenchReport;
+import org.sparknative.job.report.ReportBrowser;
 import org.sparknative.job.report.ReportBuilder;
 
 /**
@@ -116,6 +119,20 @@ class BenchCommandTest {
         assertEquals(Set.of(1, 4), generate.runs().stream().map(BenchReport.GenerateRun::slots).collect(Collectors.toSet()));
         assertNull(report.scaling(), "no --scale");
         assertNull(report.baseline());
+
+        // The report rebuilt from its JSON is the same, and the real run's page renders in Chromium.
+        assertEquals(Files.readString(dir.resolve("report.md")), ReportBuilder.markdown(report));
+        Assumptions.assumeTrue(ReportBrowser.available(), "needs " + ReportBrowser.chromium() + " and "
+            + ReportBrowser.chromedriver() + " (Debian: apt-get install chromium chromium-driver)");
+        Path shots = Path.of("target", "report-browser", "bench");
+        Files.createDirectories(shots);
+        Files.copy(dir.resolve("report.html"), shots.resolve("report.html"), StandardCopyOption.REPLACE_EXISTING);
+        ReportBrowser.Result page = ReportBrowser.open(shots.resolve("report.html"), shots.resolve("report.png"));
+        assertEquals(List.of(), page.severe(), "console errors");
+        assertEquals(ReportBuilder.render(report).charts(), page.svgCount());
+        for (double[] wh : page.svgSizes()) {
+            assertTrue(wh[0] > 0 && wh[1] > 0, "a chart without a size");
+        }
     }
 
     @Test
