@@ -234,7 +234,7 @@ class BenchCommand implements Callable<Integer> {
         }
         BenchReport.Scaling scaling = scale == null ? null : scaling(integrate, generate, genModels, genBackends, defaults);
         BenchReport result = new BenchReport(BenchReport.SCHEMA_VERSION, Instant.now().toString(), startedMillis,
-            "spark-native bench " + String.join(" ", commandSpec.commandLine().getParseResult().originalArgs()),
+            "spark-native " + String.join(" ", commandSpec.commandLine().getParseResult().originalArgs()),
             environment, integrate, generate, scaling, old);
         if (summary != null) {
             Report.writeJson(result, summary);

@@ -13,7 +13,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The job jar holds only our modules, JavaCPP (with the driver API and cuBLAS parts of its CUDA presets, and their
- * linux-x86_64 JNI libraries, the fatbin of our kernels) and picocli: the cluster provides Spark, Scala, Arrow, Netty and
+ * linux-x86_64 JNI libraries, the fatbin of our kernels), picocli, and the benchmark report's JFreeChart, JFreeSVG and
+ * Mustache: the cluster provides Spark, Scala, Arrow, Netty and
  * Jackson, and a second copy of any of them in the jar is a classpath conflict on a cluster with another
  * version.
  */
@@ -34,7 +35,7 @@ class JobJarIT {
         "com/fasterxml/");
 
     @Test
-    void theJobJarHoldsOurClassesJavaCppAndPicocliAndNothingTheClusterProvides() throws Exception {
+    void theJobJarHoldsOurClassesJavaCppPicocliAndTheReportLibrariesAndNothingTheClusterProvides() throws Exception {
         Path jar = Path.of(System.getProperty("sparknative.project.dir", ".."), "spark-job/target/spark-native-job.jar");
         assertTrue(Files.isRegularFile(jar), jar + " is not built");
         Set<String> packages = new TreeSet<>();
@@ -50,7 +51,9 @@ class JobJarIT {
             assertTrue(p.startsWith("org/sparknative/") || p.startsWith("org/bytedeco/javacpp/") || p.startsWith("picocli/")
                 || p.startsWith("META-INF/versions/") || p.equals("org/bytedeco/cuda/global/")
                 || p.startsWith("org/bytedeco/cuda/cudart/") || p.startsWith("org/bytedeco/cuda/cublas/")
-                || p.equals("org/bytedeco/cuda/presets/"), "unexpected package " + p + " in " + jar);
+                || p.equals("org/bytedeco/cuda/presets/") || p.startsWith("org/jfree/chart/") || p.startsWith("org/jfree/data/")
+                || p.startsWith("org/jfree/svg/") || p.startsWith("com/github/mustachejava/"),
+                "unexpected package " + p + " in " + jar);
         }
         try (JarFile jf = new JarFile(jar.toFile())) {
             List<String> cudaJni = jf.stream().map(java.util.jar.JarEntry::getName)
@@ -66,7 +69,8 @@ class JobJarIT {
             }
         }
         for (String required : List.of("org/sparknative/job/", "org/sparknative/spark/", "org/sparknative/udf/",
-            "org/sparknative/kernels/", "org/bytedeco/javacpp/", "picocli/")) {
+            "org/sparknative/kernels/", "org/bytedeco/javacpp/", "picocli/", "org/jfree/chart/", "org/jfree/svg/",
+            "com/github/mustachejava/")) {
             assertTrue(packages.contains(required), jar + " lacks " + required + ": " + packages);
         }
         assertTrue(Files.size(jar) < 8L << 20, jar + " is " + Files.size(jar) + " bytes");
