@@ -174,7 +174,7 @@ public final class GgufFile {
         return typed(key, GgufValue::stringValue);
     }
 
-    /** @return the STRING value of {@code key}, or {@code fallback} if absent @throws GgufException if not a STRING */
+    /** @return as {@link #getString(String)}, or {@code fallback} if the key is absent */
     public String getString(String key, String fallback) {
         return has(key) ? getString(key) : fallback;
     }

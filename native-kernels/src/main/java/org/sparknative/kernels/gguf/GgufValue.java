@@ -14,6 +14,10 @@ import java.util.Objects;
  * {@code boolean[]}, {@code String[]}, and {@code GgufValue[]} of arrays for nested arrays). The typed accessors
  * interpret unsigned types as unsigned and refuse a conversion that would lose information.
  *
+ * <p>The factories of the sized integer types throw an {@link IllegalArgumentException} for a value outside the type's
+ * range; the typed accessors throw an {@link IllegalStateException} for a value of another type or one that does not
+ * fit (which {@link GgufFile}'s getters turn into a {@link GgufException} naming the file and the key).
+ *
  * <p>Immutable and thread-safe: factories and accessors copy arrays.
  */
 public final class GgufValue {
@@ -27,52 +31,52 @@ public final class GgufValue {
         this.value = value;
     }
 
-    /** @param v 0 to 255 @return a UINT8 */
+    /** Returns a UINT8 holding {@code v}: 0 to 255. */
     public static GgufValue uint8(int v) {
         return integer(GgufValueType.UINT8, v, 0, 0xFF);
     }
 
-    /** @param v -128 to 127 @return an INT8 */
+    /** Returns an INT8 holding {@code v}: -128 to 127. */
     public static GgufValue int8(int v) {
         return integer(GgufValueType.INT8, v, Byte.MIN_VALUE, Byte.MAX_VALUE);
     }
 
-    /** @param v 0 to 65535 @return a UINT16 */
+    /** Returns a UINT16 holding {@code v}: 0 to 65535. */
     public static GgufValue uint16(int v) {
         return integer(GgufValueType.UINT16, v, 0, 0xFFFF);
     }
 
-    /** @param v -32768 to 32767 @return an INT16 */
+    /** Returns an INT16 holding {@code v}: -32768 to 32767. */
     public static GgufValue int16(int v) {
         return integer(GgufValueType.INT16, v, Short.MIN_VALUE, Short.MAX_VALUE);
     }
 
-    /** @param v 0 to 2^32-1 @return a UINT32 */
+    /** Returns a UINT32 holding {@code v}: 0 to 2^32-1. */
     public static GgufValue uint32(long v) {
         return integer(GgufValueType.UINT32, v, 0, 0xFFFF_FFFFL);
     }
 
-    /** @param v any int @return an INT32 */
+    /** Returns an INT32 holding {@code v}: any int. */
     public static GgufValue int32(int v) {
         return new GgufValue(GgufValueType.INT32, null, (long) v);
     }
 
-    /** @param bits the value's 64 bits, read as unsigned (so {@code -1} is 2^64-1) @return a UINT64 */
+    /** Returns a UINT64 holding {@code bits}: the value's 64 bits, read as unsigned (so {@code -1} is 2^64-1). */
     public static GgufValue uint64(long bits) {
         return new GgufValue(GgufValueType.UINT64, null, bits);
     }
 
-    /** @param v any long @return an INT64 */
+    /** Returns an INT64 holding {@code v}: any long. */
     public static GgufValue int64(long v) {
         return new GgufValue(GgufValueType.INT64, null, v);
     }
 
-    /** @param v any float, NaN payloads included @return a FLOAT32 */
+    /** Returns a FLOAT32 holding {@code v}: any float, NaN payloads included. */
     public static GgufValue float32(float v) {
         return new GgufValue(GgufValueType.FLOAT32, null, v);
     }
 
-    /** @param v any double @return a FLOAT64 */
+    /** Returns a FLOAT64 holding {@code v}: any double. */
     public static GgufValue float64(double v) {
         return new GgufValue(GgufValueType.FLOAT64, null, v);
     }
@@ -82,7 +86,7 @@ public final class GgufValue {
         return new GgufValue(GgufValueType.BOOL, null, v);
     }
 
-    /** @param v written as UTF-8 @return a STRING */
+    /** Returns a STRING holding {@code v}: written as UTF-8. */
     public static GgufValue string(String v) {
         return new GgufValue(GgufValueType.STRING, null, Objects.requireNonNull(v, "v"));
     }
@@ -102,7 +106,7 @@ public final class GgufValue {
         return array(GgufValueType.INT32, v);
     }
 
-    /** @param v arrays (values of type ARRAY), possibly of different element types @return an ARRAY of ARRAY */
+    /** Returns an ARRAY of ARRAY holding {@code v}: arrays (values of type ARRAY), possibly of different element types. */
     public static GgufValue arrayOfArrays(GgufValue... v) {
         return array(GgufValueType.ARRAY, v);
     }

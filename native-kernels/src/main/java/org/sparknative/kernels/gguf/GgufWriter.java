@@ -99,42 +99,42 @@ public final class GgufWriter {
         return this;
     }
 
-    /** Puts a STRING. @return this */
+    /** Puts a STRING; returns this. */
     public GgufWriter putString(String key, String value) {
         return put(key, GgufValue.string(value));
     }
 
-    /** Puts a UINT32 (0 to 2^32-1). @return this */
+    /** Puts a UINT32 (0 to 2^32-1); returns this. */
     public GgufWriter putUint32(String key, long value) {
         return put(key, GgufValue.uint32(value));
     }
 
-    /** Puts an INT32. @return this */
+    /** Puts an INT32; returns this. */
     public GgufWriter putInt32(String key, int value) {
         return put(key, GgufValue.int32(value));
     }
 
-    /** Puts a FLOAT32. @return this */
+    /** Puts a FLOAT32; returns this. */
     public GgufWriter putFloat32(String key, float value) {
         return put(key, GgufValue.float32(value));
     }
 
-    /** Puts a BOOL. @return this */
+    /** Puts a BOOL; returns this. */
     public GgufWriter putBool(String key, boolean value) {
         return put(key, GgufValue.bool(value));
     }
 
-    /** Puts an ARRAY of STRING. @return this */
+    /** Puts an ARRAY of STRING; returns this. */
     public GgufWriter putStringArray(String key, String... values) {
         return put(key, GgufValue.stringArray(values));
     }
 
-    /** Puts an ARRAY of FLOAT32. @return this */
+    /** Puts an ARRAY of FLOAT32; returns this. */
     public GgufWriter putFloat32Array(String key, float... values) {
         return put(key, GgufValue.float32Array(values));
     }
 
-    /** Puts an ARRAY of INT32. @return this */
+    /** Puts an ARRAY of INT32; returns this. */
     public GgufWriter putInt32Array(String key, int... values) {
         return put(key, GgufValue.int32Array(values));
     }
@@ -186,7 +186,7 @@ public final class GgufWriter {
         return this;
     }
 
-    /** Adds a tensor from its encoded bytes, as {@link #addTensor(String, GgmlType, long[], ByteBuffer)}. @return this */
+    /** Adds a tensor from its encoded bytes, as {@link #addTensor(String, GgmlType, long[], ByteBuffer)}; returns this. */
     public GgufWriter addTensor(String name, GgmlType type, long[] dims, byte[] data) {
         return addTensor(name, type, dims, ByteBuffer.wrap(data));
     }
