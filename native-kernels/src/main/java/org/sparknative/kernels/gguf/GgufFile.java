@@ -486,6 +486,9 @@ public final class GgufFile {
                 throw fail(context + ": " + what + " length " + len + ", expected at most " + max);
             }
             int n = (int) len;
+            if (n == 0) {
+                return ""; // one shared object: a file of empty strings costs no more memory than its own length
+            }
             if (n <= WINDOW) {
                 need(n, what);
                 String s = new String(buf.array(), buf.arrayOffset() + buf.position(), n, StandardCharsets.UTF_8);
