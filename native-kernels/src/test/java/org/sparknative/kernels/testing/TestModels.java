@@ -10,8 +10,8 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * The real llama2.c models for tests of every module (published in native-kernels' test-jar), and what
- * llama2.c itself generates with them.
+ * The real llama2.c models, and their GGUF conversions by llama.cpp, for tests of every module (published in
+ * native-kernels' test-jar), and what llama2.c itself generates with them.
  *
  * <p>One way to find a model, in this order:
  * <ol>
@@ -41,6 +41,17 @@ public final class TestModels {
     public static final String TOK_512 = "tok512.bin";
     /** The Llama 2 tokenizer (32000 pieces). */
     public static final String LLAMA2_TOKENIZER = "tokenizer.bin";
+    /**
+     * {@link #STORIES_260K} as GGUF v3 (llama.cpp's llama2.c converter): architecture {@code llama}, every tensor F32,
+     * a separate {@code output.weight}, {@link #TOK_512} embedded as {@code tokenizer.ggml.*}.
+     */
+    public static final String STORIES_260K_GGUF = "stories260K.gguf";
+    /** {@link #STORIES_260K_GGUF} with its 2-D weights in F16 (llama.cpp's quantize), the norms F32. */
+    public static final String STORIES_260K_GGUF_F16 = "stories260K-f16.gguf";
+    /** {@link #STORIES_260K_GGUF} in Q8_0 where rows allow (not {@code ffn_down}, rows of 172: F32), norms F32. */
+    public static final String STORIES_260K_GGUF_Q8_0 = "stories260K-q8_0.gguf";
+    /** {@link #STORIES_260K_GGUF} in Q4_0 where rows allow (not {@code ffn_down}, rows of 172: F32), norms F32. */
+    public static final String STORIES_260K_GGUF_Q4_0 = "stories260K-q4_0.gguf";
 
     /** llama2.c {@code run stories260K.bin -z tok512.bin -t 0 -n 200}: greedy, 200 tokens after BOS. */
     public static final String GREEDY_260K = "Once upon a time, there was a little girl named Lily. She loved to play"
