@@ -14,7 +14,7 @@ import picocli.CommandLine.Command;
 @Command(name = "spark-native", mixinStandardHelpOptions = true, version = "spark-native 0.1.0",
     description = "Distributed batch inference on Apache Spark with native kernels.",
     subcommands = {IntegrateJob.class, GenerateJob.class, SqlCommand.class, BenchCommand.class, BenchGenerateCommand.class,
-        ReportCommand.class, CommandLine.HelpCommand.class})
+        ReportCommand.class, QuantizeCommand.class, CommandLine.HelpCommand.class})
 public final class SparkNativeCli {
 
     /** Runs the command line and exits the JVM with its code. */
