@@ -872,4 +872,18 @@ static inline int32_t sn_llama_batch_sample(int64_t batch, int32_t k, float temp
     return sn_sample(b->logits + (size_t) k * n, n, temperature, topp, rng_state, b->probs, b->probindex);
 }
 
+/*
+ * As sn_llama_batch_sample() after the repetition penalty over recent[0, n_recent) and top-k (see
+ * sn_sample_filtered() in sn_sampler.h). Returns the token, or SN_ERR_ARG.
+ */
+static inline int32_t sn_llama_batch_sample_filtered(int64_t batch, int32_t k, float temperature, float topp, int32_t top_k,
+                                                     float penalty, const int32_t *recent, int32_t n_recent,
+                                                     uint64_t *rng_state) {
+    sn_llama_batch *b = (sn_llama_batch *) (intptr_t) batch;
+    if (b == NULL || k < 0 || k >= b->max_rows || n_recent < 0) return SN_ERR_ARG;
+    const int n = b->m->vocab;
+    return sn_sample_filtered(b->logits + (size_t) k * n, n, temperature, topp, top_k, penalty, recent, n_recent,
+                              rng_state, b->probs, b->probindex);
+}
+
 #endif /* SN_LLAMA_H */

@@ -154,4 +154,56 @@ static inline int32_t sn_sample(const float *logits, int32_t n, float temperatur
     return sn_sample_topp(probs, n, topp, probindex, coin);
 }
 
+/*
+ * llama.cpp's repetition penalty (llama_sampler_penalties, penalty_repeat), in place on logits[0, n): each
+ * distinct token among recent[0, n_recent) (ids outside [0, n) are ignored) has its logit divided by penalty
+ * when it is positive, multiplied by it otherwise. penalty 1 changes nothing.
+ */
+static inline void sn_penalize_repeats(float *logits, int32_t n, const int32_t *recent, int32_t n_recent, float penalty) {
+    if (penalty == 1.0f || recent == NULL) return;
+    for (int32_t i = 0; i < n_recent; i++) {
+        const int32_t t = recent[i];
+        if (t < 0 || t >= n) continue;
+        int32_t seen = 0;
+        for (int32_t j = 0; j < i; j++) {
+            if (recent[j] == t) {
+                seen = 1;
+                break;
+            }
+        }
+        if (seen) continue;
+        logits[t] = logits[t] <= 0.0f ? logits[t] * penalty : logits[t] / penalty;
+    }
+}
+
+/*
+ * Top-k, in place on logits[0, n): all but the k largest logits become -INFINITY; among equal logits the lower
+ * token id ranks first. k <= 0 or k >= n changes nothing. probindex holds 2n entries of scratch.
+ */
+static inline void sn_top_k(float *logits, int32_t n, int32_t k, sn_prob_index *probindex) {
+    if (k <= 0 || k >= n) return;
+    for (int32_t i = 0; i < n; i++) {
+        probindex[i].prob = logits[i];
+        probindex[i].index = i;
+    }
+    sn_sort_probindex(probindex, probindex + n, n);
+    for (int32_t i = k; i < n; i++) logits[probindex[i].index] = -INFINITY;
+}
+
+/*
+ * sn_sample() after llama.cpp's first two samplers, in llama.cpp's order: the repetition penalty over the
+ * row's recent tokens, then top-k; then llama2.c's temperature and top-p as sn_sample(). The logits are left
+ * untouched: the row is copied to probs first. Scratch: probs n floats, probindex 2n entries. Returns a token id
+ * in [0, n), or SN_ERR_ARG if n <= 0.
+ */
+static inline int32_t sn_sample_filtered(const float *logits, int32_t n, float temperature, float topp, int32_t top_k,
+                                         float penalty, const int32_t *recent, int32_t n_recent, uint64_t *rng_state,
+                                         float *probs, sn_prob_index *probindex) {
+    if (n <= 0) return SN_ERR_ARG;
+    for (int32_t q = 0; q < n; q++) probs[q] = logits[q];
+    sn_penalize_repeats(probs, n, recent, n_recent, penalty);
+    sn_top_k(probs, n, top_k, probindex);
+    return sn_sample(probs, n, temperature, topp, rng_state, probs, probindex);
+}
+
 #endif /* SN_SAMPLER_H */

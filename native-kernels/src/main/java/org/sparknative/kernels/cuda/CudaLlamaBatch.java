@@ -361,6 +361,33 @@ public final class CudaLlamaBatch implements AutoCloseable {
     }
 
     /**
+     * {@link #sample} after llama.cpp's repetition penalty over {@code recent[0 .. nRecent)} and top-k: the row is
+     * read on the host (from {@link #fetchLogits} where it fetched it) and {@link Sampler#sampleFiltered} draws,
+     * so the token is the CPU batch's for the same logits. Without a filter this is {@link #sample}.
+     */
+    public int sample(int k, float temperature, float topp, int topK, float penalty, int[] recent, int nRecent,
+                      long[] rngState) {
+        checkOpen();
+        StepArguments.validateSample(k, logitRowCount, temperature, topp, rngState);
+        StepArguments.validateFilters(topK, penalty, recent, nRecent);
+        if (topK <= 0 && penalty == 1f) {
+            return sample(k, temperature, topp, rngState);
+        }
+        int vocab = config.vocabSize();
+        if (sampleRow == null) {
+            sampleRow = new float[vocab];
+        }
+        if (fetched != null && fetched[k]) {
+            hostLogits.position((long) k * vocab).get(sampleRow, 0, vocab);
+            hostLogits.position(0);
+        } else {
+            copyRow(k);
+            hostRow.position(0).get(sampleRow, 0, vocab);
+        }
+        return Sampler.sampleFiltered(sampleRow, vocab, temperature, topp, topK, penalty, recent, nRecent, rngState);
+    }
+
+    /**
      * Copies the logits rows {@code k} of the last step with {@code needed[k]} to the host at once: one copy
      * per run of consecutive needed rows and one wait, instead of a copy and a wait per {@link #sample} call
      * at a temperature above 0, which then reads them there. Rows not needed are not copied. The host buffer

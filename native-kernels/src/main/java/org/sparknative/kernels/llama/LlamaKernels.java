@@ -182,6 +182,17 @@ public final class LlamaKernels {
                                          @Cast("uint64_t*") long[] rngState);
 
     /**
+     * {@link #batchSample} after llama.cpp's repetition penalty over {@code recent[0 .. nRecent)} and top-k
+     * ({@code sn_sample_filtered} in {@code sn_sampler.h}; {@link Sampler#penalizeRepeats}, {@link Sampler#topK}).
+     *
+     * @return the token, or {@link NativeStatus#ERR_ARG}
+     */
+    @Name("sn_llama_batch_sample_filtered")
+    public static native int batchSampleFiltered(@Cast("int64_t") long batch, int k, float temperature, float topp,
+                                                 int topK, float penalty, @Cast("const int32_t*") int[] recent,
+                                                 int nRecent, @Cast("uint64_t*") long[] rngState);
+
+    /**
      * llama2.c's sampler over {@code n} float logits at {@code logits} (left untouched). Scratch:
      * {@code probs} holds {@code n} floats, {@code probIndex} {@code 2n} 8-byte entries.
      *
@@ -191,6 +202,18 @@ public final class LlamaKernels {
     public static native int sample(@Cast("const float*") long logits, int n, float temperature, float topp,
                                     @Cast("uint64_t*") long[] rngState, @Cast("float*") long probs,
                                     @Cast("sn_prob_index*") long probIndex);
+
+    /**
+     * {@link #sample} after llama.cpp's repetition penalty over {@code recent[0 .. nRecent)} and top-k
+     * ({@code sn_sample_filtered}); the logits are left untouched. Scratch as {@link #sample}.
+     *
+     * @return a token in {@code [0, n)}, or {@link NativeStatus#ERR_ARG} if {@code n <= 0}
+     */
+    @Name("sn_sample_filtered")
+    public static native int sampleFiltered(@Cast("const float*") long logits, int n, float temperature, float topp,
+                                            int topK, float penalty, @Cast("const int32_t*") int[] recent, int nRecent,
+                                            @Cast("uint64_t*") long[] rngState, @Cast("float*") long probs,
+                                            @Cast("sn_prob_index*") long probIndex);
 
     // ---- tokenizer --------------------------------------------------------------------------------
 

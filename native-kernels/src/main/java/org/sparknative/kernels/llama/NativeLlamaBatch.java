@@ -184,6 +184,31 @@ public final class NativeLlamaBatch implements AutoCloseable {
         return token;
     }
 
+    /**
+     * {@link #sample} after llama.cpp's repetition penalty over {@code recent[0 .. nRecent)} and top-k, in that
+     * order ({@link Sampler#sampleFiltered} gives the same token for the same logits). The logits are left untouched.
+     *
+     * @param topK    0 keeps every token
+     * @param penalty {@code > 0}; 1 is none
+     * @throws IllegalArgumentException for a bad row, setting or recent-token count
+     */
+    public int sample(int k, float temperature, float topp, int topK, float penalty, int[] recent, int nRecent,
+                      long[] rngState) {
+        checkOpen();
+        StepArguments.validateSample(k, logitRowCount, temperature, topp, rngState);
+        StepArguments.validateFilters(topK, penalty, recent, nRecent);
+        if (topK <= 0 && penalty == 1f) {
+            return sample(k, temperature, topp, rngState);
+        }
+        int token = LlamaKernels.batchSampleFiltered(handle, k, temperature, topp, topK, penalty,
+            recent == null ? new int[1] : recent, nRecent, rngState);
+        if (token < 0) {
+            throw new IllegalArgumentException("native sampler rejected row " + k + " ("
+                + NativeStatus.of(token).describe() + ")");
+        }
+        return token;
+    }
+
     private void checkLogitRow(int k) {
         StepArguments.validateLogitRow(k, logitRowCount);
     }

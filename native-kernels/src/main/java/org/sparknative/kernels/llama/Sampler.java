@@ -123,6 +123,100 @@ public final class Sampler {
     }
 
     /**
+     * llama.cpp's repetition penalty ({@code llama_sampler_penalties}, {@code penalty_repeat}) in place, as
+     * {@code sn_penalize_repeats} in {@code sn_sampler.h}: each distinct token among {@code recent[0 .. nRecent)}
+     * (ids outside {@code [0, n)} ignored) has its logit divided by {@code penalty} when positive, else multiplied
+     * by it. {@code penalty == 1} changes nothing.
+     */
+    public static void penalizeRepeats(float[] logits, int n, int[] recent, int nRecent, float penalty) {
+        checkN(logits, n);
+        if (penalty == 1f || recent == null) {
+            return;
+        }
+        for (int i = 0; i < nRecent; i++) {
+            int t = recent[i];
+            if (t < 0 || t >= n) {
+                continue;
+            }
+            boolean seen = false;
+            for (int j = 0; j < i; j++) {
+                if (recent[j] == t) {
+                    seen = true;
+                    break;
+                }
+            }
+            if (!seen) {
+                logits[t] = logits[t] <= 0f ? logits[t] * penalty : logits[t] / penalty;
+            }
+        }
+    }
+
+    /**
+     * Top-k in place, as {@code sn_top_k} in {@code sn_sampler.h}: all but the {@code k} largest logits become
+     * {@code -Infinity}; equal logits (also {@code -0.0} and {@code 0.0}) rank by token id, lower first.
+     * {@code k <= 0 || k >= n} changes nothing.
+     */
+    public static void topK(float[] logits, int n, int k) {
+        checkN(logits, n);
+        if (k <= 0 || k >= n) {
+            return;
+        }
+        int[] order = new int[n];
+        for (int i = 0; i < n; i++) {
+            order[i] = i;
+        }
+        // A stable merge sort with the C comparator (a before b when a > b, or a == b and a's id is lower): the same
+        // order as sn_sort_probindex, NaN included.
+        int[] tmp = new int[n];
+        int[] src = order;
+        int[] dst = tmp;
+        for (int width = 1; width < n; width *= 2) {
+            for (int lo = 0; lo < n; lo += 2 * width) {
+                int mid = Math.min(lo + width, n);
+                int hi = Math.min(lo + 2 * width, n);
+                int i = lo;
+                int j = mid;
+                int o = lo;
+                while (i < mid && j < hi) {
+                    dst[o++] = before(logits, src[j], src[i]) ? src[j++] : src[i++];
+                }
+                while (i < mid) {
+                    dst[o++] = src[i++];
+                }
+                while (j < hi) {
+                    dst[o++] = src[j++];
+                }
+            }
+            int[] t = src;
+            src = dst;
+            dst = t;
+        }
+        for (int i = k; i < n; i++) {
+            logits[src[i]] = Float.NEGATIVE_INFINITY;
+        }
+    }
+
+    private static boolean before(float[] logits, int a, int b) {
+        return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+    }
+
+    /**
+     * {@link #sample} after llama.cpp's first two samplers in its order, as {@code sn_sample_filtered}: the
+     * repetition penalty over the row's recent tokens ({@link #penalizeRepeats}), then {@link #topK}, then
+     * llama2.c's temperature and top-p. {@code logits} is overwritten.
+     *
+     * @param topK    the k of top-k; 0 keeps every token
+     * @param penalty the repetition penalty, {@code > 0}; 1 is none
+     * @param recent  the row's recent tokens (prompt and generated), {@code nRecent} of them
+     */
+    public static int sampleFiltered(float[] logits, int n, float temperature, float topp, int topK, float penalty,
+                                     int[] recent, int nRecent, long[] rngState) {
+        penalizeRepeats(logits, n, recent, nRecent, penalty);
+        topK(logits, n, topK);
+        return sample(logits, n, temperature, topp, rngState);
+    }
+
+    /**
      * run.c's {@code softmax} on {@code x[0 .. n)} in place: subtract the max, {@code expf}, sequential
      * float sum, divide.
      */

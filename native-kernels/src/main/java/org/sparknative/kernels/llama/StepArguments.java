@@ -119,6 +119,23 @@ public final class StepArguments {
     }
 
     /**
+     * @throws IllegalArgumentException unless {@code topK >= 0}, {@code penalty} is finite and {@code > 0}, and
+     *                                  {@code 0 <= nRecent <= recent.length} (a null {@code recent} with 0)
+     */
+    public static void validateFilters(int topK, float penalty, int[] recent, int nRecent) {
+        if (topK < 0) {
+            throw new IllegalArgumentException("top_k must be >= 0, got " + topK);
+        }
+        if (!(penalty > 0f) || Float.isInfinite(penalty)) {
+            throw new IllegalArgumentException("repetition_penalty must be finite and > 0, got " + penalty);
+        }
+        if (nRecent < 0 || nRecent > (recent == null ? 0 : recent.length)) {
+            throw new IllegalArgumentException("recent token count " + nRecent + " outside the array of "
+                + (recent == null ? 0 : recent.length));
+        }
+    }
+
+    /**
      * @throws IllegalArgumentException unless {@code 0 <= k < logitRowCount} (the last step's nLogits)
      */
     public static void validateLogitRow(int k, int logitRowCount) {
