@@ -211,6 +211,7 @@ public final class GgufTokenizer {
      * @param tokenizerOverride a llama2.c {@code tokenizer.bin}, or null to use the embedded tokenizer
      * @param vocabSize         the model's vocabulary size (the rows of its embedding): the tokenizer must have exactly
      *                          this many tokens
+     * @return a new Java tokenizer (immutable, thread-safe)
      * @throws CheckpointException (a {@link GgufException} for the embedded tokenizer) naming the file, the key and
      *                             expected vs actual, if the tokenizer cannot be used or has another vocabulary size
      */
@@ -223,8 +224,13 @@ public final class GgufTokenizer {
     }
 
     /**
-     * As {@link #java(GgufFile, Path, int)}, the C tokenizer. The caller owns it and must {@linkplain
-     * NativeTokenizer#close() close} it.
+     * As {@link #java(GgufFile, Path, int)}, the C tokenizer.
+     *
+     * @param gguf              the model file
+     * @param tokenizerOverride a llama2.c {@code tokenizer.bin}, or null to use the embedded tokenizer
+     * @param vocabSize         the model's vocabulary size: the tokenizer must have exactly this many tokens
+     * @return a new C tokenizer, which the caller owns and must {@linkplain NativeTokenizer#close() close}
+     * @throws CheckpointException as {@link #java(GgufFile, Path, int)} does
      */
     public static NativeTokenizer nativeTokenizer(GgufFile gguf, Path tokenizerOverride, int vocabSize) {
         Objects.requireNonNull(gguf, "gguf");

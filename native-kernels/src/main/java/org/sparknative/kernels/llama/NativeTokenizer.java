@@ -74,7 +74,9 @@ public final class NativeTokenizer implements AutoCloseable {
      * {@code bytes} may be reused afterwards.
      *
      * @param origin    the file the image stands for: {@link #path()}, and named in errors
+     * @param bytes     the whole tokenizer.bin image
      * @param vocabSize the number of entries the image must hold
+     * @return a new tokenizer, which the caller owns and must {@linkplain #close() close}
      * @throws CheckpointException naming {@code origin} and expected vs actual if the image is malformed
      */
     public static NativeTokenizer parse(Path origin, byte[] bytes, int vocabSize) {
