@@ -3,6 +3,7 @@ package org.sparknative.kernels.llama;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
@@ -17,16 +18,18 @@ import java.util.SplittableRandom;
 import java.util.function.Function;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.sparknative.kernels.gguf.GgufFile;
 import org.sparknative.kernels.gguf.GgufTokenizer;
+import org.sparknative.kernels.gguf.GgufWriter;
 import org.sparknative.kernels.testing.TestModels;
 
 /**
  * The tokenizer llama.cpp embedded in the four stories260K GGUF files, read by {@link GgufTokenizer}, against the
  * llama2.c {@code tok512.bin} it was converted from: the same image byte for byte, and, Java and C, the same ids for
- * the 257 sample prompts of {@code data/prompts/stories.jsonl} and for seeded random UTF-8 and random bytes, the same
+ * the 257 sample prompts of {@code data/prompts/stories.jsonl} (the empty one too) and for seeded random UTF-8 and random bytes, the same
  * decoded bytes for every token. Skipped when the files are absent. (In the llama test package for
  * {@link PromptTexts}.)
  */
@@ -183,6 +186,34 @@ class GgufTokenizerRealModelsTest {
         }
     }
 
+    /**
+     * The Llama 2 vocabulary (32000 pieces, from llama2.c's {@code tokenizer.bin}) stored as llama.cpp stores it comes
+     * back byte for byte, and encodes the sample texts as the llama2.c tokenizer does (ids from run.c for the fixed
+     * texts), Java and C.
+     */
+    @Test
+    void llama2VocabularyRoundTrips(@TempDir Path tmp) throws IOException {
+        Path file = TestModels.require(TestModels.LLAMA2_TOKENIZER);
+        byte[] image = Files.readAllBytes(file);
+        Path gguf = tmp.resolve("llama2-vocab.gguf");
+        GgufWriter w = new GgufWriter();
+        GgufTokenizerTest.metadata(image, 32000).forEach(w::put);
+        w.write(gguf);
+        GgufTokenizer gt = GgufTokenizer.of(GgufFile.open(gguf));
+        assertArrayEquals(image, gt.llama2cImage());
+        Tokenizer want = Tokenizer.parse(file, image, 32000);
+        Tokenizer got = gt.java();
+        try (NativeTokenizer c = gt.nativeTokenizer()) {
+            for (int i = 0; i < NativeTokenizerTest.TEXTS.length; i++) {
+                byte[] text = utf8(NativeTokenizerTest.TEXTS[i]);
+                assertArrayEquals(NativeTokenizerTest.LLAMA32K[i], got.encode(text, true, false));
+                assertArrayEquals(NativeTokenizerTest.LLAMA32K[i], c.encode(text, true, false));
+            }
+            sameEncodings(text -> want.encode(text, true, false), text -> got.encode(text, true, false));
+            sameEncodings(text -> want.encode(text, true, false), text -> c.encode(text, true, false));
+        }
+    }
+
     /** A given tokenizer file is used instead of the embedded one. */
     @Test
     void overrideFileIsUsed() {
@@ -196,7 +227,7 @@ class GgufTokenizerRealModelsTest {
     }
 
     static void assertClosed(NativeTokenizer t) {
-        IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+        IllegalStateException e = assertThrows(IllegalStateException.class,
             () -> t.encode(new byte[] {'a'}, true, false));
         assertTrue(e.getMessage().contains("closed"), e.getMessage());
         t.close(); // idempotent
