@@ -26,8 +26,10 @@ import org.sparknative.kernels.llama.Tokenizer;
  *   <li>{@value #TOKENS_KEY} (array of STRING, required): the pieces, {@code "▁"} (U+2581) standing for a space;</li>
  *   <li>{@value #SCORES_KEY} (array of FLOAT32, required here although the specification makes it optional: BPE
  *       merges by score), one per token, no NaN;</li>
- *   <li>{@value #TOKEN_TYPE_KEY} (array of INT32, optional), one per token; only checked for the byte tokens, which
- *       must be {@value #TYPE_BYTE} (byte);</li>
+ *   <li>{@value #TOKEN_TYPE_KEY} (array of INT32, optional), one per token: the byte tokens must be
+ *       {@value #TYPE_BYTE} (byte), and no token may be {@value #TYPE_USER_DEFINED} (user-defined: llama.cpp matches
+ *       those whole in the text before BPE, which the llama2.c tokenizer does not). Every other piece, control and
+ *       unused ones included, takes part in BPE as any piece does in llama2.c;</li>
  *   <li>{@value #BOS_KEY} and {@value #EOS_KEY} (integers, default 1 and 2 as in llama.cpp): must be 1 and 2,
  *       the ids the llama2.c tokenizer (and the generation code) use;</li>
  *   <li>{@value #ADD_BOS_KEY} (BOOL, default true for llama): must be true, as every caller encodes prompts with BOS;
@@ -171,6 +173,13 @@ public final class GgufTokenizer {
             if (types != null && types[id] != TYPE_BYTE) {
                 throw new GgufException(file, "metadata key '" + TOKEN_TYPE_KEY + "'[" + id + "]: expected " + TYPE_BYTE
                     + " (byte) for '" + want + "', got " + types[id]);
+            }
+        }
+        for (int i = 0; types != null && i < n; i++) {
+            if (types[i] == TYPE_USER_DEFINED) {
+                throw new GgufException(file, "metadata key '" + TOKEN_TYPE_KEY + "'[" + i + "]: " + TYPE_USER_DEFINED
+                    + " (user-defined, '" + printable(tokens[i]) + "') is not supported yet: user-defined tokens are matched"
+                    + " whole in the text before BPE, which the llama2.c tokenizer does not do");
             }
         }
         byte[][] pieces = new byte[n][];

@@ -304,6 +304,27 @@ class GgufTokenizerTest {
     }
 
     @Test
+    void userDefinedTokensAreNotSupportedYet() {
+        contains(refusal(m -> {
+            int[] types = m.get(GgufTokenizer.TOKEN_TYPE_KEY).intArray();
+            types[290] = GgufTokenizer.TYPE_USER_DEFINED;
+            m.put(GgufTokenizer.TOKEN_TYPE_KEY, GgufValue.int32Array(types));
+        }), "'tokenizer.ggml.token_type'[290]: 4 (user-defined, '", "') is not supported yet");
+    }
+
+    /** Control and unused tokens beyond BOS and EOS are ordinary pieces, as in llama2.c. */
+    @Test
+    void controlAndUnusedTokensAreOrdinaryPieces() {
+        byte[] image = TokenizerWriter.byteLevel(300);
+        Map<String, GgufValue> m = metadata(image, 300);
+        int[] types = m.get(GgufTokenizer.TOKEN_TYPE_KEY).intArray();
+        types[290] = GgufTokenizer.TYPE_CONTROL;
+        types[291] = GgufTokenizer.TYPE_UNUSED;
+        m.put(GgufTokenizer.TOKEN_TYPE_KEY, GgufValue.int32Array(types));
+        assertSameAsLlama2c(write(m), image, 300, 4);
+    }
+
+    @Test
     void bosAndEosIds() {
         contains(refusal(m -> m.put(GgufTokenizer.BOS_KEY, GgufValue.uint32(999))), "'tokenizer.ggml.bos_token_id': expected 1",
             "got 999, outside the 300 tokens");
