@@ -68,8 +68,18 @@ public final class NativeTokenizer implements AutoCloseable {
         return parse(file, bytes, vocabSize);
     }
 
-    /** Parses an in-memory tokenizer.bin image ({@code origin} names it in errors). */
-    static NativeTokenizer parse(Path origin, byte[] bytes, int vocabSize) {
+    /**
+     * Parses an in-memory tokenizer.bin image: the bytes are copied into native memory for the call, which C parses
+     * with full bounds checks (the same path as {@link #load}); the tokenizer keeps its own copy of what it needs, so
+     * {@code bytes} may be reused afterwards.
+     *
+     * @param origin    the file the image stands for: {@link #path()}, and named in errors
+     * @param bytes     the whole tokenizer.bin image
+     * @param vocabSize the number of entries the image must hold
+     * @return a new tokenizer, which the caller owns and must {@linkplain #close() close}
+     * @throws CheckpointException naming {@code origin} and expected vs actual if the image is malformed
+     */
+    public static NativeTokenizer parse(Path origin, byte[] bytes, int vocabSize) {
         NativeLibrary.ensureLoaded();
         long[] out = new long[1];
         byte[] err = new byte[512];
