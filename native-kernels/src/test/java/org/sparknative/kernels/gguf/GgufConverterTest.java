@@ -135,6 +135,25 @@ class GgufConverterTest {
         }
     }
 
+    /** The converter's vocabulary and GgufTokenizer's conversion are inverses: the tokenizer file comes back. */
+    @Test
+    void theEmbeddedVocabularyGivesBackTheTokenizerFile() throws Exception {
+        Path bin = tmp.resolve("model.bin");
+        Path tok = tmp.resolve("tok.bin");
+        SyntheticCheckpoint.write(bin, SHAPE, 7, CheckpointFormat.LEGACY);
+        TokenizerWriter.writeByteLevel(tok, SHAPE.vocabSize());
+        Path out = tmp.resolve("m.gguf");
+        GgufConverter.fromLlama2c(bin, tok, GgmlType.Q8_0, out);
+        assertArrayEquals(Files.readAllBytes(tok), GgufTokenizer.of(GgufFile.open(out)).llama2cImage());
+
+        Optional<Path> real = TestModels.find(TestModels.STORIES_260K);
+        Optional<Path> realTok = TestModels.find(TestModels.TOK_512);
+        Assumptions.assumeTrue(real.isPresent() && realTok.isPresent(), "needs the shared stories260K files");
+        Path out260 = tmp.resolve("s.gguf");
+        GgufConverter.fromLlama2c(real.get(), realTok.get(), GgmlType.Q4_0, out260);
+        assertArrayEquals(Files.readAllBytes(realTok.get()), GgufTokenizer.of(GgufFile.open(out260)).llama2cImage());
+    }
+
     /** llama.cpp converted stories260K.bin with its llama2.c converter: the same tensors and vocabulary. */
     @Test
     void stories260kBinConvertsToLlamaCppsF32File() throws Exception {
