@@ -142,6 +142,17 @@ public final class CudaBackend implements DecodeBackend {
     }
 
     @Override
+    public int sample(int k, GenerationParams params, int[] recent, int nRecent, long[] rngState) {
+        long t0 = System.nanoTime();
+        try {
+            return batch.sample(k, params.temperature(), params.topP(), params.topK(), params.repetitionPenalty(), recent,
+                nRecent, rngState);
+        } finally {
+            ExecutorMetrics.nativeCallSince(t0);
+        }
+    }
+
+    @Override
     public void willSample(int nLogits, boolean[] sampled) {
         long t0 = System.nanoTime();
         try {

@@ -39,6 +39,23 @@ public interface DecodeBackend extends AutoCloseable {
     int sample(int k, float temperature, float topp, long[] rngState);
 
     /**
+     * {@link #sample} after llama.cpp's repetition penalty over the row's recent tokens and its top-k, in that order
+     * ({@link org.sparknative.kernels.llama.Sampler#sampleFiltered}): every backend gives the same token for the same
+     * logits. Without a filter ({@link GenerationParams#filters()}) this is {@link #sample}.
+     *
+     * @param params  the row's settings (temperature, top-p, top-k, repetition penalty)
+     * @param recent  the row's latest tokens (at most {@link GenerationParams#PENALTY_LAST_N}), in any order
+     * @param nRecent how many of {@code recent} are set
+     * @throws UnsupportedOperationException from a backend that cannot filter, for a row that asks it to
+     */
+    default int sample(int k, GenerationParams params, int[] recent, int nRecent, long[] rngState) {
+        if (!params.filters()) {
+            return sample(k, params.temperature(), params.topP(), rngState);
+        }
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot apply top_k or repetition_penalty");
+    }
+
+    /**
      * Called after {@link #forward} and before the step's {@link #sample} calls, when some of its logits rows
      * will be sampled at a temperature above 0: {@code sampled[k]} for {@code k < nLogits}. A device backend
      * copies just those rows to the host at once instead of one by one; the default does nothing.

@@ -45,6 +45,19 @@ final class DecodeSlots {
         ByteArrayOutputStream text;
         long admitted;
         long firstToken;
+        int[] recent;     // the latest tokens for the repetition penalty (a ring; order does not matter), or null
+        int nRecent;
+        int recentNext;
+
+        /** Adds {@code token} to the penalty window, replacing the oldest once it is full. */
+        void remember(int token) {
+            if (recent == null) {
+                return;
+            }
+            recent[recentNext] = token;
+            recentNext = (recentNext + 1) % recent.length;
+            nRecent = Math.min(nRecent + 1, recent.length);
+        }
     }
 
     /** What {@link #prepare} made of a request: a result at once ({@code done}), or a sequence to admit. */
@@ -191,6 +204,12 @@ final class DecodeSlots {
         q.promptLen = m;
         q.rng = new long[] {Sampler.seedState(req.params().seed())};
         q.params = req.params();
+        if (q.params.repetitionPenalty() != 1f) {
+            q.recent = new int[GenerationParams.PENALTY_LAST_N];
+            for (int i = Math.max(0, m - q.recent.length); i < m; i++) {
+                q.remember(prompt[i]);
+            }
+        }
         q.text = new ByteArrayOutputStream();
         q.admitted = t0;
         q.firstToken = -1;
@@ -305,7 +324,8 @@ final class DecodeSlots {
         backend.forward(rows, tokens, positions, slotOfRow, nLogits, logitRows);
         boolean anySampled = false;
         for (int k = 0; k < nLogits; k++) {
-            sampledLogits[k] = slots[slotOfLogit[k]].params.temperature() > 0f;
+            GenerationParams p = slots[slotOfLogit[k]].params;
+            sampledLogits[k] = p.temperature() > 0f || p.filters();
             anySampled |= sampledLogits[k];
         }
         if (anySampled) {
@@ -321,7 +341,9 @@ final class DecodeSlots {
                 q.last = q.next;
                 q.pos++;
             }
-            int next = backend.sample(k, q.params.temperature(), q.params.topP(), q.rng);
+            int next = q.params.filters() ? backend.sample(k, q.params, q.recent, q.nRecent, q.rng)
+                : backend.sample(k, q.params.temperature(), q.params.topP(), q.rng);
+            q.remember(next);
             FinishReason end = null;
             if (next == Tokenizer.BOS || next == Tokenizer.EOS) {
                 end = FinishReason.STOP;

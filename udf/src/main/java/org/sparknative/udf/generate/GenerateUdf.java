@@ -21,7 +21,8 @@ import org.sparknative.udf.Seeds;
  * its client of the executor's {@link SharedDecodeLoop}).
  *
  * <p>Input vectors: {@code prompt} (Utf8, required) and optional per-row {@code max_new_tokens} (Int),
- * {@code temperature}, {@code top_p} (Float4) and {@code seed} (BigInt); a null or absent value takes
+ * {@code temperature}, {@code top_p} (Float4), {@code seed} (BigInt), {@code top_k} (Int) and
+ * {@code repetition_penalty} (Float4); a null or absent value takes
  * the default. Where the scheduler reads off-heap prompts (the per-task native backend), the prompt's UTF-8
  * bytes are handed over as their address in the Arrow data buffer, so the native tokenizer reads them where
  * Arrow stored them (no copy, no Java String); the Java reference tokenizer and the shared decode loop get
@@ -32,7 +33,7 @@ import org.sparknative.udf.Seeds;
  * {@code length} or {@code error: ...}), {@code ttft_ms} and {@code latency_ms} Float8 (from the row taking a batch slot;
  * wall-clock, so not deterministic, unlike the text). Invalid UTF-8 in a completion is replaced by
  * U+FFFD. A null prompt or a per-row setting out of range ({@code temperature < 0}, {@code top_p} outside
- * (0, 1], {@code max_new_tokens < 0}) makes an error row: null completion, {@code finish_reason} naming
+ * (0, 1], {@code max_new_tokens < 0}, {@code top_k < 0}, {@code repetition_penalty <= 0}) makes an error row: null completion, {@code finish_reason} naming
  * the field and the value; the other rows go on.
  *
  * <p>Seeds: a row's {@code seed} if given, else {@code mix(jobSeed, rowKey)} where {@code rowKey} is the
@@ -53,7 +54,13 @@ public final class GenerateUdf {
      * @param rowId the key of a row's derived seed: its integer {@code id}, or a hash of a string one
      */
     public record Options(IntVector maxNewTokens, Float4Vector temperature, Float4Vector topP, BigIntVector seed,
-                          BigIntVector rowId) {
+                          BigIntVector rowId, IntVector topK, Float4Vector repetitionPenalty) {
+        /** Without per-row top-k and repetition penalty. */
+        public Options(IntVector maxNewTokens, Float4Vector temperature, Float4Vector topP, BigIntVector seed,
+                       BigIntVector rowId) {
+            this(maxNewTokens, temperature, topP, seed, rowId, null, null);
+        }
+
         public static Options none() {
             return new Options(null, null, null, null, null);
         }
@@ -92,7 +99,10 @@ public final class GenerateUdf {
                     perRow.temperature() != null && !perRow.temperature().isNull(i) ? perRow.temperature().get(i)
                         : defaults.temperature(),
                     perRow.topP() != null && !perRow.topP().isNull(i) ? perRow.topP().get(i) : defaults.topP(),
-                    rowSeed(prompts, i, isNull, start, len, perRow, defaults.seed()));
+                    rowSeed(prompts, i, isNull, start, len, perRow, defaults.seed()),
+                    perRow.topK() != null && !perRow.topK().isNull(i) ? perRow.topK().get(i) : defaults.topK(),
+                    perRow.repetitionPenalty() != null && !perRow.repetitionPenalty().isNull(i)
+                        ? perRow.repetitionPenalty().get(i) : defaults.repetitionPenalty());
             } catch (IllegalArgumentException e) {
                 // A bad per-row setting is an error row, like a null prompt: the message names the field and value.
                 requests[i] = GenerationScheduler.Request.invalid(e.getMessage());

@@ -75,6 +75,12 @@ public final class ReferenceBackend implements DecodeBackend {
     }
 
     @Override
+    public int sample(int k, GenerationParams params, int[] recent, int nRecent, long[] rngState) {
+        return Sampler.sampleFiltered(logits[k], checkpoint.config().vocabSize(), params.temperature(), params.topP(),
+            params.topK(), params.repetitionPenalty(), recent, nRecent, rngState);
+    }
+
+    @Override
     public void close() {
         java.util.Arrays.fill(perSlot, null);
     }

@@ -39,6 +39,11 @@ class ForwardingBackend implements DecodeBackend {
     }
 
     @Override
+    public int sample(int k, GenerationParams params, int[] recent, int nRecent, long[] rngState) {
+        return inner.sample(k, params, recent, nRecent, rngState);
+    }
+
+    @Override
     public void willSample(int nLogits, boolean[] sampled) {
         inner.willSample(nLogits, sampled);
     }
