@@ -37,7 +37,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "generate", mixinStandardHelpOptions = true, sortOptions = false,
     description = {"Batch text generation over a DataFrame of prompts with a llama2.c-format model.",
-        "Input: JSONL, Parquet or CSV with a 'prompt' column; optional per-row columns max_new_tokens, temperature, top_p, seed, id."})
+        "Input: JSONL, Parquet or CSV with a 'prompt' column; optional per-row columns max_new_tokens, temperature, top_p, seed, top_k, repetition_penalty, id."})
 final class GenerateJob implements Callable<Integer> {
     @Spec
     CommandSpec commandSpec;
@@ -97,6 +97,14 @@ final class GenerateJob implements Callable<Integer> {
     @Option(names = "--top-p", defaultValue = "0.9", description = "Nucleus mass; 1 samples the whole distribution (default: ${DEFAULT-VALUE}).")
     float topP;
 
+    @Option(names = "--top-k", defaultValue = "0", description = "Sample only from the k most likely tokens; 0 keeps "
+        + "all (llama.cpp's --top-k, after the repetition penalty, before temperature and top-p) (default: ${DEFAULT-VALUE}).")
+    int topK;
+
+    @Option(names = "--repetition-penalty", defaultValue = "1.0", description = "llama.cpp's --repeat-penalty over "
+        + "each row's last 64 tokens, prompt included; 1 is none, greedy rows too (default: ${DEFAULT-VALUE}).")
+    float repetitionPenalty;
+
     @Option(names = "--seed", defaultValue = "42", description = "Job seed; a row's seed is its 'seed' column, else mixed from this and its id (or prompt) (default: ${DEFAULT-VALUE}).")
     long seed;
 
@@ -147,7 +155,8 @@ final class GenerateJob implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         DataIO.Format outFormat = IntegrateJob.usage(() -> DataIO.Format.parse(format));
-        GenerationParams defaults = IntegrateJob.usage(() -> new GenerationParams(maxNewTokens, temperature, topP, seed));
+        GenerationParams defaults = IntegrateJob.usage(() -> new GenerationParams(maxNewTokens, temperature, topP, seed, topK,
+            repetitionPenalty));
         BadRowPolicy longPromptPolicy = IntegrateJob.usage(() -> BadRowPolicy.LONG_PROMPTS.parse(longPrompts));
         Backend optionBackend = backend == null ? Backend.CPU : IntegrateJob.usage(() -> Backend.parse(backend));
         if (summary != null) {

@@ -40,10 +40,18 @@ import org.sparknative.udf.generate.GenerationParams;
  * @param topP            the default nucleus mass
  * @param longPrompts     the long-prompts policy
  * @param format          the output format: parquet, json or csv
+ * @param topK            the default top-k (0: every token); outputs made before it existed read as 0
+ * @param repetitionPenalty the default repetition penalty (1: none); outputs made before it existed read as 1
  */
 record OutputMetadata(String tool, String created, String model, String modelSha256, String modelFormat,
                       String modelShape, String tokenizer, String tokenizerSha256, String backend, long seed,
-                      int maxNewTokens, float temperature, float topP, String longPrompts, String format) {
+                      int maxNewTokens, float temperature, float topP, String longPrompts, String format, Integer topK,
+                      Float repetitionPenalty) {
+    OutputMetadata {
+        topK = topK == null ? 0 : topK;
+        repetitionPenalty = repetitionPenalty == null ? 1f : repetitionPenalty;
+    }
+
     /** The metadata file's name in the output folder. */
     static final String FILE = "_sparknative.json";
     static final String TOOL = "spark-native generate";
@@ -58,7 +66,7 @@ record OutputMetadata(String tool, String created, String model, String modelSha
         return new OutputMetadata(TOOL, Instant.now().toString(), model, modelSha256,
             ckpt.format().name(), ckpt.config().toString(), tokenizer, tokenizerSha256, backend,
             defaults.seed(), defaults.maxNewTokens(), defaults.temperature(), defaults.topP(), longPrompts.label(),
-            format.name().toLowerCase(java.util.Locale.ROOT));
+            format.name().toLowerCase(java.util.Locale.ROOT), defaults.topK(), defaults.repetitionPenalty());
     }
 
     /**
@@ -80,6 +88,8 @@ record OutputMetadata(String tool, String created, String model, String modelSha
         check(d, "max-new-tokens", maxNewTokens, run.maxNewTokens);
         check(d, "temperature", temperature, run.temperature);
         check(d, "top-p", topP, run.topP);
+        check(d, "top-k", topK, run.topK);
+        check(d, "repetition-penalty", repetitionPenalty, run.repetitionPenalty);
         check(d, "long-prompts", longPrompts, run.longPrompts);
         check(d, "format", format, run.format);
         return d;

@@ -338,6 +338,8 @@ class SqlExtensionTest {
         bad.put("generate(prompt, temperature => 'hot')", "argument 'temperature' must be numeric (FLOAT), got 'hot' of type STRING");
         bad.put("generate(prompt, top_p => 1.5)", "argument 'top_p' must be in (0, 1], got 1.5");
         bad.put("generate(prompt, max_new_tokens => -1)", "argument 'max_new_tokens' must be >= 0, got -1");
+        bad.put("generate(prompt, top_k => -2)", "argument 'top_k' must be >= 0, got -2");
+        bad.put("generate(prompt, repetition_penalty => 0)", "argument 'repetition_penalty' must be finite and > 0, got 0.0");
         bad.put("generate(prompt, model => 'nope')", "unknown model 'nope'");
         bad.put("generate(prompt, model => prompt)", "argument 'model' must be a string literal");
         bad.put("generate(prompt, seed => 1, seed => 2)", "argument 'seed' is given twice");
@@ -362,6 +364,33 @@ class SqlExtensionTest {
         assertTrue(two.getMessage().contains("several models are configured (sxa, sxb)"), two.getMessage());
         set("spark.sparknative.model.default", "sxb");
         assertEquals(24, spark.sql("SELECT generate(prompt, max_new_tokens => 1) FROM sx_args").collectAsList().size());
+    }
+
+    /**
+     * top_k and repetition_penalty as SQL arguments (a literal and a per-row column) give the DataFrame API's bytes with
+     * the same columns, and change what the same seeds sample.
+     */
+    @Test
+    void topKAndRepetitionPenaltyInSqlEqualTheDataFrameApi() {
+        Path[] files = model("sxk");
+        set("spark.sparknative.generate.temperature", "0.9");
+        set("spark.sparknative.generate.seed", "5");
+        Dataset<Row> in = prompts().withColumn("top_k", org.apache.spark.sql.functions.lit(3))
+            .withColumn("repetition_penalty", org.apache.spark.sql.functions.expr("CAST(1.0 + (id % 3) * 0.4 AS FLOAT)"));
+        in.createOrReplaceTempView("sx_filtered");
+        GenerationSpec spec = new GenerationSpec(files[0].toString(), files[1].toString(), Backend.CPU, 4, 64, 1,
+            BadRowPolicy.ROW_ERROR);
+        List<Row> api = GenerateTransform.apply(in, GenerateTransform.Options.of(spec, new GenerationParams(256, 0.9f, 0.9f, 5)))
+            .output().select("id", "completion", "prompt_tokens", "completion_tokens", "finish_reason").collectAsList();
+        Dataset<Row> sql = spark.sql("SELECT id, d.completion, d.prompt_tokens, d.completion_tokens, d.finish_reason FROM "
+            + "(SELECT id, generate_details(prompt, max_new_tokens => max_new_tokens, top_k => 3, "
+            + "repetition_penalty => repetition_penalty) AS d FROM sx_filtered)");
+        assertSameRows(api, sql.collectAsList());
+        List<Row> plain = GenerateTransform.apply(prompts(), GenerateTransform.Options.of(spec,
+            new GenerationParams(256, 0.9f, 0.9f, 5))).output().select("id", "completion").collectAsList();
+        long differ = plain.stream().filter(p -> !p.isNullAt(1) && !p.getString(1).equals(api.stream()
+            .filter(a -> a.getLong(0) == p.getLong(0)).findFirst().orElseThrow().getString(1))).count();
+        assertTrue(differ >= 12, "top-3 changes most sampled rows of a random model: " + differ + " of 23");
     }
 
     @Test

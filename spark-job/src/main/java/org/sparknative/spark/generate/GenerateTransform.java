@@ -38,7 +38,8 @@ import org.sparknative.udf.generate.KvCachePlan;
  * record batches of {@code recordBatchRows} prompts.
  *
  * <p>Optional per-row input columns: {@code max_new_tokens} (integer), {@code temperature} and
- * {@code top_p} (numeric), {@code seed} (integer); {@code id} (integer or string) names the row in
+ * {@code top_p} (numeric), {@code seed} (integer), {@code top_k} (integer) and {@code repetition_penalty}
+ * (numeric); {@code id} (integer or string) names the row in
  * error messages ({@link RowIds}) and, when no {@code seed} is given, keys the row's derived seed (a
  * string id through its FNV-1a hash). A line Spark could not parse ({@value RowIds#CORRUPT_RECORD} set) is an
  * error row: null completion, {@code finish_reason = error: malformed input: <the line's start>}.
@@ -113,8 +114,9 @@ public final class GenerateTransform {
             Column col = df.col("`" + c + "`");
             DataType t = schema.apply(c).dataType();
             cols[i] = switch (c) {
-                case "max_new_tokens" -> requireType(c, t, true).apply(col).cast(DataTypes.IntegerType).as(c);
-                case "temperature", "top_p" -> requireType(c, t, false).apply(col).cast(DataTypes.FloatType).as(c);
+                case "max_new_tokens", "top_k" -> requireType(c, t, true).apply(col).cast(DataTypes.IntegerType).as(c);
+                case "temperature", "top_p", "repetition_penalty" ->
+                    requireType(c, t, false).apply(col).cast(DataTypes.FloatType).as(c);
                 case "seed" -> requireType(c, t, true).apply(col).cast(DataTypes.LongType).as(c);
                 case RowIds.ID -> RowIds.prepareId(col, t, "generate");
                 default -> col;

@@ -309,9 +309,12 @@ final class GenerateBatches implements BatchEvaluator {
                  Float4Vector temp = absent(args.get(2)) ? null : new Float4Vector("temperature", allocator);
                  Float4Vector topP = absent(args.get(3)) ? null : new Float4Vector("top_p", allocator);
                  BigIntVector seed = absent(args.get(4)) ? null : new BigIntVector("seed", allocator);
+                 IntVector topK = absent(args.get(5)) ? null : new IntVector("top_k", allocator);
+                 Float4Vector penalty = absent(args.get(6)) ? null : new Float4Vector("repetition_penalty", allocator);
                  BigIntVector id = ids.index() < 0 ? null : new BigIntVector("id", allocator)) {
                 prompt.allocateNew(n);
-                BaseFixedWidthVector[] fixed = {maxNew, temp, topP, seed, id};
+                // the per-row settings in argument order (1..6), then the row id
+                BaseFixedWidthVector[] fixed = {maxNew, temp, topP, seed, topK, penalty, id};
                 for (BaseFixedWidthVector v : fixed) {
                     if (v != null) {
                         v.allocateNew(n);
@@ -335,7 +338,7 @@ final class GenerateBatches implements BatchEvaluator {
                         prompt.setSafe(i, s.getBytes());
                     }
                 }
-                for (int k = 1; k <= 4; k++) {
+                for (int k = 1; k <= GenerateCall.OPTIONS.size(); k++) {
                     if (fixed[k - 1] != null) {
                         fill(fixed[k - 1], args.get(k), values, n, offset);
                     }
@@ -364,7 +367,8 @@ final class GenerateBatches implements BatchEvaluator {
                 long first = rowsSeen;
                 rowsSeen += n;
                 long t0 = System.nanoTime();
-                try (VectorSchemaRoot out = GenerateUdf.apply(prompt, new GenerateUdf.Options(maxNew, temp, topP, seed, id),
+                try (VectorSchemaRoot out = GenerateUdf.apply(prompt, new GenerateUdf.Options(maxNew, temp, topP, seed, id, topK,
+                    penalty),
                     settings.defaults(), batcher, allocator, i -> ids.label(values.row(i), partition, first + i),
                     this::finished)) {
                     long nanos = System.nanoTime() - t0;

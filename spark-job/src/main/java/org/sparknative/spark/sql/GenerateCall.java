@@ -15,7 +15,8 @@ import scala.collection.immutable.Seq;
 
 /**
  * A text generation call as a Catalyst expression: {@code prompt} (STRING) and the per-row settings
- * {@code max_new_tokens} (INT), {@code temperature} and {@code top_p} (FLOAT) and {@code seed} (BIGINT), each
+ * {@code max_new_tokens} (INT), {@code temperature} and {@code top_p} (FLOAT), {@code seed} (BIGINT), {@code top_k}
+ * (INT) and {@code repetition_penalty} (FLOAT), each
  * a column, a literal, or a null literal for the model's default. Its value is the struct
  * {@link #RESULT_TYPE}, one field per {@link org.sparknative.udf.generate.GenerateUdf#OUTPUT_COLUMNS}: SQL's
  * {@code generate_details(...)}; {@code generate(...)} is its {@code completion} field.
@@ -24,7 +25,7 @@ import scala.collection.immutable.Seq;
  * record batches. Evaluated one row at a time only where the planner cannot take it out of its operator.
  */
 public final class GenerateCall extends NativeCall<GenerateCall.Settings> {
-    private static final long serialVersionUID = 1L;
+    private static final long serialVersionUID = 2L;
 
     /** The value of a call: the DataFrame API's output columns as one struct. */
     public static final StructType RESULT_TYPE = new StructType()
@@ -63,12 +64,13 @@ public final class GenerateCall extends NativeCall<GenerateCall.Settings> {
     }
 
     /** The argument names after {@code prompt}, in order. */
-    public static final List<String> OPTIONS = List.of("max_new_tokens", "temperature", "top_p", "seed");
+    public static final List<String> OPTIONS = List.of("max_new_tokens", "temperature", "top_p", "seed", "top_k",
+        "repetition_penalty");
     /** Their types. */
     public static final List<DataType> OPTION_TYPES = List.of(DataTypes.IntegerType, DataTypes.FloatType, DataTypes.FloatType,
-        DataTypes.LongType);
+        DataTypes.LongType, DataTypes.IntegerType, DataTypes.FloatType);
 
-    private final List<Expression> args; // prompt, max_new_tokens, temperature, top_p, seed
+    private final List<Expression> args; // prompt, then OPTIONS
 
     /** Catalyst's constructor (its tree copies call it by reflection): the arguments, then context columns. */
     public GenerateCall(Seq<Expression> children, Settings settings) {
@@ -77,8 +79,8 @@ public final class GenerateCall extends NativeCall<GenerateCall.Settings> {
     }
 
     /**
-     * @param args    {@code prompt, max_new_tokens, temperature, top_p, seed}, typed STRING, INT, FLOAT, FLOAT,
-     *                BIGINT (a null literal of the type for the default)
+     * @param args    {@code prompt, max_new_tokens, temperature, top_p, seed, top_k, repetition_penalty}, typed STRING,
+     *                INT, FLOAT, FLOAT, BIGINT, INT, FLOAT (a null literal of the type for the default)
      * @param context row-id columns to keep for messages and seeds (see {@link NativeCall#context()})
      */
     public static GenerateCall of(List<Expression> args, List<Expression> context, Settings settings) {

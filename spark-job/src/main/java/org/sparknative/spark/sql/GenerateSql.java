@@ -14,8 +14,10 @@ import scala.jdk.javaapi.CollectionConverters;
  * {@code generate_details(prompt, ...)} (the {@link GenerateCall#RESULT_TYPE} struct: completion, token
  * counts, finish reason, time to first token, latency) of {@link SparkNativeExtensions}. After the prompt,
  * optional arguments by position or by name: {@code max_new_tokens} (integer), {@code temperature},
- * {@code top_p} (numeric), {@code seed} (integer) — each a literal or a column — and {@code model} (a string
- * literal naming a model of {@link ModelSettings}). Constant values are checked at analysis time; a column's
+ * {@code top_p} (numeric), {@code seed} (integer) — each a literal or a column —, {@code model} (a string
+ * literal naming a model of {@link ModelSettings}), then {@code top_k} (integer, 0 keeps every token) and
+ * {@code repetition_penalty} (numeric, 1 is none), literals or columns; llama.cpp applies the penalty, then top-k,
+ * before temperature and top-p, and so do these. Constant values are checked at analysis time; a column's
  * bad value makes that row an error row.
  *
  * <p>Error rows (a prompt longer than the context under the model's default {@code longPrompts=row-error}, or a
@@ -30,7 +32,8 @@ public final class GenerateSql {
     /** The SQL name of the struct function. */
     public static final String DETAILS_NAME = "generate_details";
 
-    private static final List<String> PARAMS = List.of("prompt", "max_new_tokens", "temperature", "top_p", "seed", "model");
+    private static final List<String> PARAMS = List.of("prompt", "max_new_tokens", "temperature", "top_p", "seed", "model",
+        "top_k", "repetition_penalty");
 
     private GenerateSql() {
     }
@@ -54,10 +57,17 @@ public final class GenerateSql {
         in.checkConstant("temperature", temperature, v -> (Float) v >= 0f && Float.isFinite((Float) v) ? null
             : "must be finite and >= 0, got " + v);
         in.checkConstant("top_p", topP, v -> (Float) v > 0f && (Float) v <= 1f ? null : "must be in (0, 1], got " + v);
+        Expression topK = in.asInteger("top_k", false);
+        Expression penalty = in.asFloat("repetition_penalty");
+        in.checkConstant("top_k", topK, v -> (Integer) v >= 0 ? null : "must be >= 0, got " + v);
+        in.checkConstant("repetition_penalty", penalty, v -> (Float) v > 0f && Float.isFinite((Float) v) ? null
+            : "must be finite and > 0, got " + v);
         call.add(maxNew);
         call.add(temperature);
         call.add(topP);
         call.add(seed);
+        call.add(topK);
+        call.add(penalty);
         String modelName = in.constantString("model", "the name of a model configured as spark.sparknative.model.<name>.path");
         SQLConf conf = SQLConf.get();
         Map<String, String> all = CollectionConverters.asJava(conf.getAllConfs());

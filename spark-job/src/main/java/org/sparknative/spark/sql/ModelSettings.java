@@ -24,6 +24,7 @@ import org.sparknative.udf.generate.GenerationSpec;
  * spark.sparknative.model.&lt;name&gt;.recordBatchRows  prompts per Arrow record batch (default max(256, 8 * slots))
  * spark.sparknative.model.default                   the model generate() uses without model =&gt; (default: the only one)
  * spark.sparknative.generate.maxNewTokens / .temperature / .topP / .seed   defaults for rows (256, 1.0, 0.9, 42)
+ * spark.sparknative.generate.topK / .repetitionPenalty                     defaults for rows (0: all, 1.0: none)
  * </pre>
  * The CUDA backend's matrix products follow {@code spark.sparknative.cuda.matmul}.
  */
@@ -95,7 +96,9 @@ final class ModelSettings {
                 integer(conf, GENERATE + "maxNewTokens", 256, ""),
                 (float) number(conf, GENERATE + "temperature", 1.0),
                 (float) number(conf, GENERATE + "topP", 0.9),
-                longValue(conf, GENERATE + "seed", 42));
+                longValue(conf, GENERATE + "seed", 42),
+                integer(conf, GENERATE + "topK", 0, ""),
+                (float) number(conf, GENERATE + "repetitionPenalty", 1.0));
             return new Model(name, spec, batch, defaults);
         } catch (IllegalArgumentException e) {
             throw SqlArguments.error("generate(): model '" + name + "': " + e.getMessage());
