@@ -45,6 +45,7 @@ final class DecodeSlots {
         ByteArrayOutputStream text;
         long admitted;
         long firstToken;
+        byte[][] stops;   // the row's stop strings as UTF-8, or null
         int[] recent;     // the latest tokens for the repetition penalty (a ring; order does not matter), or null
         int nRecent;
         int recentNext;
@@ -210,10 +211,43 @@ final class DecodeSlots {
                 q.remember(prompt[i]);
             }
         }
+        if (!q.params.stop().isEmpty()) {
+            q.stops = new byte[q.params.stop().size()][];
+            for (int i = 0; i < q.stops.length; i++) {
+                q.stops[i] = q.params.stop().get(i).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            }
+        }
         q.text = new ByteArrayOutputStream();
         q.admitted = t0;
         q.firstToken = -1;
         return new Prepared(null, q);
+    }
+
+    /**
+     * Whether the completion now contains one of the row's stop strings; if so it is cut where the earliest one
+     * starts. Only a match that ends in the piece just added can be new, so only the text's last
+     * {@code added + longest stop - 1} bytes are searched.
+     */
+    private static boolean stopAt(Seq q, int added) {
+        byte[] text = q.text.toByteArray();
+        int cut = -1;
+        for (byte[] stop : q.stops) {
+            int from = Math.max(0, text.length - added - stop.length + 1);
+            for (int i = from; i + stop.length <= text.length; i++) {
+                if (java.util.Arrays.equals(text, i, i + stop.length, stop, 0, stop.length)) {
+                    if (cut < 0 || i < cut) {
+                        cut = i;
+                    }
+                    break;
+                }
+            }
+        }
+        if (cut < 0) {
+            return false;
+        }
+        q.text.reset();
+        q.text.write(text, 0, cut);
+        return true;
     }
 
     private static Prepared done(Result result) {
@@ -351,10 +385,13 @@ final class DecodeSlots {
                 if (q.firstToken < 0) {
                     q.firstToken = now;
                 }
-                q.text.writeBytes(codec.decode(q.last, next));
+                byte[] piece = codec.decode(q.last, next);
+                q.text.writeBytes(piece);
                 q.generated++;
                 q.next = next;
-                if (q.generated >= q.params.maxNewTokens() || q.pos >= config.seqLen()) {
+                if (q.stops != null && stopAt(q, piece.length)) {
+                    end = FinishReason.STOP;
+                } else if (q.generated >= q.params.maxNewTokens() || q.pos >= config.seqLen()) {
                     end = FinishReason.LENGTH;
                 }
             }

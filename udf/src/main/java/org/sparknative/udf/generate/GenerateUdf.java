@@ -9,6 +9,7 @@ import org.apache.arrow.vector.Float4Vector;
 import org.apache.arrow.vector.Float8Vector;
 import org.apache.arrow.vector.IntVector;
 import org.apache.arrow.vector.VarCharVector;
+import org.apache.arrow.vector.complex.ListVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.sparknative.kernels.llama.Tokenizer;
 import org.sparknative.udf.InvalidRowException;
@@ -22,7 +23,7 @@ import org.sparknative.udf.Seeds;
  *
  * <p>Input vectors: {@code prompt} (Utf8, required) and optional per-row {@code max_new_tokens} (Int),
  * {@code temperature}, {@code top_p} (Float4), {@code seed} (BigInt), {@code top_k} (Int) and
- * {@code repetition_penalty} (Float4); a null or absent value takes
+ * {@code repetition_penalty} (Float4), {@code stop} (List of Utf8: the row's stop strings); a null or absent value takes
  * the default. Where the scheduler reads off-heap prompts (the per-task native backend), the prompt's UTF-8
  * bytes are handed over as their address in the Arrow data buffer, so the native tokenizer reads them where
  * Arrow stored them (no copy, no Java String); the Java reference tokenizer and the shared decode loop get
@@ -41,6 +42,18 @@ import org.sparknative.udf.Seeds;
  * partition, so output does not depend on partitioning and task retries reproduce it.
  */
 public final class GenerateUdf {
+    /** @return row {@code i}'s stop strings (its list's non-null elements) */
+    private static List<String> stops(ListVector list, int i) {
+        VarCharVector values = (VarCharVector) list.getDataVector();
+        List<String> out = new java.util.ArrayList<>();
+        for (int j = list.getElementStartIndex(i); j < list.getElementEndIndex(i); j++) {
+            if (!values.isNull(j)) {
+                out.add(new String(values.get(j), java.nio.charset.StandardCharsets.UTF_8));
+            }
+        }
+        return out;
+    }
+
     /** The output columns, in order. */
     public static final List<String> OUTPUT_COLUMNS = List.of("completion", "prompt_tokens", "completion_tokens",
         "finish_reason", "ttft_ms", "latency_ms");
@@ -54,11 +67,11 @@ public final class GenerateUdf {
      * @param rowId the key of a row's derived seed: its integer {@code id}, or a hash of a string one
      */
     public record Options(IntVector maxNewTokens, Float4Vector temperature, Float4Vector topP, BigIntVector seed,
-                          BigIntVector rowId, IntVector topK, Float4Vector repetitionPenalty) {
-        /** Without per-row top-k and repetition penalty. */
+                          BigIntVector rowId, IntVector topK, Float4Vector repetitionPenalty, ListVector stop) {
+        /** Without per-row top-k, repetition penalty and stop strings. */
         public Options(IntVector maxNewTokens, Float4Vector temperature, Float4Vector topP, BigIntVector seed,
                        BigIntVector rowId) {
-            this(maxNewTokens, temperature, topP, seed, rowId, null, null);
+            this(maxNewTokens, temperature, topP, seed, rowId, null, null, null);
         }
 
         public static Options none() {
@@ -102,7 +115,8 @@ public final class GenerateUdf {
                     rowSeed(prompts, i, isNull, start, len, perRow, defaults.seed()),
                     perRow.topK() != null && !perRow.topK().isNull(i) ? perRow.topK().get(i) : defaults.topK(),
                     perRow.repetitionPenalty() != null && !perRow.repetitionPenalty().isNull(i)
-                        ? perRow.repetitionPenalty().get(i) : defaults.repetitionPenalty());
+                        ? perRow.repetitionPenalty().get(i) : defaults.repetitionPenalty(),
+                    perRow.stop() != null && !perRow.stop().isNull(i) ? stops(perRow.stop(), i) : defaults.stop());
             } catch (IllegalArgumentException e) {
                 // A bad per-row setting is an error row, like a null prompt: the message names the field and value.
                 requests[i] = GenerationScheduler.Request.invalid(e.getMessage());
