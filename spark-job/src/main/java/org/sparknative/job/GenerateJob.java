@@ -37,7 +37,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "generate", mixinStandardHelpOptions = true, sortOptions = false,
     description = {"Batch text generation over a DataFrame of prompts with a llama2.c-format model.",
-        "Input: JSONL, Parquet or CSV with a 'prompt' column; optional per-row columns max_new_tokens, temperature, top_p, seed, top_k, repetition_penalty, id."})
+        "Input: JSONL, Parquet or CSV with a 'prompt' column; optional per-row columns max_new_tokens, temperature, top_p, seed, top_k, repetition_penalty, stop, id."})
 final class GenerateJob implements Callable<Integer> {
     @Spec
     CommandSpec commandSpec;
@@ -105,6 +105,10 @@ final class GenerateJob implements Callable<Integer> {
         + "each row's last 64 tokens, prompt included; 1 is none, greedy rows too (default: ${DEFAULT-VALUE}).")
     float repetitionPenalty;
 
+    @Option(names = "--stop", description = "A stop string (repeatable): a row's completion ends where it first "
+        + "contains one, without it, finish reason stop; a row's own 'stop' column (a string or an array) replaces them.")
+    List<String> stop = new java.util.ArrayList<>();
+
     @Option(names = "--seed", defaultValue = "42", description = "Job seed; a row's seed is its 'seed' column, else mixed from this and its id (or prompt) (default: ${DEFAULT-VALUE}).")
     long seed;
 
@@ -156,7 +160,7 @@ final class GenerateJob implements Callable<Integer> {
     public Integer call() throws Exception {
         DataIO.Format outFormat = IntegrateJob.usage(() -> DataIO.Format.parse(format));
         GenerationParams defaults = IntegrateJob.usage(() -> new GenerationParams(maxNewTokens, temperature, topP, seed, topK,
-            repetitionPenalty));
+            repetitionPenalty, stop));
         BadRowPolicy longPromptPolicy = IntegrateJob.usage(() -> BadRowPolicy.LONG_PROMPTS.parse(longPrompts));
         Backend optionBackend = backend == null ? Backend.CPU : IntegrateJob.usage(() -> Backend.parse(backend));
         if (summary != null) {

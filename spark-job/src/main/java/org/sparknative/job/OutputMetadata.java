@@ -42,14 +42,16 @@ import org.sparknative.udf.generate.GenerationParams;
  * @param format          the output format: parquet, json or csv
  * @param topK            the default top-k (0: every token); outputs made before it existed read as 0
  * @param repetitionPenalty the default repetition penalty (1: none); outputs made before it existed read as 1
+ * @param stop            the default stop strings; outputs made before they existed read as none
  */
 record OutputMetadata(String tool, String created, String model, String modelSha256, String modelFormat,
                       String modelShape, String tokenizer, String tokenizerSha256, String backend, long seed,
                       int maxNewTokens, float temperature, float topP, String longPrompts, String format, Integer topK,
-                      Float repetitionPenalty) {
+                      Float repetitionPenalty, List<String> stop) {
     OutputMetadata {
         topK = topK == null ? 0 : topK;
         repetitionPenalty = repetitionPenalty == null ? 1f : repetitionPenalty;
+        stop = stop == null ? List.of() : List.copyOf(stop);
     }
 
     /** The metadata file's name in the output folder. */
@@ -66,7 +68,7 @@ record OutputMetadata(String tool, String created, String model, String modelSha
         return new OutputMetadata(TOOL, Instant.now().toString(), model, modelSha256,
             ckpt.format().name(), ckpt.config().toString(), tokenizer, tokenizerSha256, backend,
             defaults.seed(), defaults.maxNewTokens(), defaults.temperature(), defaults.topP(), longPrompts.label(),
-            format.name().toLowerCase(java.util.Locale.ROOT), defaults.topK(), defaults.repetitionPenalty());
+            format.name().toLowerCase(java.util.Locale.ROOT), defaults.topK(), defaults.repetitionPenalty(), defaults.stop());
     }
 
     /**
@@ -90,6 +92,7 @@ record OutputMetadata(String tool, String created, String model, String modelSha
         check(d, "top-p", topP, run.topP);
         check(d, "top-k", topK, run.topK);
         check(d, "repetition-penalty", repetitionPenalty, run.repetitionPenalty);
+        check(d, "stop", stop, run.stop);
         check(d, "long-prompts", longPrompts, run.longPrompts);
         check(d, "format", format, run.format);
         return d;

@@ -204,10 +204,11 @@ class ResumeTest {
         assertTrue(settings.err().contains("the output was made with temperature 1.0, this run has temperature 0.5; "
             + "the output was made with long-prompts row-error, this run has long-prompts truncate"), settings.err());
 
-        CliRun filters = run(args, "--resume", "--top-k", "40", "--repetition-penalty", "1.1");
+        CliRun filters = run(args, "--resume", "--top-k", "40", "--repetition-penalty", "1.1", "--stop", "The end");
         assertEquals(2, filters.exit(), filters.err());
         assertTrue(filters.err().contains("the output was made with top-k 0, this run has top-k 40; "
-            + "the output was made with repetition-penalty 1.0, this run has repetition-penalty 1.1"), filters.err());
+            + "the output was made with repetition-penalty 1.0, this run has repetition-penalty 1.1; "
+            + "the output was made with stop [], this run has stop [The end]"), filters.err());
 
         Path[] other = synthetic("other", new LlamaConfig(32, 64, 1, 4, 2, 512, 32, true));
         List<String> otherModel = new ArrayList<>(args);

@@ -340,6 +340,8 @@ class SqlExtensionTest {
         bad.put("generate(prompt, max_new_tokens => -1)", "argument 'max_new_tokens' must be >= 0, got -1");
         bad.put("generate(prompt, top_k => -2)", "argument 'top_k' must be >= 0, got -2");
         bad.put("generate(prompt, repetition_penalty => 0)", "argument 'repetition_penalty' must be finite and > 0, got 0.0");
+        bad.put("generate(prompt, stop => '')", "argument 'stop' strings must be 1 to 1024 bytes, got 0 bytes");
+        bad.put("generate(prompt, stop => 7)", "argument 'stop' must be a string or an array of strings");
         bad.put("generate(prompt, model => 'nope')", "unknown model 'nope'");
         bad.put("generate(prompt, model => prompt)", "argument 'model' must be a string literal");
         bad.put("generate(prompt, seed => 1, seed => 2)", "argument 'seed' is given twice");
@@ -391,6 +393,65 @@ class SqlExtensionTest {
         long differ = plain.stream().filter(p -> !p.isNullAt(1) && !p.getString(1).equals(api.stream()
             .filter(a -> a.getLong(0) == p.getLong(0)).findFirst().orElseThrow().getString(1))).count();
         assertTrue(differ >= 12, "top-3 changes most sampled rows of a random model: " + differ + " of 23");
+    }
+
+    /**
+     * Stop strings in SQL (one literal, an array literal, a per-row column) end rows as the DataFrame API's {@code stop}
+     * column does, byte for byte, with finish reason {@code stop}.
+     */
+    @Test
+    void stopStringsInSqlEqualTheDataFrameApi() {
+        Path[] files = model("sxs");
+        set("spark.sparknative.generate.temperature", "0");
+        GenerationSpec spec = new GenerationSpec(files[0].toString(), files[1].toString(), Backend.CPU, 4, 64, 1,
+            BadRowPolicy.ROW_ERROR);
+        GenerateTransform.Options greedy = GenerateTransform.Options.of(spec, new GenerationParams(256, 0f, 0.9f, 42));
+        // Each row's stop string: a printable ASCII character of its own greedy completion after its first three
+        // characters (found from a run without stops), so that it is met; ASCII, as the random byte-level model also
+        // emits invalid UTF-8.
+        List<Row> full = GenerateTransform.apply(prompts().withColumn("max_new_tokens", org.apache.spark.sql.functions.lit(24)),
+            greedy).output().select("id", "completion").collectAsList();
+        List<Row> stops = new ArrayList<>();
+        int withStop = 0;
+        for (Row r : full) {
+            String c = r.isNullAt(1) ? null : r.getString(1);
+            String stop = null;
+            if (c != null) {
+                for (int i = 3; i < c.length() && stop == null; i++) {
+                    char ch = c.charAt(i);
+                    if (ch > ' ' && ch < 0x7f && ch != '\'' && ch != '\\') {
+                        stop = c.substring(i, i + 1);
+                    }
+                }
+            }
+            withStop += stop == null ? 0 : 1;
+            stops.add(RowFactory.create(r.getLong(0), stop));
+        }
+        assertTrue(withStop >= 5, "rows with a stop string: " + withStop);
+        Dataset<Row> in = prompts().withColumn("max_new_tokens", org.apache.spark.sql.functions.lit(24)).join(
+            spark.createDataFrame(stops, new StructType().add("id", DataTypes.LongType).add("stop", DataTypes.StringType)), "id");
+        in.createOrReplaceTempView("sx_stops");
+        List<Row> api = GenerateTransform.apply(in, greedy).output()
+            .select("id", "completion", "prompt_tokens", "completion_tokens", "finish_reason").collectAsList();
+        long stopped = api.stream().filter(r -> r.getString(4).equals("stop")).count();
+        assertTrue(stopped >= 5, "rows ended by their stop string: " + stopped);
+        for (Row r : api) {
+            Row s = stops.stream().filter(x -> x.getLong(0) == r.getLong(0)).findFirst().orElseThrow();
+            if (!s.isNullAt(1) && r.getString(4).equals("stop")) {
+                assertFalse(r.getString(1).contains(s.getString(1)), "the completion ends before its stop string");
+            }
+        }
+        assertSameRows(api, spark.sql("SELECT id, d.completion, d.prompt_tokens, d.completion_tokens, d.finish_reason FROM "
+            + "(SELECT id, generate_details(prompt, max_new_tokens => max_new_tokens, stop => stop) AS d FROM sx_stops)")
+            .collectAsList());
+        assertSameRows(api, spark.sql("SELECT id, d.completion, d.prompt_tokens, d.completion_tokens, d.finish_reason FROM "
+            + "(SELECT id, generate_details(prompt, max_new_tokens => max_new_tokens, stop => array(stop, '\\u0001')) AS d "
+            + "FROM sx_stops)").collectAsList());
+        // One literal for every row: the first stop string, applied to all.
+        String first = stops.stream().filter(x -> !x.isNullAt(1)).findFirst().orElseThrow().getString(1);
+        List<Row> literal = spark.sql("SELECT id, generate_details(prompt, max_new_tokens => 24, stop => '" + first
+            + "').finish_reason FROM sx_stops").collectAsList();
+        assertTrue(literal.stream().anyMatch(r -> r.getString(1).equals("stop")), literal.toString());
     }
 
     @Test

@@ -38,8 +38,8 @@ import org.sparknative.udf.generate.KvCachePlan;
  * record batches of {@code recordBatchRows} prompts.
  *
  * <p>Optional per-row input columns: {@code max_new_tokens} (integer), {@code temperature} and
- * {@code top_p} (numeric), {@code seed} (integer), {@code top_k} (integer) and {@code repetition_penalty}
- * (numeric); {@code id} (integer or string) names the row in
+ * {@code top_p} (numeric), {@code seed} (integer), {@code top_k} (integer), {@code repetition_penalty}
+ * (numeric) and {@code stop} (a string or an array of strings); {@code id} (integer or string) names the row in
  * error messages ({@link RowIds}) and, when no {@code seed} is given, keys the row's derived seed (a
  * string id through its FNV-1a hash). A line Spark could not parse ({@value RowIds#CORRUPT_RECORD} set) is an
  * error row: null completion, {@code finish_reason = error: malformed input: <the line's start>}.
@@ -118,6 +118,7 @@ public final class GenerateTransform {
                 case "temperature", "top_p", "repetition_penalty" ->
                     requireType(c, t, false).apply(col).cast(DataTypes.FloatType).as(c);
                 case "seed" -> requireType(c, t, true).apply(col).cast(DataTypes.LongType).as(c);
+                case "stop" -> stopColumn(col, t);
                 case RowIds.ID -> RowIds.prepareId(col, t, "generate");
                 default -> col;
             };
@@ -145,6 +146,18 @@ public final class GenerateTransform {
             out.add(value.getField(c).as(c));
         }
         return new Result(in.select(out.toArray(new Column[0])), counters);
+    }
+
+    /** The {@code stop} column as ARRAY&lt;STRING&gt;: a string column wrapped in an array, an array of strings as is. */
+    private static Column stopColumn(Column col, DataType t) {
+        if (t.equals(DataTypes.StringType)) {
+            return org.apache.spark.sql.functions.array(col).as("stop");
+        }
+        if (t instanceof org.apache.spark.sql.types.ArrayType at && at.elementType().equals(DataTypes.StringType)) {
+            return col.as("stop");
+        }
+        throw new IllegalArgumentException("generate input column 'stop' must be a string or an array of strings, got "
+            + t.simpleString());
     }
 
     /** Checks an optional input column's type; returns the identity so calls chain. */

@@ -13,6 +13,7 @@ import org.apache.arrow.vector.Float4Vector;
 import org.apache.arrow.vector.Float8Vector;
 import org.apache.arrow.vector.IntVector;
 import org.apache.arrow.vector.VarCharVector;
+import org.apache.arrow.vector.complex.ListVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.spark.TaskContext;
 import org.apache.spark.sql.catalyst.InternalRow;
@@ -311,6 +312,7 @@ final class GenerateBatches implements BatchEvaluator {
                  BigIntVector seed = absent(args.get(4)) ? null : new BigIntVector("seed", allocator);
                  IntVector topK = absent(args.get(5)) ? null : new IntVector("top_k", allocator);
                  Float4Vector penalty = absent(args.get(6)) ? null : new Float4Vector("repetition_penalty", allocator);
+                 ListVector stop = absent(args.get(7)) ? null : ListVector.empty("stop", allocator);
                  BigIntVector id = ids.index() < 0 ? null : new BigIntVector("id", allocator)) {
                 prompt.allocateNew(n);
                 // the per-row settings in argument order (1..6), then the row id
@@ -338,7 +340,10 @@ final class GenerateBatches implements BatchEvaluator {
                         prompt.setSafe(i, s.getBytes());
                     }
                 }
-                for (int k = 1; k <= GenerateCall.OPTIONS.size(); k++) {
+                if (stop != null) {
+                    fillStop(stop, args.get(7), values, n, offset);
+                }
+                for (int k = 1; k <= 6; k++) {
                     if (fixed[k - 1] != null) {
                         fill(fixed[k - 1], args.get(k), values, n, offset);
                     }
@@ -368,7 +373,7 @@ final class GenerateBatches implements BatchEvaluator {
                 rowsSeen += n;
                 long t0 = System.nanoTime();
                 try (VectorSchemaRoot out = GenerateUdf.apply(prompt, new GenerateUdf.Options(maxNew, temp, topP, seed, id, topK,
-                    penalty),
+                    penalty, stop),
                     settings.defaults(), batcher, allocator, i -> ids.label(values.row(i), partition, first + i),
                     this::finished)) {
                     long nanos = System.nanoTime() - t0;
@@ -382,6 +387,38 @@ final class GenerateBatches implements BatchEvaluator {
 
         private boolean absent(Arg a) {
             return a.ordinal() < 0 && a.constant() == null;
+        }
+
+        /** Fills the {@code stop} list vector (of UTF-8 strings) from a constant or a column of ARRAY&lt;STRING&gt;. */
+        private void fillStop(ListVector v, Arg a, Values values, int n, int offset) {
+            v.addOrGetVector(org.apache.arrow.vector.types.pojo.FieldType.nullable(
+                new org.apache.arrow.vector.types.pojo.ArrowType.Utf8()));
+            v.allocateNew();
+            VarCharVector strings = (VarCharVector) v.getDataVector();
+            ColumnVector c = a.ordinal() < 0 ? null : values.column(a.ordinal());
+            for (int i = 0; i < n; i++) {
+                org.apache.spark.sql.catalyst.util.ArrayData arr;
+                if (a.ordinal() < 0) {
+                    arr = (org.apache.spark.sql.catalyst.util.ArrayData) a.constant();
+                } else if (c != null) {
+                    arr = c.isNullAt(offset + i) ? null : c.getArray(offset + i);
+                } else {
+                    arr = values.row(i).isNullAt(a.ordinal()) ? null : values.row(i).getArray(a.ordinal());
+                }
+                if (arr == null) {
+                    v.setNull(i);
+                    continue;
+                }
+                int at = v.startNewValue(i);
+                int count = 0;
+                for (int j = 0; j < arr.numElements(); j++) {
+                    if (!arr.isNullAt(j)) {
+                        strings.setSafe(at + count++, arr.getUTF8String(j).getBytes());
+                    }
+                }
+                v.endValue(i, count);
+            }
+            v.setValueCount(n);
         }
 
         private void fill(BaseFixedWidthVector v, Arg a, Values values, int n, int offset) {

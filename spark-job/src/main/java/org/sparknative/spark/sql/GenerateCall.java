@@ -16,7 +16,7 @@ import scala.collection.immutable.Seq;
 /**
  * A text generation call as a Catalyst expression: {@code prompt} (STRING) and the per-row settings
  * {@code max_new_tokens} (INT), {@code temperature} and {@code top_p} (FLOAT), {@code seed} (BIGINT), {@code top_k}
- * (INT) and {@code repetition_penalty} (FLOAT), each
+ * (INT), {@code repetition_penalty} (FLOAT) and {@code stop} (ARRAY&lt;STRING&gt;), each
  * a column, a literal, or a null literal for the model's default. Its value is the struct
  * {@link #RESULT_TYPE}, one field per {@link org.sparknative.udf.generate.GenerateUdf#OUTPUT_COLUMNS}: SQL's
  * {@code generate_details(...)}; {@code generate(...)} is its {@code completion} field.
@@ -65,10 +65,10 @@ public final class GenerateCall extends NativeCall<GenerateCall.Settings> {
 
     /** The argument names after {@code prompt}, in order. */
     public static final List<String> OPTIONS = List.of("max_new_tokens", "temperature", "top_p", "seed", "top_k",
-        "repetition_penalty");
+        "repetition_penalty", "stop");
     /** Their types. */
     public static final List<DataType> OPTION_TYPES = List.of(DataTypes.IntegerType, DataTypes.FloatType, DataTypes.FloatType,
-        DataTypes.LongType, DataTypes.IntegerType, DataTypes.FloatType);
+        DataTypes.LongType, DataTypes.IntegerType, DataTypes.FloatType, DataTypes.createArrayType(DataTypes.StringType, true));
 
     private final List<Expression> args; // prompt, then OPTIONS
 
@@ -79,8 +79,9 @@ public final class GenerateCall extends NativeCall<GenerateCall.Settings> {
     }
 
     /**
-     * @param args    {@code prompt, max_new_tokens, temperature, top_p, seed, top_k, repetition_penalty}, typed STRING,
-     *                INT, FLOAT, FLOAT, BIGINT, INT, FLOAT (a null literal of the type for the default)
+     * @param args    {@code prompt, max_new_tokens, temperature, top_p, seed, top_k, repetition_penalty, stop}, typed
+     *                STRING, INT, FLOAT, FLOAT, BIGINT, INT, FLOAT, ARRAY&lt;STRING&gt; (a null literal of the type for
+     *                the default)
      * @param context row-id columns to keep for messages and seeds (see {@link NativeCall#context()})
      */
     public static GenerateCall of(List<Expression> args, List<Expression> context, Settings settings) {

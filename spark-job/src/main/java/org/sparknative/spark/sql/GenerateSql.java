@@ -17,7 +17,8 @@ import scala.jdk.javaapi.CollectionConverters;
  * {@code top_p} (numeric), {@code seed} (integer) — each a literal or a column —, {@code model} (a string
  * literal naming a model of {@link ModelSettings}), then {@code top_k} (integer, 0 keeps every token) and
  * {@code repetition_penalty} (numeric, 1 is none), literals or columns; llama.cpp applies the penalty, then top-k,
- * before temperature and top-p, and so do these. Constant values are checked at analysis time; a column's
+ * before temperature and top-p, and so do these. Then {@code stop}: a string or an array of strings (a literal or a
+ * column) at which a row's completion ends. Constant values are checked at analysis time; a column's
  * bad value makes that row an error row.
  *
  * <p>Error rows (a prompt longer than the context under the model's default {@code longPrompts=row-error}, or a
@@ -33,7 +34,7 @@ public final class GenerateSql {
     public static final String DETAILS_NAME = "generate_details";
 
     private static final List<String> PARAMS = List.of("prompt", "max_new_tokens", "temperature", "top_p", "seed", "model",
-        "top_k", "repetition_penalty");
+        "top_k", "repetition_penalty", "stop");
 
     private GenerateSql() {
     }
@@ -41,6 +42,17 @@ public final class GenerateSql {
     /** @return the type of the call's argument {@code i} (0: prompt, then {@link GenerateCall#OPTIONS}) */
     static DataType argType(int i) {
         return i == 0 ? org.apache.spark.sql.types.DataTypes.StringType : GenerateCall.OPTION_TYPES.get(i - 1);
+    }
+
+    /** @return the non-null strings of a {@code stop} array, in order */
+    public static List<String> stopStrings(org.apache.spark.sql.catalyst.util.ArrayData a) {
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < a.numElements(); i++) {
+            if (!a.isNullAt(i)) {
+                out.add(a.getUTF8String(i).toString());
+            }
+        }
+        return out;
     }
 
     /** Builds {@code generate} ({@code detailed} false) or {@code generate_details} from SQL arguments. */
@@ -68,6 +80,17 @@ public final class GenerateSql {
         call.add(seed);
         call.add(topK);
         call.add(penalty);
+        Expression stop = in.asStringArray("stop");
+        in.checkConstant("stop", stop, v -> {
+            org.apache.spark.sql.catalyst.util.ArrayData a = (org.apache.spark.sql.catalyst.util.ArrayData) v;
+            try {
+                new org.sparknative.udf.generate.GenerationParams(1, 0f, 1f, 0).withStop(stopStrings(a));
+                return null;
+            } catch (IllegalArgumentException e) {
+                return e.getMessage().replaceFirst("^stop ", "");
+            }
+        });
+        call.add(stop);
         String modelName = in.constantString("model", "the name of a model configured as spark.sparknative.model.<name>.path");
         SQLConf conf = SQLConf.get();
         Map<String, String> all = CollectionConverters.asJava(conf.getAllConfs());

@@ -144,6 +144,26 @@ final class SqlArguments {
         return e;
     }
 
+    /**
+     * @return the argument as ARRAY&lt;STRING&gt;: an array of strings as it is, one STRING wrapped in an array, or a
+     *         typed NULL where it is not given
+     */
+    Expression asStringArray(String name) {
+        DataType type = DataTypes.createArrayType(DataTypes.StringType, true);
+        Expression e = get(name);
+        if (e == null || e.dataType() instanceof NullType) {
+            return Literal.create(null, type);
+        }
+        if (e.dataType().equals(DataTypes.StringType)) {
+            return cast(new org.apache.spark.sql.catalyst.expressions.CreateArray(
+                scala.jdk.javaapi.CollectionConverters.asScala(List.of(e)).toSeq(), false), type);
+        }
+        if (e.dataType() instanceof org.apache.spark.sql.types.ArrayType at && at.elementType().equals(DataTypes.StringType)) {
+            return at.containsNull() ? e : cast(e, type);
+        }
+        throw typeError(name, "a string or an array of strings", e);
+    }
+
     /** @return the constant string argument {@code name}, or null where not given */
     String constantString(String name, String what) {
         Expression e = get(name);
