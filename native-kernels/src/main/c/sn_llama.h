@@ -755,19 +755,27 @@ SN_INLINE void sn_att_values(float *out, const float *att, const float *v, int l
 
 SN_INLINE uint16_t sn_rd16(const unsigned char *p) { return (uint16_t) (p[0] | (p[1] << 8)); }
 
-/* IEEE binary16 to float, exactly (ggml's GGML_FP16_TO_FP32 value; Quants.f16ToF32). */
+/*
+ * IEEE binary16 to float, exactly (ggml's GGML_FP16_TO_FP32 value; Quants.f16ToF32). Branch-free, so that loops of it
+ * vectorize (the FP16 library's method, which ggml's generic fp16 conversion uses): a normal or infinite/NaN half
+ * is rebiased by shifting its bits into place and multiplying by 2^-112 (exact; a NaN keeps its payload and comes
+ * out quiet); a subnormal half is m * 2^-24 computed as (2^-1 + m * 2^-24) - 2^-1 (exact).
+ */
 SN_INLINE float sn_f16_to_f32(uint16_t h) {
-    const uint32_t sign = (uint32_t) (h & 0x8000) << 16;
-    const uint32_t e = (h >> 10) & 0x1F, m = h & 0x3FF;
-    uint32_t bits;
-    if (e == 0x1F) {
-        bits = sign | 0x7F800000u | (m << 13) | (m != 0 ? 0x400000u : 0);
-    } else if (e != 0) {
-        bits = sign | ((e + 112) << 23) | (m << 13);
-    } else {
-        const float v = (float) m * 0x1p-24f; /* subnormal or zero, exact */
-        return sign ? -v : v;
-    }
+    const uint32_t w = (uint32_t) h << 16;
+    const uint32_t sign = w & 0x80000000u;
+    const uint32_t two_w = w + w;
+    const uint32_t norm_bits = (two_w >> 4) + (0xE0u << 23);
+    const uint32_t denorm_bits = (two_w >> 17) | (126u << 23);
+    float norm, denorm;
+    memcpy(&norm, &norm_bits, sizeof norm);
+    memcpy(&denorm, &denorm_bits, sizeof denorm);
+    norm *= 0x1.0p-112f;
+    denorm -= 0.5f;
+    uint32_t nb, db;
+    memcpy(&nb, &norm, sizeof nb);
+    memcpy(&db, &denorm, sizeof db);
+    const uint32_t bits = sign | (two_w < (1u << 27) ? db : nb);
     float f;
     memcpy(&f, &bits, sizeof f);
     return f;
@@ -837,19 +845,72 @@ SN_INLINE void sn_quantize_row_q8_0(const float *x, int n, unsigned char *dst) {
 }
 
 /*
- * Dot products of one Q8_0 / Q4_0 weight row with Q8_0 activations, nb blocks: per block an exact int32 sum,
- * then sum = sum + (float) isum * (d_w * d_a), blocks in order (Quants.dotQ8_0Q8_0 / dotQ4_0Q8_0). The integer
- * loops are plain C that the compiler vectorizes for each worker's instruction set (SSE2, AVX2): integer sums are
- * exact in any order, and the float accumulation stays sequential (no -ffast-math), so both paths give the bits
- * of the scalar reference.
+ * The exact int32 sum of 32 products w[j] * a[j] of int8 values (the integer part of one Q8_0 block dot). On x86-64
+ * it is SSE2 (baseline, so both workers use it; the AVX2 worker's copy is VEX-encoded): sign-extend to int16,
+ * pmaddwd into int32 lanes, add the lanes. Integer sums are exact in any order, so every path gives the same sum.
+ */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+SN_INLINE __m128i sn_i8_lo16(__m128i v) { return _mm_srai_epi16(_mm_unpacklo_epi8(v, v), 8); }
+SN_INLINE __m128i sn_i8_hi16(__m128i v) { return _mm_srai_epi16(_mm_unpackhi_epi8(v, v), 8); }
+/* int32 lanes += the products of the 16 int8 pairs of w and a. */
+SN_INLINE __m128i sn_madd_i8x16(__m128i acc, __m128i w, __m128i a) {
+    acc = _mm_add_epi32(acc, _mm_madd_epi16(sn_i8_lo16(w), sn_i8_lo16(a)));
+    return _mm_add_epi32(acc, _mm_madd_epi16(sn_i8_hi16(w), sn_i8_hi16(a)));
+}
+SN_INLINE int32_t sn_hsum_i32x4(__m128i v) {
+    v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0x4E));
+    v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0xB1));
+    return _mm_cvtsi128_si32(v);
+}
+#endif
+
+SN_INLINE int32_t sn_isum_q8_block(const unsigned char *wq, const unsigned char *aq) {
+#if defined(__SSE2__)
+    __m128i acc = _mm_setzero_si128();
+    acc = sn_madd_i8x16(acc, _mm_loadu_si128((const __m128i *) (const void *) wq),
+                        _mm_loadu_si128((const __m128i *) (const void *) aq));
+    acc = sn_madd_i8x16(acc, _mm_loadu_si128((const __m128i *) (const void *) (wq + 16)),
+                        _mm_loadu_si128((const __m128i *) (const void *) (aq + 16)));
+    return sn_hsum_i32x4(acc);
+#else
+    int32_t isum = 0;
+    for (int j = 0; j < SN_QK; j++) isum += (int32_t) (int8_t) wq[j] * (int32_t) (int8_t) aq[j];
+    return isum;
+#endif
+}
+
+/* The exact int32 sum of (lo(w[j]) - 8) * a[j] + (hi(w[j]) - 8) * a[j + 16], j < 16: one Q4_0 block's integer part. */
+SN_INLINE int32_t sn_isum_q4_block(const unsigned char *wq, const unsigned char *aq) {
+#if defined(__SSE2__)
+    const __m128i bytes = _mm_loadu_si128((const __m128i *) (const void *) wq);
+    const __m128i low4 = _mm_set1_epi8(0x0F), eight = _mm_set1_epi8(8);
+    const __m128i lo = _mm_sub_epi8(_mm_and_si128(bytes, low4), eight);                      /* elements 0..15 */
+    const __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(bytes, 4), low4), eight);   /* elements 16..31 */
+    __m128i acc = _mm_setzero_si128();
+    acc = sn_madd_i8x16(acc, lo, _mm_loadu_si128((const __m128i *) (const void *) aq));
+    acc = sn_madd_i8x16(acc, hi, _mm_loadu_si128((const __m128i *) (const void *) (aq + 16)));
+    return sn_hsum_i32x4(acc);
+#else
+    int32_t isum = 0;
+    for (int j = 0; j < SN_QK / 2; j++) {
+        isum += ((int32_t) (wq[j] & 0x0F) - 8) * (int32_t) (int8_t) aq[j]
+            + ((int32_t) (wq[j] >> 4) - 8) * (int32_t) (int8_t) aq[j + SN_QK / 2];
+    }
+    return isum;
+#endif
+}
+
+/*
+ * Dot products of one Q8_0 / Q4_0 weight row with Q8_0 activations, nb blocks: per block the exact int32 sum above,
+ * then sum = sum + (float) isum * (d_w * d_a), blocks in order, no FMA (Quants.dotQ8_0Q8_0 / dotQ4_0Q8_0), so every
+ * instruction set gives the bits of the scalar reference.
  */
 SN_INLINE float sn_dot_q8_0_q8_0(const unsigned char *w, const unsigned char *a, int nb) {
     float sum = 0.0f;
     for (int b = 0; b < nb; b++) {
         const unsigned char *wb = w + (size_t) b * SN_Q8_0_BYTES, *ab = a + (size_t) b * SN_Q8_0_BYTES;
-        const int8_t *wq = (const int8_t *) (wb + 2), *aq = (const int8_t *) (ab + 2);
-        int32_t isum = 0;
-        for (int j = 0; j < SN_QK; j++) isum += (int32_t) wq[j] * (int32_t) aq[j];
+        const int32_t isum = sn_isum_q8_block(wb + 2, ab + 2);
         sum = sum + (float) isum * (sn_f16_to_f32(sn_rd16(wb)) * sn_f16_to_f32(sn_rd16(ab)));
     }
     return sum;
@@ -859,13 +920,7 @@ SN_INLINE float sn_dot_q4_0_q8_0(const unsigned char *w, const unsigned char *a,
     float sum = 0.0f;
     for (int b = 0; b < nb; b++) {
         const unsigned char *wb = w + (size_t) b * SN_Q4_0_BYTES, *ab = a + (size_t) b * SN_Q8_0_BYTES;
-        const unsigned char *wq = wb + 2;
-        const int8_t *aq = (const int8_t *) (ab + 2);
-        int32_t isum = 0;
-        for (int j = 0; j < SN_QK / 2; j++) {
-            isum += ((int32_t) (wq[j] & 0x0F) - 8) * (int32_t) aq[j]
-                + ((int32_t) (wq[j] >> 4) - 8) * (int32_t) aq[j + SN_QK / 2];
-        }
+        const int32_t isum = sn_isum_q4_block(wb + 2, ab + 2);
         sum = sum + (float) isum * (sn_f16_to_f32(sn_rd16(wb)) * sn_f16_to_f32(sn_rd16(ab)));
     }
     return sum;
@@ -937,8 +992,9 @@ SN_INLINE void sn_matmul_typed(const sn_weight *w, int n, const float *x, const 
                                int ldy, int i0, int i1) {
     switch (w->type) {
         case SN_GGML_F32: sn_matmul_rows((const float *) (const void *) w->data, n, x, N, y, ldy, i0, i1); break;
-        case SN_GGML_F16:
-        case SN_GGML_BF16: sn_matmul_half(w->data, w->type, n, x, N, y, ldy, i0, i1); break;
+        /* constant types, so that each inlined copy converts without a per-element branch */
+        case SN_GGML_F16: sn_matmul_half(w->data, SN_GGML_F16, n, x, N, y, ldy, i0, i1); break;
+        case SN_GGML_BF16: sn_matmul_half(w->data, SN_GGML_BF16, n, x, N, y, ldy, i0, i1); break;
         default: sn_matmul_quant(w, n, xq, N, y, ldy, i0, i1); break;
     }
 }
