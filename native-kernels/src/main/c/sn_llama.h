@@ -1,5 +1,5 @@
 /*
- * spark-native: batched Llama-2 forward pass over a memory-mapped llama2.c checkpoint.
+ * spark-native: batched Llama-2 forward pass over a memory-mapped llama2.c checkpoint or llama GGUF file.
  *
  * Header-only C99 that also compiles as C++ (JavaCPP compiles it into libjniLlamaKernels). No Spark, no
  * Arrow, no Java: handles are int64 values holding pointers, arrays are addresses and lengths.
@@ -14,6 +14,16 @@
  * come from the C library, and glibc picks FMA builds of them at run time on FMA CPUs. They evaluate in
  * double and round to float, so a different last bit across CPUs is possible only in rare rounding-boundary
  * cases; a strict cross-CPU guarantee would need our own expf.
+ *
+ * Typed weights (GGUF, sn_llama_model_map_gguf): every tensor of every layer has its own pointer and ggml type in
+ * the model's weight table (sn_weight). F32 matrices use the kernels above unchanged; llama2.c checkpoints fill the
+ * table with F32 entries at the addresses they always had, so their results are the same bits. F16 and BF16 rows
+ * are converted exactly to float and accumulated in the same 8 lanes, so such a model gives the bits of the F32 model
+ * holding the same values. Q8_0 and Q4_0 follow ggml's CPU backend (ggml-quants.c, its reference quantizer): each
+ * matmul input row is quantized to Q8_0 once per step and layer (quantize_row_q8_0_ref: halves rounded away from
+ * zero), and each output is sum over blocks in order of (float) isum * (d_w * d_a), isum the exact integer dot of the
+ * block: the canonical order of org.sparknative.kernels.gguf.Quants, which both instruction-set paths reproduce bit
+ * for bit. Norm weights are F32; RMSNorm epsilon and RoPE base come from the file (llama2.c: 1e-5f and 10000).
  *
  * Threading model:
  *   - sn_llama_model: immutable after sn_llama_model_map(); any number of threads may share it.

@@ -38,6 +38,15 @@ import org.sparknative.kernels.gguf.Quants;
  *   <li>{@code logits = Wcls rmsnorm(x, rms_final)} ({@code [vocab]}).</li>
  * </ol>
  *
+ * <p>GGUF models ({@link #ReferenceTransformer(GgufLlama)}) run the same code with the file's RMSNorm epsilon in
+ * place of {@code 1e-5}, its RoPE base in place of {@code 10000}, and typed weights: F32 exactly as above; F16 and
+ * BF16 converted exactly per element with the same sequential float accumulation ({@link Quants#dotF16F32}); Q8_0
+ * and Q4_0 as ggml's CPU backend computes them (ggml-quants.c): the matmul input quantized to Q8_0 once per matmul
+ * ({@link Quants#quantizeRowQ8_0}, ggml's {@code quantize_row_q8_0_ref}), then per output an exact integer dot per
+ * block of 32 and float accumulation over the blocks in order ({@link Quants#dotQ8_0Q8_0},
+ * {@link Quants#dotQ4_0Q8_0}); the token embedding row dequantized ({@link Quants#dequantize}). Activations that are
+ * not finite make a Q8_0/Q4_0 matmul throw {@link IllegalArgumentException} (ggml's quantizer is undefined there).
+ *
  * <p>Weights are memory-mapped read-only from the checkpoint (files up to 2 GiB: one mapping; the
  * mapping is released by the garbage collector). Attention at {@code pos} reads the cache rows
  * {@code 0 .. pos}, so positions are meant to be fed in order from 0; rows never written read as zero.

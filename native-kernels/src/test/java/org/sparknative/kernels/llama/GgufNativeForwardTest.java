@@ -246,6 +246,47 @@ class GgufNativeForwardTest {
         }
     }
 
+    /** The C loader checks the descriptors again: a layout the Java side would never send is ERR_CONFIG, not a crash. */
+    @Test
+    void theNativeLoaderRejectsBadDescriptors() {
+        LlamaConfig c = new LlamaConfig(64, 96, 2, 8, 4, 101, 24, false);
+        GgufLlama g = GgufLlama.of(GgufFile.open(synth("ok.gguf", c, SyntheticGguf.allOf(GgmlType.Q8_0), 2)));
+        int n = c.nLayers();
+        int[] cfg = {c.dim(), c.hiddenDim(), c.nLayers(), c.nHeads(), c.nKvHeads(), c.vocabSize(), c.seqLen()};
+        long[] offsets = new long[Tensor.values().length * n];
+        int[] types = new int[offsets.length];
+        g.flatten(offsets, types);
+        String path = g.file().path().toString();
+        long bytes = g.file().fileBytes();
+        long[] out = new long[2];
+        java.util.function.BiFunction<long[], int[], Integer> map = (o, t) -> {
+            int st = LlamaKernels.modelMapGguf(path, bytes, cfg, new float[] {1e-5f, 10000f}, o, t, out);
+            if (st == 0) {
+                LlamaKernels.modelFree(out[0]);
+            }
+            return st;
+        };
+        assertEquals(0, map.apply(offsets, types));
+        int config = org.sparknative.kernels.NativeStatus.ERR_CONFIG.code();
+        int[] badType = types.clone();
+        badType[Tensor.RMS_FFN.ordinal() * n + 1] = GgmlType.F16.id(); // a norm must be F32
+        assertEquals(config, map.apply(offsets, badType));
+        badType = types.clone();
+        badType[Tensor.WQ.ordinal() * n] = GgmlType.Q4_1.id(); // not a supported type
+        assertEquals(config, map.apply(offsets, badType));
+        long[] badOffset = offsets.clone();
+        badOffset[Tensor.W2.ordinal() * n + 1] = bytes - 100; // runs past the end of the file
+        assertEquals(config, map.apply(badOffset, types));
+        badOffset = offsets.clone();
+        badOffset[Tensor.WCLS.ordinal() * n] = -34;
+        assertEquals(config, map.apply(badOffset, types));
+        int[] odd = cfg.clone();
+        odd[1] = 100; // hidden 100: ffn_down rows of 100 are not whole Q8_0 blocks
+        assertEquals(config, LlamaKernels.modelMapGguf(path, bytes, odd, new float[] {1e-5f, 10000f}, offsets, types,
+            out));
+        assertEquals(config, LlamaKernels.modelMapGguf(path, bytes, cfg, new float[] {0f, 10000f}, offsets, types, out));
+    }
+
     // ---- the real stories260K files ----------------------------------------------------------------------------
 
     /** The F32 GGUF runs the .bin's tensors through the same kernels: the same logits, bit for bit. */
