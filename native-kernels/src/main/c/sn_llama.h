@@ -54,6 +54,8 @@
 #include "sn_pool.h"
 #include "sn_sampler.h"
 
+static inline void sn_f16_table_ready(void); /* the F16 conversion table, filled before F16 weights are used */
+
 /* Tensor order of the offsets array: the Java enum org.sparknative.kernels.llama.Tensor. */
 enum {
     SN_T_TOKEN_EMBEDDING = 0, SN_T_RMS_ATT, SN_T_WQ, SN_T_WK, SN_T_WV, SN_T_WO, SN_T_RMS_FFN,
@@ -391,6 +393,7 @@ static inline sn_status sn_llama_model_map_gguf(const char *path, int64_t expect
             }
         }
     }
+    sn_f16_table_ready();
     sn_llama_model *m;
     sn_status st = sn_llama_model_open(path, expected_bytes, cfg, out, &m);
     if (st != SN_OK) return st;
@@ -821,10 +824,24 @@ SN_INLINE uint16_t sn_f32_to_f16(float f) {
     return (uint16_t) (sign | h);
 }
 
-/* Element j of an F16 or BF16 row, as a float. */
+/*
+ * Every half's float, sn_f16_to_f32 tabulated (256 KiB, as ggml's ggml_table_f32_f16): the F16 matmul reads it
+ * instead of converting, a few times faster. Filled once per process (sn_f16_table_ready) before any model or test
+ * hook can run an F16 matmul; read-only afterwards.
+ */
+static float sn_f16_table[65536];
+static pthread_once_t sn_f16_table_once = PTHREAD_ONCE_INIT;
+
+static void sn_f16_table_fill(void) {
+    for (uint32_t h = 0; h < 65536; h++) sn_f16_table[h] = sn_f16_to_f32((uint16_t) h);
+}
+
+static inline void sn_f16_table_ready(void) { pthread_once(&sn_f16_table_once, sn_f16_table_fill); }
+
+/* Element j of an F16 or BF16 row, as a float (F16: through the table, the same value). */
 SN_INLINE float sn_half_at(const unsigned char *row, int32_t type, int j) {
     const uint16_t h = sn_rd16(row + 2 * (size_t) j);
-    return type == SN_GGML_F16 ? sn_f16_to_f32(h) : sn_bf16_to_f32(h);
+    return type == SN_GGML_F16 ? sn_f16_table[h] : sn_bf16_to_f32(h);
 }
 
 /*
@@ -1357,6 +1374,7 @@ __attribute__((target("avx2"))) static void sn_test_matmul_avx(int32_t type, con
 static inline int32_t sn_llama_test_matmul(int32_t type, const unsigned char *w, int32_t rows, int32_t n,
                                            const float *x, int32_t N, float *y, int32_t force_generic) {
     if (rows <= 0 || n <= 0 || N <= 0 || sn_row_bytes(type, n) < 0) return SN_ERR_ARG;
+    sn_f16_table_ready();
     unsigned char *xq = (unsigned char *) malloc((size_t) N * (size_t) (n / SN_QK + 1) * SN_Q8_0_BYTES);
     if (xq == NULL) return SN_ERR_NOMEM;
     int32_t avx = 0;
