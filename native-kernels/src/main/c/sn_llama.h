@@ -954,6 +954,61 @@ SN_INLINE float sn_dot_q4_0_q8_0(const unsigned char *w, const unsigned char *a,
 }
 
 /*
+ * The same two dots with 256-bit AVX2 integer arithmetic for the integer part, ggml's technique (ggml-cpu quants.c
+ * mul_sum_i8_pairs): |w| (unsigned) times sign(w) * a with vpmaddubsw, pairs summed to int32 with vpmaddwd, the
+ * eight lanes added. Exact because the activations are in [-127, 127] (sn_quantize_row_q8_0 never makes -128), so
+ * no int16 pair sum exceeds 128 * 127 * 2 = 32512 and vpmaddubsw never saturates; Q4_0 multiplies the unsigned
+ * nibbles and subtracts 8 * sum(a). The per-block float accumulation is the scalar one, so the results are the bits
+ * of the SSE2 path and of Quants. Not inlined into the generic worker: the AVX2 worker calls them (sn_forward_job.avx).
+ */
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define SN_HAVE_QUANT_AVX2 1
+#include <immintrin.h>
+__attribute__((target("avx2"))) static inline int32_t sn_hsum_i32x8_avx2(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    return _mm_cvtsi128_si32(s);
+}
+
+__attribute__((target("avx2"))) static float sn_dot_q8_0_q8_0_avx2(const unsigned char *w, const unsigned char *a,
+                                                                    int nb) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    float sum = 0.0f;
+    for (int b = 0; b < nb; b++) {
+        const unsigned char *wb = w + (size_t) b * SN_Q8_0_BYTES, *ab = a + (size_t) b * SN_Q8_0_BYTES;
+        const __m256i wv = _mm256_loadu_si256((const __m256i *) (const void *) (wb + 2));
+        const __m256i av = _mm256_loadu_si256((const __m256i *) (const void *) (ab + 2));
+        const __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(av, wv));
+        const int32_t isum = sn_hsum_i32x8_avx2(_mm256_madd_epi16(p16, ones));
+        sum = sum + (float) isum * (sn_f16_to_f32(sn_rd16(wb)) * sn_f16_to_f32(sn_rd16(ab)));
+    }
+    return sum;
+}
+
+__attribute__((target("avx2"))) static float sn_dot_q4_0_q8_0_avx2(const unsigned char *w, const unsigned char *a,
+                                                                    int nb) {
+    const __m256i ones16 = _mm256_set1_epi16(1), ones8 = _mm256_set1_epi8(1);
+    const __m128i low4 = _mm_set1_epi8(0x0F);
+    float sum = 0.0f;
+    for (int b = 0; b < nb; b++) {
+        const unsigned char *wb = w + (size_t) b * SN_Q4_0_BYTES, *ab = a + (size_t) b * SN_Q8_0_BYTES;
+        const __m128i bytes = _mm_loadu_si128((const __m128i *) (const void *) (wb + 2));
+        /* lanes 0..15 the low nibbles (elements 0..15), 16..31 the high ones (elements 16..31), unsigned 0..15 */
+        const __m256i u = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(bytes, 4), low4), _mm_and_si128(bytes, low4));
+        const __m256i av = _mm256_loadu_si256((const __m256i *) (const void *) (ab + 2));
+        const __m256i su = _mm256_madd_epi16(_mm256_maddubs_epi16(u, av), ones16);
+        const __m256i sa = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, av), ones16);
+        const int32_t isum = sn_hsum_i32x8_avx2(_mm256_sub_epi32(su, _mm256_slli_epi32(sa, 3)));
+        sum = sum + (float) isum * (sn_f16_to_f32(sn_rd16(wb)) * sn_f16_to_f32(sn_rd16(ab)));
+    }
+    return sum;
+}
+#else
+#define SN_HAVE_QUANT_AVX2 0
+#endif
+
+/*
  * F16 / BF16 weight rows [i0, i1) times N float input rows (x, stride n): each output is sn_dot's exact sequence of
  * float operations on the converted weights (8 lane accumulators over n & ~7, sn_hsum8, then the tail in order), so
  * an F16 model gives the bits of the F32 model holding the same values. Up to 4 input rows share each conversion.
@@ -996,16 +1051,29 @@ SN_INLINE void sn_matmul_half(const unsigned char *w, int32_t type, int n, const
     }
 }
 
-/* Q8_0 / Q4_0 weight rows [i0, i1) times N input rows already quantized to Q8_0 (xq, n / 32 blocks each). */
+/*
+ * Q8_0 / Q4_0 weight rows [i0, i1) times N input rows already quantized to Q8_0 (xq, n / 32 blocks each); avx: use
+ * the AVX2 dots (only the AVX2 worker passes 1). The same bits either way.
+ */
 SN_INLINE void sn_matmul_quant(const sn_weight *w, int n, const unsigned char *xq, int N, float *y, int ldy, int i0,
-                               int i1) {
+                               int i1, int avx) {
     const int nb = n / SN_QK;
     const size_t xq_stride = (size_t) nb * SN_Q8_0_BYTES;
     for (int i = i0; i < i1; i++) {
         const unsigned char *wr = w->data + (size_t) i * (size_t) w->row_bytes;
         for (int c = 0; c < N; c++) {
             const unsigned char *a = xq + (size_t) c * xq_stride;
-            y[(size_t) c * ldy + i] = w->type == SN_GGML_Q8_0 ? sn_dot_q8_0_q8_0(wr, a, nb) : sn_dot_q4_0_q8_0(wr, a, nb);
+            float v;
+#if SN_HAVE_QUANT_AVX2
+            if (avx) {
+                v = w->type == SN_GGML_Q8_0 ? sn_dot_q8_0_q8_0_avx2(wr, a, nb) : sn_dot_q4_0_q8_0_avx2(wr, a, nb);
+            } else
+#endif
+            {
+                (void) avx;
+                v = w->type == SN_GGML_Q8_0 ? sn_dot_q8_0_q8_0(wr, a, nb) : sn_dot_q4_0_q8_0(wr, a, nb);
+            }
+            y[(size_t) c * ldy + i] = v;
         }
     }
 }
@@ -1016,13 +1084,13 @@ SN_INLINE void sn_matmul_quant(const sn_weight *w, int n, const unsigned char *x
  * sn_matmul_quant on xq, the input rows quantized to Q8_0 beforehand (sn_quantize_rows).
  */
 SN_INLINE void sn_matmul_typed(const sn_weight *w, int n, const float *x, const unsigned char *xq, int N, float *y,
-                               int ldy, int i0, int i1) {
+                               int ldy, int i0, int i1, int avx) {
     switch (w->type) {
         case SN_GGML_F32: sn_matmul_rows((const float *) (const void *) w->data, n, x, N, y, ldy, i0, i1); break;
         /* constant types, so that each inlined copy converts without a per-element branch */
         case SN_GGML_F16: sn_matmul_half(w->data, SN_GGML_F16, n, x, N, y, ldy, i0, i1); break;
         case SN_GGML_BF16: sn_matmul_half(w->data, SN_GGML_BF16, n, x, N, y, ldy, i0, i1); break;
-        default: sn_matmul_quant(w, n, xq, N, y, ldy, i0, i1); break;
+        default: sn_matmul_quant(w, n, xq, N, y, ldy, i0, i1, avx); break;
     }
 }
 
@@ -1137,6 +1205,7 @@ typedef struct sn_forward_job {
     const int32_t *tokens, *positions, *slots;
     int n_logits;
     const int32_t *logit_rows; /* [n_logits] ascending */
+    int avx;                   /* 1 on the AVX2 worker: the Q8_0/Q4_0 dots take their AVX2 versions */
 } sn_forward_job;
 
 /*
@@ -1171,11 +1240,11 @@ SN_INLINE void sn_phase_qkv(const sn_forward_job *s, int l, int tid, int nth) {
     float *vc = sn_cache_layer(b, b->value_cache, l);
     int i0, i1;
     sn_split(dim, tid, nth, &i0, &i1);
-    sn_matmul_typed(SN_W(m, SN_T_WQ, l), dim, b->xb, b->xq, R, b->q, dim, i0, i1);
+    sn_matmul_typed(SN_W(m, SN_T_WQ, l), dim, b->xb, b->xq, R, b->q, dim, i0, i1, s->avx);
     for (int r = 0; r < R; r++) sn_rope(b->q + (size_t) r * dim, m->rope + (size_t) s->positions[r] * hs, hs, i0, i1);
     sn_split(kv_dim, tid, nth, &i0, &i1);
-    sn_matmul_typed(SN_W(m, SN_T_WK, l), dim, b->xb, b->xq, R, b->k, kv_dim, i0, i1);
-    sn_matmul_typed(SN_W(m, SN_T_WV, l), dim, b->xb, b->xq, R, b->v, kv_dim, i0, i1);
+    sn_matmul_typed(SN_W(m, SN_T_WK, l), dim, b->xb, b->xq, R, b->k, kv_dim, i0, i1, s->avx);
+    sn_matmul_typed(SN_W(m, SN_T_WV, l), dim, b->xb, b->xq, R, b->v, kv_dim, i0, i1, s->avx);
     for (int r = 0; r < R; r++) {
         const int pos = s->positions[r];
         float *k = b->k + (size_t) r * kv_dim;
@@ -1221,7 +1290,7 @@ SN_INLINE void sn_phase_attention_out(const sn_forward_job *s, int l, int tid, i
     const int dim = b->m->dim;
     int i0, i1;
     sn_split(dim, tid, nth, &i0, &i1);
-    sn_matmul_typed(SN_W(b->m, SN_T_WO, l), dim, b->xb, b->xq, s->rows, b->q, dim, i0, i1);
+    sn_matmul_typed(SN_W(b->m, SN_T_WO, l), dim, b->xb, b->xq, s->rows, b->q, dim, i0, i1, s->avx);
     sn_residual_add(b->x, b->q, s->rows, dim, i0, i1);
 }
 
@@ -1232,8 +1301,8 @@ SN_INLINE void sn_phase_ffn_up(const sn_forward_job *s, int l, int tid, int nth)
     const int dim = m->dim, hidden = m->hidden;
     int i0, i1;
     sn_split(hidden, tid, nth, &i0, &i1);
-    sn_matmul_typed(SN_W(m, SN_T_W1, l), dim, b->xb, b->xq, s->rows, b->hb, hidden, i0, i1);
-    sn_matmul_typed(SN_W(m, SN_T_W3, l), dim, b->xb, b->xq, s->rows, b->hb2, hidden, i0, i1);
+    sn_matmul_typed(SN_W(m, SN_T_W1, l), dim, b->xb, b->xq, s->rows, b->hb, hidden, i0, i1, s->avx);
+    sn_matmul_typed(SN_W(m, SN_T_W3, l), dim, b->xb, b->xq, s->rows, b->hb2, hidden, i0, i1, s->avx);
     for (int r = 0; r < s->rows; r++) sn_swiglu(b->hb + (size_t) r * hidden, b->hb2 + (size_t) r * hidden, i0, i1);
 }
 
@@ -1243,7 +1312,7 @@ SN_INLINE void sn_phase_ffn_down(const sn_forward_job *s, int l, int tid, int nt
     const int dim = b->m->dim, hidden = b->m->hidden;
     int i0, i1;
     sn_split(dim, tid, nth, &i0, &i1);
-    sn_matmul_typed(SN_W(b->m, SN_T_W2, l), hidden, b->hb, b->xq, s->rows, b->q, dim, i0, i1);
+    sn_matmul_typed(SN_W(b->m, SN_T_W2, l), hidden, b->hb, b->xq, s->rows, b->q, dim, i0, i1, s->avx);
     sn_residual_add(b->x, b->q, s->rows, dim, i0, i1);
 }
 
@@ -1311,7 +1380,7 @@ SN_INLINE void sn_classifier(const sn_forward_job *s, int tid, int nth) {
     if (s->n_logits > 0) {
         int i0, i1;
         sn_split(m->vocab, tid, nth, &i0, &i1);
-        sn_matmul_typed(wcls, dim, b->xb, b->xq, s->n_logits, b->logits, m->vocab, i0, i1);
+        sn_matmul_typed(wcls, dim, b->xb, b->xq, s->n_logits, b->logits, m->vocab, i0, i1, s->avx);
     }
 }
 
@@ -1343,26 +1412,26 @@ __attribute__((target("avx2"))) static void sn_forward_worker_avx(void *s, int t
 
 /* Y[c][i] = W[i] . X[c] for all `rows` rows of a typed matrix (row length n) and N float input rows. */
 SN_INLINE void sn_test_matmul_body(int32_t type, const unsigned char *w, int32_t rows, int32_t n, const float *x,
-                                   int32_t N, float *y, unsigned char *xq) {
+                                   int32_t N, float *y, unsigned char *xq, int avx) {
     sn_weight wt;
     wt.data = w;
     wt.type = type;
     wt.cols = n;
     wt.row_bytes = sn_row_bytes(type, n);
     if (sn_type_quantized(type)) sn_quantize_rows(xq, x, N, n, 0, 1);
-    sn_matmul_typed(&wt, n, x, xq, N, y, rows, 0, rows);
+    sn_matmul_typed(&wt, n, x, xq, N, y, rows, 0, rows, avx);
 }
 
 static void sn_test_matmul_generic(int32_t type, const unsigned char *w, int32_t rows, int32_t n, const float *x,
                                    int32_t N, float *y, unsigned char *xq) {
-    sn_test_matmul_body(type, w, rows, n, x, N, y, xq);
+    sn_test_matmul_body(type, w, rows, n, x, N, y, xq, 0);
 }
 
 #if SN_HAVE_AVX_PATH
 __attribute__((target("avx2"))) static void sn_test_matmul_avx(int32_t type, const unsigned char *w, int32_t rows,
                                                                 int32_t n, const float *x, int32_t N, float *y,
                                                                 unsigned char *xq) {
-    sn_test_matmul_body(type, w, rows, n, x, N, y, xq);
+    sn_test_matmul_body(type, w, rows, n, x, N, y, xq, 1);
 }
 #endif
 
@@ -1438,9 +1507,11 @@ static inline sn_status sn_llama_forward(int64_t batch, const sn_llama_step *ste
     s.slots = step->slot;
     s.n_logits = n_logits;
     s.logit_rows = b->logit_rows;
+    s.avx = 0;
     sn_pool_fn worker = sn_forward_worker_generic;
 #if SN_HAVE_AVX_PATH
     if (sn_llama_batch_uses_avx(batch)) worker = sn_forward_worker_avx;
+    s.avx = worker == sn_forward_worker_avx;
 #endif
     if (threads > 1 && b->pool_threads != threads) {
         sn_pool_free(b->pool);
