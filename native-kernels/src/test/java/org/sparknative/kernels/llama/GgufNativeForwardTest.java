@@ -97,6 +97,45 @@ class GgufNativeForwardTest {
         }
     }
 
+    /**
+     * Raw blocks a file may hold but ggml's quantizer never makes (Q8_0 values of -128, any bytes, negative and
+     * subnormal scales): still Quants' bits on both paths.
+     */
+    @Test
+    void rawQuantBlocksMatchQuants() {
+        SplittableRandom rnd = new SplittableRandom(8);
+        int rows = 9;
+        int n = 128;
+        short[] scales = {0x3C00, (short) 0xB400, 0x0001, 0x2E66, (short) 0x8000};
+        for (GgmlType type : new GgmlType[] {GgmlType.Q8_0, GgmlType.Q4_0}) {
+            int blockBytes = type == GgmlType.Q8_0 ? 34 : 18;
+            byte[] w = new byte[rows * n / 32 * blockBytes];
+            rnd.nextBytes(w);
+            for (int b = 0; b < w.length / blockBytes; b++) {
+                short d = scales[b % scales.length];
+                w[b * blockBytes] = (byte) d;
+                w[b * blockBytes + 1] = (byte) (d >> 8);
+                if (type == GgmlType.Q8_0 && b % 3 == 0) {
+                    java.util.Arrays.fill(w, b * blockBytes + 2, (b + 1) * blockBytes, (byte) -128);
+                }
+            }
+            float[] x = randoms(rnd, 2 * n, 5f);
+            java.util.Arrays.fill(x, 0, 32, -3f); // a block that quantizes to all -127
+            float[] avx = nativeMatmul(type, w, rows, n, x, 2, false);
+            float[] gen = nativeMatmul(type, w, rows, n, x, 2, true);
+            for (int c = 0; c < 2; c++) {
+                ByteBuffer act = ByteBuffer.wrap(Quants.quantizeRowQ8_0(java.util.Arrays.copyOfRange(x, c * n, (c + 1) * n)));
+                for (int i = 0; i < rows; i++) {
+                    float want = type == GgmlType.Q8_0
+                        ? Quants.dotQ8_0Q8_0(ByteBuffer.wrap(w), i * n / 32 * blockBytes, act, 0, n)
+                        : Quants.dotQ4_0Q8_0(ByteBuffer.wrap(w), i * n / 32 * blockBytes, act, 0, n);
+                    assertBits(want, avx[c * rows + i], type + " raw, AVX2, out[" + c + "][" + i + "]");
+                    assertBits(want, gen[c * rows + i], type + " raw, generic, out[" + c + "][" + i + "]");
+                }
+            }
+        }
+    }
+
     /** The activation quantizer and the half conversions the kernels use are Quants', bit for bit. */
     @Test
     void quantizerAndConversionsMatchQuants() {
