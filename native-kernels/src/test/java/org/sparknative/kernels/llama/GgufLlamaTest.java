@@ -84,17 +84,11 @@ class GgufLlamaTest {
     }
 
     /** llama.cpp's greedy 48 tokens after "The old man" (its KV cache is F16, ours F32). */
-    static final String OLD_MAN_F32_Q8_0 = "The old man was a little girl named Lily. She loved to play with her toys and"
-        + " her toys. One day, she saw a big box with a big box. It was a big,";
-    /** As {@link #OLD_MAN_F32_Q8_0}, for the Q4_0 file. */
-    static final String OLD_MAN_Q4_0 = "The old man was a little girl who loved to play with her toys. She had a big box"
-        + " of colors and a small box. She had a big smil";
-
     @Test
     void quantizedGreedyTextIsLlamaCpps() {
-        assertEquals(OLD_MAN_F32_Q8_0, greedy(real(TestModels.STORIES_260K_GGUF, 0), "The old man", 48));
-        assertEquals(OLD_MAN_F32_Q8_0, greedy(real(TestModels.STORIES_260K_GGUF_Q8_0, 0), "The old man", 48));
-        assertEquals(OLD_MAN_Q4_0, greedy(real(TestModels.STORIES_260K_GGUF_Q4_0, 0), "The old man", 48));
+        assertEquals(TestModels.OLD_MAN_F32_Q8_0, greedy(real(TestModels.STORIES_260K_GGUF, 0), "The old man", 48));
+        assertEquals(TestModels.OLD_MAN_F32_Q8_0, greedy(real(TestModels.STORIES_260K_GGUF_Q8_0, 0), "The old man", 48));
+        assertEquals(TestModels.OLD_MAN_Q4_0, greedy(real(TestModels.STORIES_260K_GGUF_Q4_0, 0), "The old man", 48));
     }
 
     /** A copy of {@code src} with every tensor converted to F32 (exactly: each value as the source type holds it). */

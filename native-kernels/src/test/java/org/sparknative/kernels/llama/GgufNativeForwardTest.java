@@ -385,9 +385,9 @@ class GgufNativeForwardTest {
     /** llama.cpp's greedy 48 tokens after "The old man" (llama.cpp's KV cache is F16, ours F32). */
     @Test
     void quantizedGreedyTextIsLlamaCpps() {
-        assertEquals(GgufLlamaTest.OLD_MAN_F32_Q8_0, greedyAfterPrompt(TestModels.STORIES_260K_GGUF, "The old man", 48));
-        assertEquals(GgufLlamaTest.OLD_MAN_F32_Q8_0, greedyAfterPrompt(TestModels.STORIES_260K_GGUF_Q8_0, "The old man",
+        assertEquals(TestModels.OLD_MAN_F32_Q8_0, greedyAfterPrompt(TestModels.STORIES_260K_GGUF, "The old man", 48));
+        assertEquals(TestModels.OLD_MAN_F32_Q8_0, greedyAfterPrompt(TestModels.STORIES_260K_GGUF_Q8_0, "The old man",
             48));
-        assertEquals(GgufLlamaTest.OLD_MAN_Q4_0, greedyAfterPrompt(TestModels.STORIES_260K_GGUF_Q4_0, "The old man", 48));
+        assertEquals(TestModels.OLD_MAN_Q4_0, greedyAfterPrompt(TestModels.STORIES_260K_GGUF_Q4_0, "The old man", 48));
     }
 }
