@@ -328,6 +328,21 @@ class GgufNativeForwardTest {
 
     // ---- the real stories260K files ----------------------------------------------------------------------------
 
+    /** Native against the Java reference on the four real files, within {@link #tolerance} of their matrix type. */
+    @Test
+    void realFilesMatchTheJavaReference() {
+        Map<String, GgmlType> files = Map.of(TestModels.STORIES_260K_GGUF, GgmlType.F32, TestModels.STORIES_260K_GGUF_F16,
+            GgmlType.F16, TestModels.STORIES_260K_GGUF_Q8_0, GgmlType.Q8_0, TestModels.STORIES_260K_GGUF_Q4_0,
+            GgmlType.Q4_0);
+        for (Map.Entry<String, GgmlType> e : files.entrySet()) {
+            GgufLlama g = GgufLlama.of(GgufFile.open(TestModels.require(e.getKey())));
+            assertEquals(e.getValue(), g.tensor(Tensor.WQ, 0).type());
+            double worst = worstAgainstJava(g);
+            System.out.println("native vs Java, " + e.getKey() + ": " + worst);
+            assertTrue(worst < tolerance(e.getValue()), e.getKey() + ": worst " + worst);
+        }
+    }
+
     /** The F32 GGUF runs the .bin's tensors through the same kernels: the same logits, bit for bit. */
     @Test
     void f32GgufGivesTheNativeLogitsOfTheBinCheckpoint() {
