@@ -101,12 +101,19 @@ public final class GgufLlama {
         this.layers = layers;
     }
 
-    /** @return whether {@code t} is stored once per layer ({@code blk.N.*}) */
+    /**
+     * @param t a tensor kind
+     * @return whether {@code t} is stored once per layer ({@code blk.N.*})
+     */
     public static boolean perLayer(Tensor t) {
         return t != Tensor.TOKEN_EMBEDDING && t != Tensor.RMS_FINAL && t != Tensor.WCLS;
     }
 
-    /** @return the GGUF name of {@code t} in layer {@code layer} (ignored for the global tensors) */
+    /**
+     * @param t     a tensor kind
+     * @param layer its layer (ignored for the global tensors)
+     * @return the GGUF name of {@code t} in layer {@code layer}, e.g. {@code blk.3.ffn_down.weight}
+     */
     public static String tensorName(Tensor t, int layer) {
         return switch (t) {
             case TOKEN_EMBEDDING -> "token_embd.weight";
@@ -124,7 +131,12 @@ public final class GgufLlama {
         };
     }
 
-    /** As {@link #of(GgufFile, int)} with the file's own {@code llama.context_length}. */
+    /**
+     * As {@link #of(GgufFile, int)} with the file's own {@code llama.context_length}.
+     *
+     * @param file an opened GGUF file
+     * @return the validated model
+     */
     public static GgufLlama of(GgufFile file) {
         return of(file, 0);
     }
