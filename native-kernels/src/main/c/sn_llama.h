@@ -1,5 +1,5 @@
 /*
- * spark-native: batched Llama-2 forward pass over a memory-mapped llama2.c checkpoint.
+ * spark-native: batched Llama-2 forward pass over a memory-mapped llama2.c checkpoint or llama GGUF file.
  *
  * Header-only C99 that also compiles as C++ (JavaCPP compiles it into libjniLlamaKernels). No Spark, no
  * Arrow, no Java: handles are int64 values holding pointers, arrays are addresses and lengths.
@@ -14,6 +14,16 @@
  * come from the C library, and glibc picks FMA builds of them at run time on FMA CPUs. They evaluate in
  * double and round to float, so a different last bit across CPUs is possible only in rare rounding-boundary
  * cases; a strict cross-CPU guarantee would need our own expf.
+ *
+ * Typed weights (GGUF, sn_llama_model_map_gguf): every tensor of every layer has its own pointer and ggml type in
+ * the model's weight table (sn_weight). F32 matrices use the kernels above unchanged; llama2.c checkpoints fill the
+ * table with F32 entries at the addresses they always had, so their results are the same bits. F16 and BF16 rows
+ * are converted exactly to float and accumulated in the same 8 lanes, so such a model gives the bits of the F32 model
+ * holding the same values. Q8_0 and Q4_0 follow ggml's CPU backend (ggml-quants.c, its reference quantizer): each
+ * matmul input row is quantized to Q8_0 once per step and layer (quantize_row_q8_0_ref: halves rounded away from
+ * zero), and each output is sum over blocks in order of (float) isum * (d_w * d_a), isum the exact integer dot of the
+ * block: the canonical order of org.sparknative.kernels.gguf.Quants, which both instruction-set paths reproduce bit
+ * for bit. Norm weights are F32; RMSNorm epsilon and RoPE base come from the file (llama2.c: 1e-5f and 10000).
  *
  * Threading model:
  *   - sn_llama_model: immutable after sn_llama_model_map(); any number of threads may share it.
@@ -44,6 +54,8 @@
 #include "sn_pool.h"
 #include "sn_sampler.h"
 
+static inline void sn_f16_table_ready(void); /* the F16 conversion table, filled before F16 weights are used */
+
 /* Tensor order of the offsets array: the Java enum org.sparknative.kernels.llama.Tensor. */
 enum {
     SN_T_TOKEN_EMBEDDING = 0, SN_T_RMS_ATT, SN_T_WQ, SN_T_WK, SN_T_WV, SN_T_WO, SN_T_RMS_FFN,
@@ -51,6 +63,46 @@ enum {
 };
 
 #define SN_LANES 8
+
+/*
+ * Weight element types: ggml's type ids (ggml.h enum ggml_type), as GGUF stores them. Layouts (ggml-common.h):
+ * F32 little-endian floats; F16 IEEE binary16; BF16 the upper half of a float; Q8_0 blocks of 32 elements, 34 bytes
+ * (an F16 scale d, then 32 int8 q: element q * d); Q4_0 blocks of 32 elements, 18 bytes (an F16 scale d, then 16
+ * bytes: element j < 16 in the low nibble of byte j, element j + 16 in its high nibble, nibble u meaning (u - 8) * d).
+ */
+#define SN_GGML_F32 0
+#define SN_GGML_F16 1
+#define SN_GGML_Q4_0 2
+#define SN_GGML_Q8_0 8
+#define SN_GGML_BF16 30
+#define SN_QK 32           /* elements per Q8_0 / Q4_0 block */
+#define SN_Q8_0_BYTES 34   /* bytes per Q8_0 block */
+#define SN_Q4_0_BYTES 18   /* bytes per Q4_0 block */
+
+/* One tensor of one layer: rows of `cols` elements of `type`, `row_bytes` apart, in the mapping. */
+typedef struct sn_weight {
+    const unsigned char *data;
+    int32_t type;      /* SN_GGML_* */
+    int32_t cols;      /* elements per row (a matrix's inputs) */
+    int64_t row_bytes; /* bytes per row */
+} sn_weight;
+
+/* Bytes of one row of n elements of type, or -1 for an unsupported type or a row that is not whole blocks. */
+static inline int64_t sn_row_bytes(int32_t type, int64_t n) {
+    switch (type) {
+        case SN_GGML_F32: return 4 * n;
+        case SN_GGML_F16:
+        case SN_GGML_BF16: return 2 * n;
+        case SN_GGML_Q8_0: return n % SN_QK == 0 ? n / SN_QK * SN_Q8_0_BYTES : -1;
+        case SN_GGML_Q4_0: return n % SN_QK == 0 ? n / SN_QK * SN_Q4_0_BYTES : -1;
+        default: return -1;
+    }
+}
+
+/* 1 for the types whose matmul quantizes its input to Q8_0 first. */
+static inline int sn_type_quantized(int32_t type) {
+    return type == SN_GGML_Q8_0 || type == SN_GGML_Q4_0;
+}
 
 typedef struct sn_llama_model {
     int32_t dim, hidden, n_layers, n_heads, n_kv_heads, vocab, seq_len;
@@ -72,8 +124,18 @@ typedef struct sn_llama_model {
     const float *w3;        /* [n_layers][hidden][dim] */
     const float *rms_final; /* [dim] */
     const float *wcls;      /* [vocab][dim]; the same memory as tok_emb when the classifier is shared */
+    /* The pointers above belong to llama2.c checkpoints (sn_llama_model_map) and are NULL for a GGUF model. The
+       forward pass reads only `w`, which both loaders fill: w[t * n_layers + l] is tensor t (SN_T_*) of layer l;
+       the global tensors (token embedding, final norm, classifier) repeat theirs in every layer's entry. */
+    sn_weight *w;   /* [SN_T_COUNT][n_layers] */
+    int32_t any_quantized; /* 1 if some matrix is Q8_0 or Q4_0: the batch then keeps Q8_0 activation scratch */
+    float rms_eps;   /* RMSNorm epsilon: llama2.c's 1e-5f, or the GGUF file's */
+    float rope_base; /* RoPE base: llama2.c's 10000, or the GGUF file's llama.rope.freq_base */
     float *rope; /* [seq_len][head_size/2][2]: cosf, sinf of pos * freq, exactly as llama2.c computes them */
 } sn_llama_model;
+
+/* Tensor t (SN_T_*) of layer l. */
+#define SN_W(m, t, l) (&(m)->w[(size_t) (t) * (size_t) (m)->n_layers + (size_t) (l)])
 
 typedef struct sn_llama_batch {
     const sn_llama_model *m;
@@ -83,6 +145,8 @@ typedef struct sn_llama_batch {
     float *x, *xb, *q, *k, *v, *hb, *hb2; /* [max_rows][dim | kv_dim | hidden] */
     float *att;                          /* [max_rows][n_heads][seq_len] */
     float *logits;                       /* [max_rows][vocab] */
+    unsigned char *xq;                   /* [max_rows][max(dim, hidden) / 32] Q8_0 blocks: matmul inputs of Q8_0 and
+                                            Q4_0 weights; NULL when the model has none */
     int32_t *logit_rows;                 /* [max_rows] the rows whose logits the current step computes */
     float *probs;                        /* [vocab] sampler scratch */
     sn_prob_index *probindex;            /* [2 * vocab] sampler scratch */
@@ -112,37 +176,20 @@ static inline void sn_llama_model_release(sn_llama_model *m) {
     if (m == NULL) return;
     if (m->map != NULL) munmap(m->map, m->map_bytes);
     free(m->rope);
+    free(m->w);
     free(m);
 }
 
 /*
- * Maps `path` read-only and builds the weight pointers from the Java-computed byte offsets.
- *   cfg[7]: dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len
- *   offsets[SN_T_COUNT]: byte offset of every tensor (Tensor declaration order; a shared classifier's
- *     SN_T_WCLS offset is the token embedding's)
- *   out[2]: out[0] receives the handle; on failure out[1] receives errno or the actual file length
- * Returns SN_OK or a negative sn_status (sn_status.h); nothing is leaked on failure.
+ * Opens and maps `path` (which must be expected_bytes long) and allocates a model of the shape cfg (already
+ * validated) with its weight table and RoPE table; the caller fills m->w, rms_eps and rope_base, then calls
+ * sn_llama_model_rope(). On failure returns the status, with out[1] as sn_llama_model_map documents.
  */
-static inline sn_status sn_llama_model_map(const char *path, int64_t expected_bytes, const int32_t *cfg,
-                                           const int64_t *offsets, int64_t *out) {
-    out[0] = 0;
-    out[1] = 0;
+static inline sn_status sn_llama_model_open(const char *path, int64_t expected_bytes, const int32_t *cfg, int64_t *out,
+                                            sn_llama_model **result) {
+    *result = NULL;
     const int64_t dim = cfg[0], hidden = cfg[1], layers = cfg[2], heads = cfg[3], kv_heads = cfg[4];
     const int64_t vocab = cfg[5], seq = cfg[6];
-    if (dim <= 0 || hidden <= 0 || layers <= 0 || heads <= 0 || kv_heads <= 0 || vocab <= 0 || seq <= 0
-        || dim % heads != 0 || heads % kv_heads != 0 || (dim / heads) % 2 != 0 || expected_bytes <= 0) {
-        return SN_ERR_CONFIG;
-    }
-    const int64_t kv_dim = dim / heads * kv_heads;
-    const int64_t sizes[SN_T_COUNT] = {
-        vocab * dim, layers * dim, layers * dim * dim, layers * kv_dim * dim, layers * kv_dim * dim,
-        layers * dim * dim, layers * dim, layers * hidden * dim, layers * dim * hidden, layers * hidden * dim,
-        dim, vocab * dim};
-    for (int t = 0; t < SN_T_COUNT; t++) {
-        if (offsets[t] < 0 || offsets[t] % 4 != 0 || sizes[t] > (expected_bytes - offsets[t]) / 4) {
-            return SN_ERR_CONFIG;
-        }
-    }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         out[1] = errno;
@@ -169,9 +216,11 @@ static inline sn_status sn_llama_model_map(const char *path, int64_t expected_by
     sn_llama_model *m = (sn_llama_model *) calloc(1, sizeof(sn_llama_model));
     const int64_t head_size = dim / heads;
     float *rope = (float *) malloc((size_t) (seq * head_size) * sizeof(float));
-    if (m == NULL || rope == NULL) {
+    sn_weight *w = (sn_weight *) calloc((size_t) (SN_T_COUNT * layers), sizeof(sn_weight));
+    if (m == NULL || rope == NULL || w == NULL) {
         free(m);
         free(rope);
+        free(w);
         munmap(map, (size_t) expected_bytes);
         return SN_ERR_NOMEM;
     }
@@ -183,11 +232,114 @@ static inline sn_status sn_llama_model_map(const char *path, int64_t expected_by
     m->vocab = (int32_t) vocab;
     m->seq_len = (int32_t) seq;
     m->head_size = (int32_t) head_size;
-    m->kv_dim = (int32_t) kv_dim;
+    m->kv_dim = (int32_t) (head_size * kv_heads);
     m->kv_mul = (int32_t) (heads / kv_heads);
     m->map = map;
     m->map_bytes = (size_t) expected_bytes;
-    const char *base = (const char *) map;
+    m->rope = rope;
+    m->w = w;
+    *result = m;
+    return SN_OK;
+}
+
+/* The RoPE table from m->rope_base: the same float expressions as llama2.c evaluates per step (base 10000 there). */
+static inline void sn_llama_model_rope(sn_llama_model *m) {
+    const int64_t head_size = m->head_size;
+    for (int64_t pos = 0; pos < m->seq_len; pos++) {
+        for (int64_t i = 0; i < head_size; i += 2) {
+            const int head_dim = (int) i;
+            const float freq = 1.0f / powf(m->rope_base, head_dim / (float) head_size);
+            const float val = (int) pos * freq;
+            m->rope[pos * head_size + i] = cosf(val);
+            m->rope[pos * head_size + i + 1] = sinf(val);
+        }
+    }
+}
+
+/* The shape checks both loaders make: positive sizes, whole heads, whole kv groups, even head size. */
+static inline int sn_llama_cfg_ok(const int32_t *cfg) {
+    const int64_t dim = cfg[0], hidden = cfg[1], layers = cfg[2], heads = cfg[3], kv_heads = cfg[4];
+    const int64_t vocab = cfg[5], seq = cfg[6];
+    return dim > 0 && hidden > 0 && layers > 0 && heads > 0 && kv_heads > 0 && vocab > 0 && seq > 0
+        && dim % heads == 0 && heads % kv_heads == 0 && (dim / heads) % 2 == 0;
+}
+
+/* The [rows][cols] shape of tensor t in a model of shape cfg (a norm weight is one row). */
+static inline void sn_tensor_shape(int t, const int32_t *cfg, int64_t *rows, int64_t *cols) {
+    const int64_t dim = cfg[0], hidden = cfg[1], vocab = cfg[5];
+    const int64_t kv_dim = dim / cfg[3] * cfg[4];
+    switch (t) {
+        case SN_T_TOKEN_EMBEDDING: case SN_T_WCLS: *rows = vocab; *cols = dim; break;
+        case SN_T_RMS_ATT: case SN_T_RMS_FFN: case SN_T_RMS_FINAL: *rows = 1; *cols = dim; break;
+        case SN_T_WQ: case SN_T_WO: *rows = dim; *cols = dim; break;
+        case SN_T_WK: case SN_T_WV: *rows = kv_dim; *cols = dim; break;
+        case SN_T_W1: case SN_T_W3: *rows = hidden; *cols = dim; break;
+        default: *rows = dim; *cols = hidden; break; /* SN_T_W2 */
+    }
+}
+
+/*
+ * Fills the typed weight table m->w (allocating it if NULL) from the contiguous float32 tensors of a llama2.c
+ * checkpoint (m->tok_emb .. m->wcls, the shape fields set), and llama2.c's RMSNorm epsilon 1e-5f and RoPE base
+ * 10000: layer l of a per-layer tensor starts l whole matrices after its first. Returns SN_OK or SN_ERR_NOMEM.
+ */
+static inline sn_status sn_llama_model_f32_weights(sn_llama_model *m) {
+    if (m->w == NULL) {
+        m->w = (sn_weight *) calloc((size_t) SN_T_COUNT * (size_t) m->n_layers, sizeof(sn_weight));
+        if (m->w == NULL) return SN_ERR_NOMEM;
+    }
+    const int32_t cfg[7] = {m->dim, m->hidden, m->n_layers, m->n_heads, m->n_kv_heads, m->vocab, m->seq_len};
+    const float *first[SN_T_COUNT] = {m->tok_emb, m->rms_att, m->wq, m->wk, m->wv, m->wo, m->rms_ffn,
+                                      m->w1, m->w2, m->w3, m->rms_final, m->wcls};
+    for (int t = 0; t < SN_T_COUNT; t++) {
+        int64_t rows, cols;
+        sn_tensor_shape(t, cfg, &rows, &cols);
+        const int global = t == SN_T_TOKEN_EMBEDDING || t == SN_T_RMS_FINAL || t == SN_T_WCLS;
+        for (int64_t l = 0; l < m->n_layers; l++) {
+            sn_weight *w = SN_W(m, t, l);
+            w->data = (const unsigned char *) (first[t] + (global ? 0 : l * rows * cols));
+            w->type = SN_GGML_F32;
+            w->cols = (int32_t) cols;
+            w->row_bytes = cols * 4;
+        }
+    }
+    m->any_quantized = 0;
+    m->rms_eps = 1e-5f;
+    m->rope_base = 10000.0f;
+    return SN_OK;
+}
+
+/*
+ * Maps the llama2.c checkpoint `path` read-only and builds the weight pointers from the Java-computed byte offsets.
+ *   cfg[7]: dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len
+ *   offsets[SN_T_COUNT]: byte offset of every tensor (Tensor declaration order; a shared classifier's
+ *     SN_T_WCLS offset is the token embedding's)
+ *   out[2]: out[0] receives the handle; on failure out[1] receives errno or the actual file length
+ * Every weight is F32; RMSNorm epsilon 1e-5f and RoPE base 10000, as llama2.c's run.c.
+ * Returns SN_OK or a negative sn_status (sn_status.h); nothing is leaked on failure.
+ */
+static inline sn_status sn_llama_model_map(const char *path, int64_t expected_bytes, const int32_t *cfg,
+                                           const int64_t *offsets, int64_t *out) {
+    out[0] = 0;
+    out[1] = 0;
+    if (!sn_llama_cfg_ok(cfg) || expected_bytes <= 0) return SN_ERR_CONFIG;
+    const int64_t layers = cfg[2];
+    int64_t sizes[SN_T_COUNT];
+    for (int t = 0; t < SN_T_COUNT; t++) {
+        int64_t rows, cols;
+        sn_tensor_shape(t, cfg, &rows, &cols);
+        const int global = t == SN_T_TOKEN_EMBEDDING || t == SN_T_RMS_FINAL || t == SN_T_WCLS;
+        sizes[t] = (global ? 1 : layers) * rows * cols;
+    }
+    for (int t = 0; t < SN_T_COUNT; t++) {
+        if (offsets[t] < 0 || offsets[t] % 4 != 0 || sizes[t] > (expected_bytes - offsets[t]) / 4) {
+            return SN_ERR_CONFIG;
+        }
+    }
+    sn_llama_model *m;
+    sn_status st = sn_llama_model_open(path, expected_bytes, cfg, out, &m);
+    if (st != SN_OK) return st;
+    const char *base = (const char *) m->map;
     m->tok_emb = (const float *) (base + offsets[SN_T_TOKEN_EMBEDDING]);
     m->rms_att = (const float *) (base + offsets[SN_T_RMS_ATT]);
     m->wq = (const float *) (base + offsets[SN_T_WQ]);
@@ -200,17 +352,66 @@ static inline sn_status sn_llama_model_map(const char *path, int64_t expected_by
     m->w3 = (const float *) (base + offsets[SN_T_W3]);
     m->rms_final = (const float *) (base + offsets[SN_T_RMS_FINAL]);
     m->wcls = (const float *) (base + offsets[SN_T_WCLS]);
-    /* RoPE table, the same float expressions as llama2.c evaluates per step. */
-    for (int64_t pos = 0; pos < seq; pos++) {
-        for (int64_t i = 0; i < head_size; i += 2) {
-            const int head_dim = (int) i;
-            const float freq = 1.0f / powf(10000.0f, head_dim / (float) head_size);
-            const float val = (int) pos * freq;
-            rope[pos * head_size + i] = cosf(val);
-            rope[pos * head_size + i + 1] = sinf(val);
+    (void) sn_llama_model_f32_weights(m); /* m->w is allocated: cannot fail */
+    sn_llama_model_rope(m);
+    out[0] = (int64_t) (intptr_t) m;
+    return SN_OK;
+}
+
+/*
+ * Maps a GGUF file of the llama architecture read-only, with the tensor descriptors the Java side
+ * (org.sparknative.kernels.llama.GgufLlama) validated against the file; they are checked again here.
+ *   cfg[7]: as sn_llama_model_map (seq_len: the context to run, which may exceed the trained one)
+ *   params[2]: RMSNorm epsilon, RoPE base
+ *   offsets[SN_T_COUNT * n_layers], types[SN_T_COUNT * n_layers]: entry t * n_layers + l is the absolute byte
+ *     offset and SN_GGML_* type of tensor t of layer l (global tensors repeat theirs; a shared classifier's is
+ *     the token embedding's)
+ *   out[2]: as sn_llama_model_map
+ * Norm weights must be F32, matrices and the embedding F32, F16, BF16, Q8_0 or Q4_0 (rows of whole blocks); every
+ * tensor must lie inside the file, F32 ones 4-byte aligned, the others 2-byte aligned. Returns SN_OK, SN_ERR_CONFIG
+ * for a shape, type or layout this rejects, or the mapping's errors; nothing is leaked on failure.
+ */
+static inline sn_status sn_llama_model_map_gguf(const char *path, int64_t expected_bytes, const int32_t *cfg,
+                                                const float *params, const int64_t *offsets, const int32_t *types,
+                                                int64_t *out) {
+    out[0] = 0;
+    out[1] = 0;
+    if (!sn_llama_cfg_ok(cfg) || expected_bytes <= 0) return SN_ERR_CONFIG;
+    if (!(params[0] > 0.0f) || !(params[1] > 0.0f) || isinf(params[0]) || isinf(params[1])) return SN_ERR_CONFIG;
+    const int64_t layers = cfg[2];
+    for (int t = 0; t < SN_T_COUNT; t++) {
+        int64_t rows, cols;
+        sn_tensor_shape(t, cfg, &rows, &cols);
+        const int norm = t == SN_T_RMS_ATT || t == SN_T_RMS_FFN || t == SN_T_RMS_FINAL;
+        for (int64_t l = 0; l < layers; l++) {
+            const int64_t off = offsets[t * layers + l];
+            const int32_t type = types[t * layers + l];
+            const int64_t rb = sn_row_bytes(type, cols);
+            if (rb < 0 || (norm && type != SN_GGML_F32) || off < 0 || off % (type == SN_GGML_F32 ? 4 : 2) != 0
+                || rows > (expected_bytes - off) / rb) {
+                return SN_ERR_CONFIG;
+            }
         }
     }
-    m->rope = rope;
+    sn_f16_table_ready();
+    sn_llama_model *m;
+    sn_status st = sn_llama_model_open(path, expected_bytes, cfg, out, &m);
+    if (st != SN_OK) return st;
+    for (int t = 0; t < SN_T_COUNT; t++) {
+        int64_t rows, cols;
+        sn_tensor_shape(t, cfg, &rows, &cols);
+        for (int64_t l = 0; l < layers; l++) {
+            sn_weight *w = SN_W(m, t, l);
+            w->data = (const unsigned char *) m->map + offsets[t * layers + l];
+            w->type = types[t * layers + l];
+            w->cols = (int32_t) cols;
+            w->row_bytes = sn_row_bytes(w->type, cols);
+            if (sn_type_quantized(w->type)) m->any_quantized = 1;
+        }
+    }
+    m->rms_eps = params[0];
+    m->rope_base = params[1];
+    sn_llama_model_rope(m);
     out[0] = (int64_t) (intptr_t) m;
     return SN_OK;
 }
@@ -270,6 +471,7 @@ static inline void sn_llama_batch_free(int64_t batch) {
     free(b->hb2);
     free(b->att);
     free(b->logits);
+    free(b->xq);
     free(b->logit_rows);
     free(b->probs);
     free(b->probindex);
@@ -304,6 +506,10 @@ static inline sn_status sn_llama_batch_new(int64_t model, int32_t max_slots, int
     b->hb2 = (float *) sn_llama_alloc(R * m->hidden, sizeof(float), &failed);
     b->att = (float *) sn_llama_alloc(R * m->n_heads * (size_t) m->seq_len, sizeof(float), &failed);
     b->logits = (float *) sn_llama_alloc(R * m->vocab, sizeof(float), &failed);
+    if (m->any_quantized) {
+        const size_t widest = (size_t) (m->dim > m->hidden ? m->dim : m->hidden);
+        b->xq = (unsigned char *) sn_llama_alloc(R * (widest / SN_QK), SN_Q8_0_BYTES, &failed);
+    }
     b->logit_rows = (int32_t *) sn_llama_alloc(R, sizeof(int32_t), &failed);
     b->probs = (float *) sn_llama_alloc((size_t) m->vocab, sizeof(float), &failed);
     b->probindex = (sn_prob_index *) sn_llama_alloc(2 * (size_t) m->vocab, sizeof(sn_prob_index), &failed);
@@ -556,6 +762,368 @@ SN_INLINE void sn_att_values(float *out, const float *att, const float *v, int l
     }
 }
 
+/* ------------------------------------------------------------------------------------------------ */
+/* Typed weights (GGUF). The canonical scalar semantics are the Java class                            */
+/* org.sparknative.kernels.gguf.Quants (ggml's reference quantization, ggml-quants.c); these give its bits. */
+
+SN_INLINE uint16_t sn_rd16(const unsigned char *p) { return (uint16_t) (p[0] | (p[1] << 8)); }
+
+/*
+ * IEEE binary16 to float, exactly (ggml's GGML_FP16_TO_FP32 value; Quants.f16ToF32). Branch-free, so that loops of it
+ * vectorize (the FP16 library's method, which ggml's generic fp16 conversion uses): a normal or infinite/NaN half
+ * is rebiased by shifting its bits into place and multiplying by 2^-112 (exact; a NaN keeps its payload and comes
+ * out quiet); a subnormal half is m * 2^-24 computed as (2^-1 + m * 2^-24) - 2^-1 (exact).
+ */
+SN_INLINE float sn_f16_to_f32(uint16_t h) {
+    const uint32_t w = (uint32_t) h << 16;
+    const uint32_t sign = w & 0x80000000u;
+    const uint32_t two_w = w + w;
+    const uint32_t norm_bits = (two_w >> 4) + (0xE0u << 23);
+    const uint32_t denorm_bits = (two_w >> 17) | (126u << 23);
+    float norm, denorm;
+    memcpy(&norm, &norm_bits, sizeof norm);
+    memcpy(&denorm, &denorm_bits, sizeof denorm);
+    norm *= 0x1.0p-112f;
+    denorm -= 0.5f;
+    uint32_t nb, db;
+    memcpy(&nb, &norm, sizeof nb);
+    memcpy(&db, &denorm, sizeof db);
+    const uint32_t bits = sign | (two_w < (1u << 27) ? db : nb);
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* bfloat16 to float: its upper 16 bits (exact). */
+SN_INLINE float sn_bf16_to_f32(uint16_t h) {
+    const uint32_t bits = (uint32_t) h << 16;
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+/* float to IEEE binary16, round to nearest even (ggml's GGML_FP32_TO_FP16; Quants.f32ToF16, the same branches). */
+SN_INLINE uint16_t sn_f32_to_f16(float f) {
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    const uint32_t sign = (bits >> 16) & 0x8000, a = bits & 0x7FFFFFFFu;
+    if (a > 0x7F800000u) return (uint16_t) (sign | 0x7E00);
+    if (a >= 0x47800000u) return (uint16_t) (sign | 0x7C00);
+    if (a >= 0x38800000u) {
+        uint32_t h = (a - 0x38000000u) >> 13;
+        const uint32_t rest = a & 0x1FFF;
+        if (rest > 0x1000 || (rest == 0x1000 && (h & 1) != 0)) h++;
+        return (uint16_t) (sign | h);
+    }
+    if (a <= 0x33000000u) return (uint16_t) sign;
+    const int shift = 126 - (int) (a >> 23);
+    const uint32_t m = (a & 0x7FFFFF) | 0x800000;
+    uint32_t h = m >> shift;
+    const uint32_t rest = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+    if (rest > half || (rest == half && (h & 1) != 0)) h++;
+    return (uint16_t) (sign | h);
+}
+
+/*
+ * Every half's float, sn_f16_to_f32 tabulated (256 KiB, as ggml's ggml_table_f32_f16): the F16 matmul reads it
+ * instead of converting, a few times faster. Filled once per process (sn_f16_table_ready) before any model or test
+ * hook can run an F16 matmul; read-only afterwards.
+ */
+static float sn_f16_table[65536];
+static pthread_once_t sn_f16_table_once = PTHREAD_ONCE_INIT;
+
+static void sn_f16_table_fill(void) {
+    for (uint32_t h = 0; h < 65536; h++) sn_f16_table[h] = sn_f16_to_f32((uint16_t) h);
+}
+
+static inline void sn_f16_table_ready(void) { pthread_once(&sn_f16_table_once, sn_f16_table_fill); }
+
+/* Element j of an F16 or BF16 row, as a float (F16: through the table, the same value). */
+SN_INLINE float sn_half_at(const unsigned char *row, int32_t type, int j) {
+    const uint16_t h = sn_rd16(row + 2 * (size_t) j);
+    return type == SN_GGML_F16 ? sn_f16_table[h] : sn_bf16_to_f32(h);
+}
+
+/*
+ * Quantizes n floats (a multiple of 32) to Q8_0 blocks at dst, as ggml's quantize_row_q8_0_ref (Quants.quantizeQ8_0):
+ * per block amax = max |x|, d = amax / 127, id = 1/d (0 if d is 0 or 1/d overflows), scale f32ToF16(d),
+ * q = roundf(x * id) (halves away from zero). Non-finite input gives unspecified (but in-bounds) values.
+ */
+SN_INLINE void sn_quantize_row_q8_0(const float *x, int n, unsigned char *dst) {
+    for (int b = 0; b < n / SN_QK; b++) {
+        const float *xb = x + (size_t) b * SN_QK;
+        unsigned char *yb = dst + (size_t) b * SN_Q8_0_BYTES;
+        float amax = 0.0f;
+        for (int j = 0; j < SN_QK; j++) {
+            const float a = fabsf(xb[j]);
+            if (a > amax) amax = a;
+        }
+        const float d = amax / 127.0f;
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        if (isinf(id)) id = 0.0f;
+        const uint16_t h = sn_f32_to_f16(d);
+        yb[0] = (unsigned char) (h & 0xFF);
+        yb[1] = (unsigned char) (h >> 8);
+        for (int j = 0; j < SN_QK; j++) {
+            const float r = roundf(xb[j] * id);
+            yb[2 + j] = (unsigned char) (int8_t) (r >= -127.0f && r <= 127.0f ? (int) r : 0);
+        }
+    }
+}
+
+/*
+ * The exact int32 sum of 32 products w[j] * a[j] of int8 values (the integer part of one Q8_0 block dot). On x86-64
+ * it is SSE2 (baseline, so both workers use it; the AVX2 worker's copy is VEX-encoded): sign-extend to int16,
+ * pmaddwd into int32 lanes, add the lanes. Integer sums are exact in any order, so every path gives the same sum.
+ */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+SN_INLINE __m128i sn_i8_lo16(__m128i v) { return _mm_srai_epi16(_mm_unpacklo_epi8(v, v), 8); }
+SN_INLINE __m128i sn_i8_hi16(__m128i v) { return _mm_srai_epi16(_mm_unpackhi_epi8(v, v), 8); }
+/* int32 lanes += the products of the 16 int8 pairs of w and a. */
+SN_INLINE __m128i sn_madd_i8x16(__m128i acc, __m128i w, __m128i a) {
+    acc = _mm_add_epi32(acc, _mm_madd_epi16(sn_i8_lo16(w), sn_i8_lo16(a)));
+    return _mm_add_epi32(acc, _mm_madd_epi16(sn_i8_hi16(w), sn_i8_hi16(a)));
+}
+SN_INLINE int32_t sn_hsum_i32x4(__m128i v) {
+    v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0x4E));
+    v = _mm_add_epi32(v, _mm_shuffle_epi32(v, 0xB1));
+    return _mm_cvtsi128_si32(v);
+}
+#endif
+
+SN_INLINE int32_t sn_isum_q8_block(const unsigned char *wq, const unsigned char *aq) {
+#if defined(__SSE2__)
+    __m128i acc = _mm_setzero_si128();
+    acc = sn_madd_i8x16(acc, _mm_loadu_si128((const __m128i *) (const void *) wq),
+                        _mm_loadu_si128((const __m128i *) (const void *) aq));
+    acc = sn_madd_i8x16(acc, _mm_loadu_si128((const __m128i *) (const void *) (wq + 16)),
+                        _mm_loadu_si128((const __m128i *) (const void *) (aq + 16)));
+    return sn_hsum_i32x4(acc);
+#else
+    int32_t isum = 0;
+    for (int j = 0; j < SN_QK; j++) isum += (int32_t) (int8_t) wq[j] * (int32_t) (int8_t) aq[j];
+    return isum;
+#endif
+}
+
+/* The exact int32 sum of (lo(w[j]) - 8) * a[j] + (hi(w[j]) - 8) * a[j + 16], j < 16: one Q4_0 block's integer part. */
+SN_INLINE int32_t sn_isum_q4_block(const unsigned char *wq, const unsigned char *aq) {
+#if defined(__SSE2__)
+    const __m128i bytes = _mm_loadu_si128((const __m128i *) (const void *) wq);
+    const __m128i low4 = _mm_set1_epi8(0x0F), eight = _mm_set1_epi8(8);
+    const __m128i lo = _mm_sub_epi8(_mm_and_si128(bytes, low4), eight);                      /* elements 0..15 */
+    const __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(bytes, 4), low4), eight);   /* elements 16..31 */
+    __m128i acc = _mm_setzero_si128();
+    acc = sn_madd_i8x16(acc, lo, _mm_loadu_si128((const __m128i *) (const void *) aq));
+    acc = sn_madd_i8x16(acc, hi, _mm_loadu_si128((const __m128i *) (const void *) (aq + 16)));
+    return sn_hsum_i32x4(acc);
+#else
+    int32_t isum = 0;
+    for (int j = 0; j < SN_QK / 2; j++) {
+        isum += ((int32_t) (wq[j] & 0x0F) - 8) * (int32_t) (int8_t) aq[j]
+            + ((int32_t) (wq[j] >> 4) - 8) * (int32_t) (int8_t) aq[j + SN_QK / 2];
+    }
+    return isum;
+#endif
+}
+
+/*
+ * Dot products of one Q8_0 / Q4_0 weight row with Q8_0 activations, nb blocks: per block the exact int32 sum above,
+ * then sum = sum + (float) isum * (d_w * d_a), blocks in order, no FMA (Quants.dotQ8_0Q8_0 / dotQ4_0Q8_0), so every
+ * instruction set gives the bits of the scalar reference.
+ */
+SN_INLINE float sn_dot_q8_0_q8_0(const unsigned char *w, const unsigned char *a, int nb) {
+    float sum = 0.0f;
+    for (int b = 0; b < nb; b++) {
+        const unsigned char *wb = w + (size_t) b * SN_Q8_0_BYTES, *ab = a + (size_t) b * SN_Q8_0_BYTES;
+        const int32_t isum = sn_isum_q8_block(wb + 2, ab + 2);
+        sum = sum + (float) isum * (sn_f16_to_f32(sn_rd16(wb)) * sn_f16_to_f32(sn_rd16(ab)));
+    }
+    return sum;
+}
+
+SN_INLINE float sn_dot_q4_0_q8_0(const unsigned char *w, const unsigned char *a, int nb) {
+    float sum = 0.0f;
+    for (int b = 0; b < nb; b++) {
+        const unsigned char *wb = w + (size_t) b * SN_Q4_0_BYTES, *ab = a + (size_t) b * SN_Q8_0_BYTES;
+        const int32_t isum = sn_isum_q4_block(wb + 2, ab + 2);
+        sum = sum + (float) isum * (sn_f16_to_f32(sn_rd16(wb)) * sn_f16_to_f32(sn_rd16(ab)));
+    }
+    return sum;
+}
+
+/*
+ * The same two dots with 256-bit AVX2 integer arithmetic for the integer part, ggml's technique (ggml-cpu quants.c
+ * mul_sum_i8_pairs): |w| (unsigned) times sign(w) * a with vpmaddubsw, pairs summed to int32 with vpmaddwd, the
+ * eight lanes added. Exact because the activations are in [-127, 127] (sn_quantize_row_q8_0 never makes -128), so
+ * no int16 pair sum exceeds 128 * 127 * 2 = 32512 and vpmaddubsw never saturates; Q4_0 multiplies the unsigned
+ * nibbles and subtracts 8 * sum(a). The per-block float accumulation is the scalar one, so the results are the bits
+ * of the SSE2 path and of Quants. Not inlined into the generic worker: the AVX2 worker calls them (sn_forward_job.avx).
+ */
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define SN_HAVE_QUANT_AVX2 1
+#include <immintrin.h>
+__attribute__((target("avx2"))) static inline int32_t sn_hsum_i32x8_avx2(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    return _mm_cvtsi128_si32(s);
+}
+
+__attribute__((target("avx2"))) static float sn_dot_q8_0_q8_0_avx2(const unsigned char *w, const unsigned char *a,
+                                                                    int nb) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    float sum = 0.0f;
+    for (int b = 0; b < nb; b++) {
+        const unsigned char *wb = w + (size_t) b * SN_Q8_0_BYTES, *ab = a + (size_t) b * SN_Q8_0_BYTES;
+        const __m256i wv = _mm256_loadu_si256((const __m256i *) (const void *) (wb + 2));
+        const __m256i av = _mm256_loadu_si256((const __m256i *) (const void *) (ab + 2));
+        const __m256i p16 = _mm256_maddubs_epi16(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(av, wv));
+        const int32_t isum = sn_hsum_i32x8_avx2(_mm256_madd_epi16(p16, ones));
+        sum = sum + (float) isum * (sn_f16_to_f32(sn_rd16(wb)) * sn_f16_to_f32(sn_rd16(ab)));
+    }
+    return sum;
+}
+
+__attribute__((target("avx2"))) static float sn_dot_q4_0_q8_0_avx2(const unsigned char *w, const unsigned char *a,
+                                                                    int nb) {
+    const __m256i ones16 = _mm256_set1_epi16(1), ones8 = _mm256_set1_epi8(1);
+    const __m128i low4 = _mm_set1_epi8(0x0F);
+    float sum = 0.0f;
+    for (int b = 0; b < nb; b++) {
+        const unsigned char *wb = w + (size_t) b * SN_Q4_0_BYTES, *ab = a + (size_t) b * SN_Q8_0_BYTES;
+        const __m128i bytes = _mm_loadu_si128((const __m128i *) (const void *) (wb + 2));
+        /* lanes 0..15 the low nibbles (elements 0..15), 16..31 the high ones (elements 16..31), unsigned 0..15 */
+        const __m256i u = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(bytes, 4), low4), _mm_and_si128(bytes, low4));
+        const __m256i av = _mm256_loadu_si256((const __m256i *) (const void *) (ab + 2));
+        const __m256i su = _mm256_madd_epi16(_mm256_maddubs_epi16(u, av), ones16);
+        const __m256i sa = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, av), ones16);
+        const int32_t isum = sn_hsum_i32x8_avx2(_mm256_sub_epi32(su, _mm256_slli_epi32(sa, 3)));
+        sum = sum + (float) isum * (sn_f16_to_f32(sn_rd16(wb)) * sn_f16_to_f32(sn_rd16(ab)));
+    }
+    return sum;
+}
+#else
+#define SN_HAVE_QUANT_AVX2 0
+#endif
+
+/*
+ * F16 / BF16 weight rows [i0, i1) times N float input rows (x, stride n): each output is sn_dot's exact sequence of
+ * float operations on the converted weights (8 lane accumulators over n & ~7, sn_hsum8, then the tail in order), so
+ * an F16 model gives the bits of the F32 model holding the same values. Up to 4 input rows share each conversion.
+ */
+SN_INLINE void sn_matmul_half(const unsigned char *w, int32_t type, int n, const float *x, int N, float *y, int ldy,
+                              int i0, int i1) {
+    const int n8 = n & ~(SN_LANES - 1);
+    for (int i = i0; i < i1; i++) {
+        const unsigned char *wr = w + (size_t) i * 2 * (size_t) n;
+        for (int c0 = 0; c0 < N; c0 += 4) {
+            const int nc = N - c0 < 4 ? N - c0 : 4;
+            const float *xc = x + (size_t) c0 * n;
+            float s[4];
+            int j = 0;
+#if SN_HAVE_VEC
+            sn_v8 acc[4];
+            for (int c = 0; c < 4; c++) acc[c] = sn_bcast8(0.0f);
+            for (; j < n8; j += 8) {
+                float t[8];
+                for (int u = 0; u < 8; u++) t[u] = sn_half_at(wr, type, j + u);
+                const sn_v8 wv = sn_load8(t);
+                for (int c = 0; c < nc; c++) acc[c] += wv * sn_load8(xc + (size_t) c * n + j);
+            }
+            for (int c = 0; c < nc; c++) s[c] = sn_hsum8(&acc[c]);
+#else
+            for (int c = 0; c < nc; c++) {
+                float l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+                for (j = 0; j < n8; j += 8)
+                    for (int u = 0; u < 8; u++) l[u] += sn_half_at(wr, type, j + u) * xc[(size_t) c * n + j + u];
+                s[c] = ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
+            }
+            j = n8;
+#endif
+            for (int c = 0; c < nc; c++) {
+                float v = s[c];
+                for (int t = j; t < n; t++) v += sn_half_at(wr, type, t) * xc[(size_t) c * n + t];
+                y[(size_t) (c0 + c) * ldy + i] = v;
+            }
+        }
+    }
+}
+
+/*
+ * Q8_0 / Q4_0 weight rows [i0, i1) times N input rows already quantized to Q8_0 (xq, n / 32 blocks each); avx: use
+ * the AVX2 dots (only the AVX2 worker passes 1). The same bits either way.
+ */
+SN_INLINE void sn_matmul_quant(const sn_weight *w, int n, const unsigned char *xq, int N, float *y, int ldy, int i0,
+                               int i1, int avx) {
+    const int nb = n / SN_QK;
+    const size_t xq_stride = (size_t) nb * SN_Q8_0_BYTES;
+    for (int i = i0; i < i1; i++) {
+        const unsigned char *wr = w->data + (size_t) i * (size_t) w->row_bytes;
+        for (int c = 0; c < N; c++) {
+            const unsigned char *a = xq + (size_t) c * xq_stride;
+            float v;
+#if SN_HAVE_QUANT_AVX2
+            if (avx) {
+                v = w->type == SN_GGML_Q8_0 ? sn_dot_q8_0_q8_0_avx2(wr, a, nb) : sn_dot_q4_0_q8_0_avx2(wr, a, nb);
+            } else
+#endif
+            {
+                (void) avx;
+                v = w->type == SN_GGML_Q8_0 ? sn_dot_q8_0_q8_0(wr, a, nb) : sn_dot_q4_0_q8_0(wr, a, nb);
+            }
+            y[(size_t) c * ldy + i] = v;
+        }
+    }
+}
+
+/*
+ * Y[c][i] = W[i] . X[c] for weight rows [i0, i1) of the typed matrix w (row length n) and N input rows: F32 through
+ * sn_matmul_rows (llama2.c checkpoints take exactly this path), F16/BF16 through sn_matmul_half, Q8_0/Q4_0 through
+ * sn_matmul_quant on xq, the input rows quantized to Q8_0 beforehand (sn_quantize_rows).
+ */
+SN_INLINE void sn_matmul_typed(const sn_weight *w, int n, const float *x, const unsigned char *xq, int N, float *y,
+                               int ldy, int i0, int i1, int avx) {
+    switch (w->type) {
+        case SN_GGML_F32: sn_matmul_rows((const float *) (const void *) w->data, n, x, N, y, ldy, i0, i1); break;
+        /* constant types, so that each inlined copy converts without a per-element branch */
+        case SN_GGML_F16: sn_matmul_half(w->data, SN_GGML_F16, n, x, N, y, ldy, i0, i1); break;
+        case SN_GGML_BF16: sn_matmul_half(w->data, SN_GGML_BF16, n, x, N, y, ldy, i0, i1); break;
+        default: sn_matmul_quant(w, n, xq, N, y, ldy, i0, i1, avx); break;
+    }
+}
+
+/* Row r of the typed matrix w (cols elements) as floats into dst: dequantized as ggml's dequantize_row_* does. */
+SN_INLINE void sn_row_to_f32(const sn_weight *w, int r, float *dst) {
+    const unsigned char *row = w->data + (size_t) r * (size_t) w->row_bytes;
+    const int n = w->cols;
+    switch (w->type) {
+        case SN_GGML_F32: memcpy(dst, row, (size_t) n * sizeof(float)); break;
+        case SN_GGML_F16:
+        case SN_GGML_BF16:
+            for (int j = 0; j < n; j++) dst[j] = sn_half_at(row, w->type, j);
+            break;
+        case SN_GGML_Q8_0:
+            for (int b = 0; b < n / SN_QK; b++) {
+                const unsigned char *blk = row + (size_t) b * SN_Q8_0_BYTES;
+                const float d = sn_f16_to_f32(sn_rd16(blk));
+                for (int j = 0; j < SN_QK; j++) dst[b * SN_QK + j] = (float) (int8_t) blk[2 + j] * d;
+            }
+            break;
+        default: /* SN_GGML_Q4_0 */
+            for (int b = 0; b < n / SN_QK; b++) {
+                const unsigned char *blk = row + (size_t) b * SN_Q4_0_BYTES;
+                const float d = sn_f16_to_f32(sn_rd16(blk));
+                for (int j = 0; j < SN_QK / 2; j++) {
+                    dst[b * SN_QK + j] = (float) ((blk[2 + j] & 0x0F) - 8) * d;
+                    dst[b * SN_QK + j + SN_QK / 2] = (float) ((blk[2 + j] >> 4) - 8) * d;
+                }
+            }
+            break;
+    }
+}
+
 /* This thread's contiguous share [*i0, *i1) of d weight rows, in whole blocks of 4 (so RoPE pairs stay together). */
 SN_INLINE void sn_split(int d, int tid, int nth, int *i0, int *i1) {
     const int blocks = (d + 3) / 4;
@@ -566,19 +1134,33 @@ SN_INLINE void sn_split(int d, int tid, int nth, int *i0, int *i1) {
     *i1 = b1 * 4 < d ? b1 * 4 : d;
 }
 
-/* llama2.c rmsnorm(): sequential sum of squares, then o = weight * (scale * x). */
-SN_INLINE void sn_rmsnorm(float *o, const float *x, const float *weight, int size) {
+/* llama2.c rmsnorm(): sequential sum of squares, then o = weight * (scale * x); eps is 1e-5f there. */
+SN_INLINE void sn_rmsnorm(float *o, const float *x, const float *weight, int size, float eps) {
     float ss = 0.0f;
     for (int j = 0; j < size; j++) ss += x[j] * x[j];
     ss /= size;
-    ss += 1e-5f;
+    ss += eps;
     ss = 1.0f / sqrtf(ss);
     for (int j = 0; j < size; j++) o[j] = weight[j] * (ss * x[j]);
 }
 
-/* sn_rmsnorm of the rows r = tid, tid + nth, ... of x [R][dim] into o [R][dim]. */
-SN_INLINE void sn_rmsnorm_rows(float *o, const float *x, const float *weight, int R, int dim, int tid, int nth) {
-    for (int r = tid; r < R; r += nth) sn_rmsnorm(o + (size_t) r * dim, x + (size_t) r * dim, weight, dim);
+/*
+ * sn_rmsnorm of the rows r = tid, tid + nth, ... of x [R][dim] into o [R][dim]; when xq is not NULL each output row
+ * is also quantized to Q8_0 into xq (the input of Q8_0/Q4_0 matmuls), by the thread that wrote it.
+ */
+SN_INLINE void sn_rmsnorm_rows(float *o, const float *x, const float *weight, int R, int dim, float eps,
+                               unsigned char *xq, int tid, int nth) {
+    for (int r = tid; r < R; r += nth) {
+        sn_rmsnorm(o + (size_t) r * dim, x + (size_t) r * dim, weight, dim, eps);
+        if (xq != NULL) sn_quantize_row_q8_0(o + (size_t) r * dim, dim, xq + (size_t) r * (dim / SN_QK) * SN_Q8_0_BYTES);
+    }
+}
+
+/* Row-parallel: the rows tid, tid + nth, ... of x [R][n] quantized to Q8_0 into xq [R][n / 32 blocks]. */
+SN_INLINE void sn_quantize_rows(unsigned char *xq, const float *x, int R, int n, int tid, int nth) {
+    for (int r = tid; r < R; r += nth) {
+        sn_quantize_row_q8_0(x + (size_t) r * n, n, xq + (size_t) r * (n / SN_QK) * SN_Q8_0_BYTES);
+    }
 }
 
 /*
@@ -623,6 +1205,7 @@ typedef struct sn_forward_job {
     const int32_t *tokens, *positions, *slots;
     int n_logits;
     const int32_t *logit_rows; /* [n_logits] ascending */
+    int avx;                   /* 1 on the AVX2 worker: the Q8_0/Q4_0 dots take their AVX2 versions */
 } sn_forward_job;
 
 /*
@@ -643,7 +1226,7 @@ SN_INLINE void sn_phase_embed(const sn_forward_job *s, int tid, int nth) {
     const sn_llama_model *m = s->b->m;
     const int dim = m->dim;
     for (int r = tid; r < s->rows; r += nth) {
-        memcpy(s->b->x + (size_t) r * dim, m->tok_emb + (size_t) s->tokens[r] * dim, dim * sizeof(float));
+        sn_row_to_f32(SN_W(m, SN_T_TOKEN_EMBEDDING, 0), s->tokens[r], s->b->x + (size_t) r * dim);
     }
 }
 
@@ -657,11 +1240,11 @@ SN_INLINE void sn_phase_qkv(const sn_forward_job *s, int l, int tid, int nth) {
     float *vc = sn_cache_layer(b, b->value_cache, l);
     int i0, i1;
     sn_split(dim, tid, nth, &i0, &i1);
-    sn_matmul_rows(m->wq + (size_t) l * dim * dim, dim, b->xb, R, b->q, dim, i0, i1);
+    sn_matmul_typed(SN_W(m, SN_T_WQ, l), dim, b->xb, b->xq, R, b->q, dim, i0, i1, s->avx);
     for (int r = 0; r < R; r++) sn_rope(b->q + (size_t) r * dim, m->rope + (size_t) s->positions[r] * hs, hs, i0, i1);
     sn_split(kv_dim, tid, nth, &i0, &i1);
-    sn_matmul_rows(m->wk + (size_t) l * kv_dim * dim, dim, b->xb, R, b->k, kv_dim, i0, i1);
-    sn_matmul_rows(m->wv + (size_t) l * kv_dim * dim, dim, b->xb, R, b->v, kv_dim, i0, i1);
+    sn_matmul_typed(SN_W(m, SN_T_WK, l), dim, b->xb, b->xq, R, b->k, kv_dim, i0, i1, s->avx);
+    sn_matmul_typed(SN_W(m, SN_T_WV, l), dim, b->xb, b->xq, R, b->v, kv_dim, i0, i1, s->avx);
     for (int r = 0; r < R; r++) {
         const int pos = s->positions[r];
         float *k = b->k + (size_t) r * kv_dim;
@@ -707,7 +1290,7 @@ SN_INLINE void sn_phase_attention_out(const sn_forward_job *s, int l, int tid, i
     const int dim = b->m->dim;
     int i0, i1;
     sn_split(dim, tid, nth, &i0, &i1);
-    sn_matmul_rows(b->m->wo + (size_t) l * dim * dim, dim, b->xb, s->rows, b->q, dim, i0, i1);
+    sn_matmul_typed(SN_W(b->m, SN_T_WO, l), dim, b->xb, b->xq, s->rows, b->q, dim, i0, i1, s->avx);
     sn_residual_add(b->x, b->q, s->rows, dim, i0, i1);
 }
 
@@ -718,8 +1301,8 @@ SN_INLINE void sn_phase_ffn_up(const sn_forward_job *s, int l, int tid, int nth)
     const int dim = m->dim, hidden = m->hidden;
     int i0, i1;
     sn_split(hidden, tid, nth, &i0, &i1);
-    sn_matmul_rows(m->w1 + (size_t) l * hidden * dim, dim, b->xb, s->rows, b->hb, hidden, i0, i1);
-    sn_matmul_rows(m->w3 + (size_t) l * hidden * dim, dim, b->xb, s->rows, b->hb2, hidden, i0, i1);
+    sn_matmul_typed(SN_W(m, SN_T_W1, l), dim, b->xb, b->xq, s->rows, b->hb, hidden, i0, i1, s->avx);
+    sn_matmul_typed(SN_W(m, SN_T_W3, l), dim, b->xb, b->xq, s->rows, b->hb2, hidden, i0, i1, s->avx);
     for (int r = 0; r < s->rows; r++) sn_swiglu(b->hb + (size_t) r * hidden, b->hb2 + (size_t) r * hidden, i0, i1);
 }
 
@@ -729,30 +1312,50 @@ SN_INLINE void sn_phase_ffn_down(const sn_forward_job *s, int l, int tid, int nt
     const int dim = b->m->dim, hidden = b->m->hidden;
     int i0, i1;
     sn_split(dim, tid, nth, &i0, &i1);
-    sn_matmul_rows(b->m->w2 + (size_t) l * dim * hidden, hidden, b->hb, s->rows, b->q, dim, i0, i1);
+    sn_matmul_typed(SN_W(b->m, SN_T_W2, l), hidden, b->hb, b->xq, s->rows, b->q, dim, i0, i1, s->avx);
     sn_residual_add(b->x, b->q, s->rows, dim, i0, i1);
 }
 
-/* The attention block of layer l: rmsnorm, q/k/v with RoPE and the cache write, attention, wo + residual. */
+/*
+ * The attention block of layer l: rmsnorm, q/k/v with RoPE and the cache write, attention, wo + residual. Inputs
+ * of Q8_0/Q4_0 matrices are quantized once per step and layer: xb after the rmsnorm (for wq, wk, wv), and after
+ * attention (for wo, a row-parallel phase of its own since attention splits rows across threads by head).
+ */
 SN_INLINE void sn_attention_block(const sn_forward_job *s, int l, int tid, int nth) {
     const sn_llama_model *m = s->b->m;
-    sn_rmsnorm_rows(s->b->xb, s->b->x, m->rms_att + (size_t) l * m->dim, s->rows, m->dim, tid, nth);
+    const int q_in = sn_type_quantized(SN_W(m, SN_T_WQ, l)->type) || sn_type_quantized(SN_W(m, SN_T_WK, l)->type)
+        || sn_type_quantized(SN_W(m, SN_T_WV, l)->type);
+    sn_rmsnorm_rows(s->b->xb, s->b->x, (const float *) (const void *) SN_W(m, SN_T_RMS_ATT, l)->data, s->rows, m->dim,
+                    m->rms_eps, q_in ? s->b->xq : NULL, tid, nth);
     sn_pool_barrier(s->pool);
     sn_phase_qkv(s, l, tid, nth);
     sn_pool_barrier(s->pool); /* every row's k, v are in the cache before any row attends */
     sn_phase_attention(s, l, tid, nth);
     sn_pool_barrier(s->pool);
+    if (sn_type_quantized(SN_W(m, SN_T_WO, l)->type)) {
+        sn_quantize_rows(s->b->xq, s->b->xb, s->rows, m->dim, tid, nth);
+        sn_pool_barrier(s->pool);
+    }
     sn_phase_attention_out(s, l, tid, nth);
     sn_pool_barrier(s->pool);
 }
 
-/* The feed-forward block of layer l: rmsnorm, w1 and w3 with SwiGLU, w2 + residual. */
+/*
+ * The feed-forward block of layer l: rmsnorm, w1 and w3 with SwiGLU, w2 + residual; Q8_0/Q4_0 inputs quantized
+ * after the rmsnorm (w1, w3) and after SwiGLU (w2, its own row-parallel phase: SwiGLU splits hidden units).
+ */
 SN_INLINE void sn_ffn_block(const sn_forward_job *s, int l, int tid, int nth) {
     const sn_llama_model *m = s->b->m;
-    sn_rmsnorm_rows(s->b->xb, s->b->x, m->rms_ffn + (size_t) l * m->dim, s->rows, m->dim, tid, nth);
+    const int q_in = sn_type_quantized(SN_W(m, SN_T_W1, l)->type) || sn_type_quantized(SN_W(m, SN_T_W3, l)->type);
+    sn_rmsnorm_rows(s->b->xb, s->b->x, (const float *) (const void *) SN_W(m, SN_T_RMS_FFN, l)->data, s->rows, m->dim,
+                    m->rms_eps, q_in ? s->b->xq : NULL, tid, nth);
     sn_pool_barrier(s->pool);
     sn_phase_ffn_up(s, l, tid, nth);
     sn_pool_barrier(s->pool);
+    if (sn_type_quantized(SN_W(m, SN_T_W2, l)->type)) {
+        sn_quantize_rows(s->b->xq, s->b->hb, s->rows, m->hidden, tid, nth);
+        sn_pool_barrier(s->pool);
+    }
     sn_phase_ffn_down(s, l, tid, nth);
     sn_pool_barrier(s->pool);
 }
@@ -765,14 +1368,19 @@ SN_INLINE void sn_classifier(const sn_forward_job *s, int tid, int nth) {
     sn_llama_batch *b = s->b;
     const sn_llama_model *m = b->m;
     const int dim = m->dim;
+    const sn_weight *wcls = SN_W(m, SN_T_WCLS, 0);
+    const float *rms_final = (const float *) (const void *) SN_W(m, SN_T_RMS_FINAL, 0)->data;
     for (int k = tid; k < s->n_logits; k += nth) {
-        sn_rmsnorm(b->xb + (size_t) k * dim, b->x + (size_t) s->logit_rows[k] * dim, m->rms_final, dim);
+        sn_rmsnorm(b->xb + (size_t) k * dim, b->x + (size_t) s->logit_rows[k] * dim, rms_final, dim, m->rms_eps);
+        if (sn_type_quantized(wcls->type)) {
+            sn_quantize_row_q8_0(b->xb + (size_t) k * dim, dim, b->xq + (size_t) k * (dim / SN_QK) * SN_Q8_0_BYTES);
+        }
     }
     sn_pool_barrier(s->pool);
     if (s->n_logits > 0) {
         int i0, i1;
         sn_split(m->vocab, tid, nth, &i0, &i1);
-        sn_matmul_rows(m->wcls, dim, b->xb, s->n_logits, b->logits, m->vocab, i0, i1);
+        sn_matmul_typed(wcls, dim, b->xb, b->xq, s->n_logits, b->logits, m->vocab, i0, i1, s->avx);
     }
 }
 
@@ -799,6 +1407,63 @@ __attribute__((target("avx2"))) static void sn_forward_worker_avx(void *s, int t
 #else
 #define SN_HAVE_AVX_PATH 0
 #endif
+
+/* ---- test hooks: the typed kernels alone, on either instruction set ------------------------------ */
+
+/* Y[c][i] = W[i] . X[c] for all `rows` rows of a typed matrix (row length n) and N float input rows. */
+SN_INLINE void sn_test_matmul_body(int32_t type, const unsigned char *w, int32_t rows, int32_t n, const float *x,
+                                   int32_t N, float *y, unsigned char *xq, int avx) {
+    sn_weight wt;
+    wt.data = w;
+    wt.type = type;
+    wt.cols = n;
+    wt.row_bytes = sn_row_bytes(type, n);
+    if (sn_type_quantized(type)) sn_quantize_rows(xq, x, N, n, 0, 1);
+    sn_matmul_typed(&wt, n, x, xq, N, y, rows, 0, rows, avx);
+}
+
+static void sn_test_matmul_generic(int32_t type, const unsigned char *w, int32_t rows, int32_t n, const float *x,
+                                   int32_t N, float *y, unsigned char *xq) {
+    sn_test_matmul_body(type, w, rows, n, x, N, y, xq, 0);
+}
+
+#if SN_HAVE_AVX_PATH
+__attribute__((target("avx2"))) static void sn_test_matmul_avx(int32_t type, const unsigned char *w, int32_t rows,
+                                                                int32_t n, const float *x, int32_t N, float *y,
+                                                                unsigned char *xq) {
+    sn_test_matmul_body(type, w, rows, n, x, N, y, xq, 1);
+}
+#endif
+
+/*
+ * Tests only: y [N][rows] = the typed matrix w ([rows][n] of SN_GGML_* type) times x [N][n], through the forward
+ * pass's kernels (Q8_0/Q4_0: x quantized to Q8_0 first), on the AVX2 path unless force_generic or the CPU lacks it.
+ * Returns 1 if the AVX2 path ran, 0 for the generic one, SN_ERR_ARG for a bad type or shape, SN_ERR_NOMEM.
+ */
+static inline int32_t sn_llama_test_matmul(int32_t type, const unsigned char *w, int32_t rows, int32_t n,
+                                           const float *x, int32_t N, float *y, int32_t force_generic) {
+    if (rows <= 0 || n <= 0 || N <= 0 || sn_row_bytes(type, n) < 0) return SN_ERR_ARG;
+    sn_f16_table_ready();
+    unsigned char *xq = (unsigned char *) malloc((size_t) N * (size_t) (n / SN_QK + 1) * SN_Q8_0_BYTES);
+    if (xq == NULL) return SN_ERR_NOMEM;
+    int32_t avx = 0;
+#if SN_HAVE_AVX_PATH
+    avx = !force_generic && sn_llama_cpu_has_avx();
+    if (avx) sn_test_matmul_avx(type, w, rows, n, x, N, y, xq);
+#endif
+    if (!avx) sn_test_matmul_generic(type, w, rows, n, x, N, y, xq);
+    free(xq);
+    return avx;
+}
+
+/* Tests only: n floats (a multiple of 32) quantized to Q8_0 at dst (n / 32 * 34 bytes), as the forward pass does. */
+static inline void sn_llama_test_quantize_q8_0(const float *x, int32_t n, unsigned char *dst) {
+    sn_quantize_row_q8_0(x, n, dst);
+}
+
+/* Tests only: float to binary16 bits and back, as the forward pass converts. */
+static inline int32_t sn_llama_test_f32_to_f16(float f) { return sn_f32_to_f16(f); }
+static inline float sn_llama_test_f16_to_f32(int32_t h) { return sn_f16_to_f32((uint16_t) h); }
 
 /* 1 when sn_llama_forward() runs this batch on the AVX2 code path, 0 on the portable (SSE2) one. */
 static inline int32_t sn_llama_batch_uses_avx(int64_t batch) {
@@ -842,9 +1507,11 @@ static inline sn_status sn_llama_forward(int64_t batch, const sn_llama_step *ste
     s.slots = step->slot;
     s.n_logits = n_logits;
     s.logit_rows = b->logit_rows;
+    s.avx = 0;
     sn_pool_fn worker = sn_forward_worker_generic;
 #if SN_HAVE_AVX_PATH
     if (sn_llama_batch_uses_avx(batch)) worker = sn_forward_worker_avx;
+    s.avx = worker == sn_forward_worker_avx;
 #endif
     if (threads > 1 && b->pool_threads != threads) {
         sn_pool_free(b->pool);

@@ -131,6 +131,7 @@ static void make_model(Model &mm, const Config &c, unsigned seed) {
     m.rms_final = b + off[10]; m.wcls = c.shared ? m.tok_emb : b + off[11];
     m.rope = (float *) malloc(sizeof(float) * c.seq * hs);
     sn_rope_table(m.rope, c.seq, (int) hs); /* sn_llama_model_map's formula (LlamaMathTest proves the bits equal) */
+    if (sn_llama_model_f32_weights(&m) != SN_OK) abort(); /* the typed weight table the CPU forward pass reads */
 }
 
 /* CudaLlamaBatch's device memory and forward(), on host memory: the same layout, offsets and launches. */
@@ -287,6 +288,7 @@ static void compare(const char *name, const Config &c, const std::vector<std::ve
     printf("%s: %zu steps, worst |cpu - emu| / max(1, max|logit|) = %.3g\n", name, steps.size(), worst);
     sn_llama_batch_free(cpu_h);
     free(mm.m.rope);
+    free(mm.m.w);
 }
 
 /* A row's logits alone (one row per step) vs among other rows and slots: bit for bit. */

@@ -1,7 +1,8 @@
 package org.sparknative.kernels.llama;
 
 /**
- * The shape of a Llama-2-architecture model as a llama2.c checkpoint header gives it.
+ * The shape of a Llama-2-architecture model as a llama2.c checkpoint header gives it, or as {@link GgufLlama} reads
+ * it from GGUF metadata (there {@code seqLen} is the context the model runs with, which may exceed the trained one).
  *
  * @param dim              model (residual stream) width
  * @param hiddenDim        SwiGLU FFN inner width

@@ -67,6 +67,22 @@ public final class LlamaKernels {
                                       @Cast("const int64_t*") long[] offsets, @Cast("int64_t*") long[] out);
 
     /**
+     * mmaps a GGUF file of the llama architecture read-only. {@code cfg}: as {@link #modelMap} ({@code seq}: the
+     * context to run); {@code params}: RMSNorm epsilon, RoPE base; {@code offsets} and {@code types}
+     * ({@code Tensor.values().length * layers} each): entry {@code t * layers + l} is the absolute byte offset and
+     * the ggml type id of {@link Tensor} ordinal {@code t} in layer {@code l} (see {@link GgufLlama}); {@code out}
+     * as {@link #modelMap}.
+     *
+     * @return a {@link NativeStatus} code: {@code OK}, {@code ERR_CONFIG} for a shape, type or layout the C side
+     *         rejects, or why the mapping failed
+     */
+    @Name("sn_llama_model_map_gguf")
+    public static native int modelMapGguf(String path, @Cast("int64_t") long expectedBytes,
+                                          @Cast("const int32_t*") int[] cfg, @Cast("const float*") float[] params,
+                                          @Cast("const int64_t*") long[] offsets, @Cast("const int32_t*") int[] types,
+                                          @Cast("int64_t*") long[] out);
+
+    /**
      * @param tensor a {@link Tensor} ordinal, or {@code Tensor.values().length} for the RoPE table
      *               ({@code [seqLen][headSize]} floats: cos, sin of each even index)
      * @return the host address of that tensor's first float in the mapping (or of the table); 0 for an
@@ -214,6 +230,31 @@ public final class LlamaKernels {
                                             int topK, float penalty, @Cast("const int32_t*") int[] recent, int nRecent,
                                             @Cast("uint64_t*") long[] rngState, @Cast("float*") long probs,
                                             @Cast("sn_prob_index*") long probIndex);
+
+    // ---- typed kernels, tests only ---------------------------------------------------------------------
+
+    /**
+     * Tests only: {@code y [n_in][rows] = W x} for a typed matrix {@code w} ({@code rows} rows of {@code n}
+     * elements of ggml type {@code type}: F32, F16, BF16, Q8_0, Q4_0) and {@code x [nIn][n]}, through the forward
+     * pass's kernels (Q8_0/Q4_0 quantize {@code x} to Q8_0 first).
+     *
+     * @return 1 if the AVX2 path ran, 0 the generic one, or a negative {@link NativeStatus} code
+     */
+    @Name("sn_llama_test_matmul")
+    public static native int testMatmul(int type, @Cast("const unsigned char*") byte[] w, int rows, int n, float[] x,
+                                        int nIn, float[] y, int forceGeneric);
+
+    /** Tests only: {@code n} floats (a multiple of 32) to Q8_0 blocks in {@code dst}, as the forward pass does. */
+    @Name("sn_llama_test_quantize_q8_0")
+    public static native void testQuantizeQ8_0(float[] x, int n, @Cast("unsigned char*") byte[] dst);
+
+    /** Tests only: the forward pass's float to binary16 conversion (bits in the low 16). */
+    @Name("sn_llama_test_f32_to_f16")
+    public static native int testF32ToF16(float f);
+
+    /** Tests only: the forward pass's binary16 (low 16 bits) to float conversion. */
+    @Name("sn_llama_test_f16_to_f32")
+    public static native float testF16ToF32(int h);
 
     // ---- tokenizer --------------------------------------------------------------------------------
 

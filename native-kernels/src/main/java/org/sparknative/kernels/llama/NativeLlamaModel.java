@@ -1,10 +1,15 @@
 package org.sparknative.kernels.llama;
 
+import java.nio.file.Path;
+import java.util.Objects;
+import java.util.Optional;
 import org.sparknative.kernels.NativeStatus;
+import org.sparknative.kernels.gguf.GgufFile;
 
 /**
- * The weights of a llama2.c checkpoint, memory-mapped read-only by the C side ({@code sn_llama.h}) with
- * the tensor offsets {@link Checkpoint} computed. The mapping is shared by every
+ * The weights of a llama2.c checkpoint ({@link #map}) or of a {@code llama} GGUF file ({@link #mapGguf}),
+ * memory-mapped read-only by the C side ({@code sn_llama.h}) with the tensor offsets {@link Checkpoint} or
+ * {@link GgufLlama} computed and checked against the file's length. The mapping is shared by every
  * {@link NativeLlamaBatch} made from it; pages come from the OS page cache, so several JVMs on a host
  * share one physical copy.
  *
@@ -13,13 +18,19 @@ import org.sparknative.kernels.NativeStatus;
  * too, so closing the model early never pulls the weights from under a running batch.
  */
 public final class NativeLlamaModel implements AutoCloseable {
-    private final Checkpoint checkpoint;
+    private final Checkpoint checkpoint; // null for a GGUF model
+    private final GgufLlama gguf;        // null for a llama2.c checkpoint
+    private final LlamaConfig config;
+    private final Path path;
     private long handle;
     private boolean closed;
     private int openBatches;
 
-    private NativeLlamaModel(Checkpoint checkpoint, long handle) {
+    private NativeLlamaModel(Checkpoint checkpoint, GgufLlama gguf, long handle) {
         this.checkpoint = checkpoint;
+        this.gguf = gguf;
+        this.config = checkpoint != null ? checkpoint.config() : gguf.config();
+        this.path = checkpoint != null ? checkpoint.path() : gguf.file().path();
         this.handle = handle;
     }
 
@@ -35,29 +46,86 @@ public final class NativeLlamaModel implements AutoCloseable {
         long[] out = new long[2];
         NativeStatus status = NativeStatus.of(
             LlamaKernels.modelMap(ckpt.path().toString(), ckpt.fileBytes(), cfg, ckpt.offsets(), out));
+        check(status, ckpt.path(), ckpt.fileBytes(), out, c);
+        return new NativeLlamaModel(ckpt, null, out[0]);
+    }
+
+    /**
+     * Maps a {@code llama} GGUF file ({@link GgufLlama}: typed weights F32, F16, BF16, Q8_0 or Q4_0 per tensor,
+     * the file's RMSNorm epsilon and RoPE base). The forward pass computes F32 weights as for llama2.c checkpoints,
+     * F16/BF16 by exact per-element conversion with the same float accumulation, and Q8_0/Q4_0 as ggml's CPU
+     * backend: each matmul input row quantized once to Q8_0, an exact integer dot per block of 32, float
+     * accumulation over blocks in order ({@link org.sparknative.kernels.gguf.Quants}' canonical order).
+     *
+     * @param model the validated model; its {@code config().seqLen()} is the context (KV cache length) batches get
+     * @throws CheckpointException (a {@link org.sparknative.kernels.gguf.GgufException} for the layout) if the file
+     *                             cannot be opened or mapped, changed length since it was opened, or the native side
+     *                             rejects the layout
+     */
+    public static NativeLlamaModel mapGguf(GgufLlama model) {
+        Objects.requireNonNull(model, "model");
+        LlamaConfig c = model.config();
+        GgufFile f = model.file();
+        int[] cfg = {c.dim(), c.hiddenDim(), c.nLayers(), c.nHeads(), c.nKvHeads(), c.vocabSize(), c.seqLen()};
+        long[] offsets = new long[Tensor.values().length * c.nLayers()];
+        int[] types = new int[offsets.length];
+        model.flatten(offsets, types);
+        long[] out = new long[2];
+        NativeStatus status = NativeStatus.of(LlamaKernels.modelMapGguf(f.path().toString(), f.fileBytes(), cfg,
+            new float[] {model.rmsEps(), model.ropeBase()}, offsets, types, out));
+        check(status, f.path(), f.fileBytes(), out, c);
+        return new NativeLlamaModel(null, model, out[0]);
+    }
+
+    /**
+     * As {@link #mapGguf(GgufLlama)} for {@code GgufLlama.of(file, contextLength)}.
+     *
+     * @param contextLength the context to run (may exceed the trained {@code llama.context_length}); {@code <= 0}:
+     *                      the trained one
+     */
+    public static NativeLlamaModel mapGguf(GgufFile file, int contextLength) {
+        return mapGguf(GgufLlama.of(file, contextLength));
+    }
+
+    /** As {@link #mapGguf(GgufFile, int)} for {@code GgufFile.open(file)}. */
+    public static NativeLlamaModel mapGguf(Path file, int contextLength) {
+        return mapGguf(GgufFile.open(file), contextLength);
+    }
+
+    private static void check(NativeStatus status, Path path, long fileBytes, long[] out, LlamaConfig c) {
         switch (status) {
             case OK:
-                return new NativeLlamaModel(ckpt, out[0]);
+                return;
             case ERR_OPEN:
-                throw new CheckpointException(ckpt.path(), "cannot open for mapping (errno " + out[1] + ")");
+                throw new CheckpointException(path, "cannot open for mapping (errno " + out[1] + ")");
             case ERR_STAT:
-                throw new CheckpointException(ckpt.path(), "cannot stat for mapping (errno " + out[1] + ")");
+                throw new CheckpointException(path, "cannot stat for mapping (errno " + out[1] + ")");
             case ERR_LENGTH:
-                throw new CheckpointException(ckpt.path(), "file length: expected " + ckpt.fileBytes()
+                throw new CheckpointException(path, "file length: expected " + fileBytes
                     + " bytes (as when the header was read), got " + out[1] + " at mapping time");
             case ERR_MMAP:
-                throw new CheckpointException(ckpt.path(), "mmap of " + ckpt.fileBytes() + " bytes failed (errno " + out[1] + ")");
+                throw new CheckpointException(path, "mmap of " + fileBytes + " bytes failed (errno " + out[1] + ")");
             case ERR_NOMEM:
-                throw new IllegalStateException("native allocation failed while mapping " + ckpt.path());
+                throw new IllegalStateException("native allocation failed while mapping " + path);
             default:
-                throw new CheckpointException(ckpt.path(), "tensor layout rejected by the native side ("
+                throw new CheckpointException(path, "tensor layout rejected by the native side ("
                     + status.describe() + ") for " + c);
         }
     }
 
-    /** @return the model shape */
+    /** @return the model shape ({@code seqLen}: the context batches get) */
     public LlamaConfig config() {
-        return checkpoint.config();
+        return config;
+    }
+
+    /** @return the mapped file */
+    public Path path() {
+        return path;
+    }
+
+    /** @return the GGUF model this maps, or empty for a llama2.c checkpoint */
+    public Optional<GgufLlama> gguf() {
+        return Optional.ofNullable(gguf);
     }
 
     /**
@@ -69,16 +137,22 @@ public final class NativeLlamaModel implements AutoCloseable {
      * <p>The address is valid only while the mapping is: the caller must not close this model (nor the
      * last batch of a closed one) while it reads there.
      *
-     * @throws IllegalStateException if the model is closed
+     * @throws IllegalStateException if the model is closed, or is a GGUF model (its tensors are typed and stored
+     *                               per layer; the GPU upload takes llama2.c checkpoints only)
      */
     public synchronized long tensorAddress(Tensor tensor) {
+        if (checkpoint == null) {
+            throw new IllegalStateException("model " + path + " is GGUF: its tensors are typed and per layer, with no"
+                + " contiguous float32 " + tensor + " to address (the CUDA path runs llama2.c checkpoints only)");
+        }
         return address(tensor.ordinal());
     }
 
     /**
      * The host address of the RoPE table the CPU forward pass uses: {@code [seqLen][headSize]} floats, at
      * {@code [pos][i]} and {@code [pos][i + 1]} (even {@code i}) the cosine and sine of
-     * {@code pos * 1 / 10000^(i / headSize)}, computed in float as llama2.c's run.c does. Valid as
+     * {@code pos * 1 / base^(i / headSize)} (base 10000 for llama2.c checkpoints, {@link GgufLlama#ropeBase()} for
+     * GGUF), computed in float as llama2.c's run.c does. Valid as
      * {@link #tensorAddress} is.
      *
      * @throws IllegalStateException if the model is closed
@@ -89,13 +163,19 @@ public final class NativeLlamaModel implements AutoCloseable {
 
     private long address(int index) {
         if (closed || handle == 0) {
-            throw new IllegalStateException("model " + checkpoint.path() + " is closed");
+            throw new IllegalStateException("model " + path + " is closed");
         }
         return LlamaKernels.modelAddress(handle, index);
     }
 
-    /** @return the checkpoint this model maps */
+    /**
+     * @return the llama2.c checkpoint this model maps
+     * @throws IllegalStateException for a GGUF model ({@link #gguf()})
+     */
     public Checkpoint checkpoint() {
+        if (checkpoint == null) {
+            throw new IllegalStateException("model " + path + " is GGUF, not a llama2.c checkpoint: see gguf()");
+        }
         return checkpoint;
     }
 
@@ -124,14 +204,14 @@ public final class NativeLlamaModel implements AutoCloseable {
         long h;
         synchronized (this) {
             if (closed) {
-                throw new IllegalStateException("model " + checkpoint.path() + " is closed");
+                throw new IllegalStateException("model " + path + " is closed");
             }
             long[] out = new long[1];
             NativeStatus status = NativeStatus.of(LlamaKernels.batchNew(handle, maxSlots, maxRowsPerStep, out));
             if (status == NativeStatus.ERR_NOMEM) {
                 throw new IllegalStateException(String.format(java.util.Locale.ROOT,
                     "cannot allocate the KV cache of %d slots (%.2f GiB) and the scratch of %d rows for model %s: "
-                        + "lower --slots", maxSlots, cacheBytes / (1 << 30), maxRowsPerStep, checkpoint.path()));
+                        + "lower --slots", maxSlots, cacheBytes / (1 << 30), maxRowsPerStep, path));
             }
             if (status != NativeStatus.OK) {
                 throw new IllegalArgumentException("batch rejected by the native side (" + status.describe() + ")");
@@ -176,6 +256,6 @@ public final class NativeLlamaModel implements AutoCloseable {
 
     @Override
     public String toString() {
-        return "NativeLlamaModel(" + checkpoint + (isClosed() ? ", closed" : "") + ")";
+        return "NativeLlamaModel(" + (checkpoint != null ? checkpoint : gguf) + (isClosed() ? ", closed" : "") + ")";
     }
 }

@@ -1,6 +1,7 @@
 package org.sparknative.kernels.llama;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.MappedByteBuffer;
@@ -9,6 +10,10 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.Objects;
+import org.sparknative.kernels.gguf.GgmlType;
+import org.sparknative.kernels.gguf.GgufException;
+import org.sparknative.kernels.gguf.GgufFile;
+import org.sparknative.kernels.gguf.Quants;
 
 /**
  * A plain-Java float32 Llama-2 forward pass, one sequence at a time: the test oracle for the native
@@ -33,6 +38,15 @@ import java.util.Objects;
  *   <li>{@code logits = Wcls rmsnorm(x, rms_final)} ({@code [vocab]}).</li>
  * </ol>
  *
+ * <p>GGUF models ({@link #ReferenceTransformer(GgufLlama)}) run the same code with the file's RMSNorm epsilon in
+ * place of {@code 1e-5}, its RoPE base in place of {@code 10000}, and typed weights: F32 exactly as above; F16 and
+ * BF16 converted exactly per element with the same sequential float accumulation ({@link Quants#dotF16F32}); Q8_0
+ * and Q4_0 as ggml's CPU backend computes them (ggml-quants.c): the matmul input quantized to Q8_0 once per matmul
+ * ({@link Quants#quantizeRowQ8_0}, ggml's {@code quantize_row_q8_0_ref}), then per output an exact integer dot per
+ * block of 32 and float accumulation over the blocks in order ({@link Quants#dotQ8_0Q8_0},
+ * {@link Quants#dotQ4_0Q8_0}); the token embedding row dequantized ({@link Quants#dequantize}). Activations that are
+ * not finite make a Q8_0/Q4_0 matmul throw {@link IllegalArgumentException} (ggml's quantizer is undefined there).
+ *
  * <p>Weights are memory-mapped read-only from the checkpoint (files up to 2 GiB: one mapping; the
  * mapping is released by the garbage collector). Attention at {@code pos} reads the cache rows
  * {@code 0 .. pos}, so positions are meant to be fed in order from 0; rows never written read as zero.
@@ -41,18 +55,23 @@ import java.util.Objects;
  */
 public final class ReferenceTransformer {
     private final LlamaConfig c;
-    private final FloatBuffer emb;
-    private final FloatBuffer rmsAtt;
-    private final FloatBuffer wq;
-    private final FloatBuffer wk;
-    private final FloatBuffer wv;
-    private final FloatBuffer wo;
-    private final FloatBuffer rmsFfn;
-    private final FloatBuffer w1;
-    private final FloatBuffer w2;
-    private final FloatBuffer w3;
-    private final FloatBuffer rmsFinal;
-    private final FloatBuffer wcls;
+    private final float rmsEps;
+    private final float ropeBase;
+    private final Matrix emb;
+    private final float[][] rmsAtt;
+    private final Matrix[] wq;
+    private final Matrix[] wk;
+    private final Matrix[] wv;
+    private final Matrix[] wo;
+    private final float[][] rmsFfn;
+    private final Matrix[] w1;
+    private final Matrix[] w2;
+    private final Matrix[] w3;
+    private final float[] rmsFinal;
+    private final Matrix wcls;
+
+    /** llama2.c's RMSNorm epsilon, {@code 1e-5f}. */
+    static final float LLAMA2C_RMS_EPS = 1e-5f;
 
     private final float[] keyCache;
     private final float[] valueCache;
@@ -79,11 +98,9 @@ public final class ReferenceTransformer {
     public ReferenceTransformer(Checkpoint ckpt) {
         Objects.requireNonNull(ckpt, "ckpt");
         this.c = ckpt.config();
-        long cache = (long) c.nLayers() * c.seqLen() * c.kvDim();
-        if (cache > Integer.MAX_VALUE - 16) {
-            throw new IllegalArgumentException("KV cache of " + cache + " floats per side exceeds a Java array ("
-                + c + ")");
-        }
+        this.rmsEps = LLAMA2C_RMS_EPS;
+        this.ropeBase = GgufLlama.DEFAULT_ROPE_BASE;
+        checkCache(c);
         MappedByteBuffer file;
         try (FileChannel ch = FileChannel.open(ckpt.path(), StandardOpenOption.READ)) {
             long size = ch.size();
@@ -101,21 +118,35 @@ public final class ReferenceTransformer {
         } catch (IOException e) {
             throw new CheckpointException(ckpt.path(), "cannot map checkpoint: " + e, e);
         }
-        emb = tensor(file, ckpt, Tensor.TOKEN_EMBEDDING);
-        rmsAtt = tensor(file, ckpt, Tensor.RMS_ATT);
-        wq = tensor(file, ckpt, Tensor.WQ);
-        wk = tensor(file, ckpt, Tensor.WK);
-        wv = tensor(file, ckpt, Tensor.WV);
-        wo = tensor(file, ckpt, Tensor.WO);
-        rmsFfn = tensor(file, ckpt, Tensor.RMS_FFN);
-        w1 = tensor(file, ckpt, Tensor.W1);
-        w2 = tensor(file, ckpt, Tensor.W2);
-        w3 = tensor(file, ckpt, Tensor.W3);
-        rmsFinal = tensor(file, ckpt, Tensor.RMS_FINAL);
-        wcls = tensor(file, ckpt, Tensor.WCLS);
-
-        keyCache = new float[(int) cache];
-        valueCache = new float[(int) cache];
+        final int dim = c.dim();
+        final int kvDim = c.kvDim();
+        final int hidden = c.hiddenDim();
+        final int n = c.nLayers();
+        emb = new F32Matrix(tensor(file, ckpt, Tensor.TOKEN_EMBEDDING), 0, c.vocabSize(), dim);
+        rmsAtt = new float[n][];
+        wq = new Matrix[n];
+        wk = new Matrix[n];
+        wv = new Matrix[n];
+        wo = new Matrix[n];
+        rmsFfn = new float[n][];
+        w1 = new Matrix[n];
+        w2 = new Matrix[n];
+        w3 = new Matrix[n];
+        for (int l = 0; l < n; l++) {
+            rmsAtt[l] = floats(tensor(file, ckpt, Tensor.RMS_ATT), l * dim, dim);
+            wq[l] = new F32Matrix(tensor(file, ckpt, Tensor.WQ), l * dim * dim, dim, dim);
+            wk[l] = new F32Matrix(tensor(file, ckpt, Tensor.WK), l * dim * kvDim, kvDim, dim);
+            wv[l] = new F32Matrix(tensor(file, ckpt, Tensor.WV), l * dim * kvDim, kvDim, dim);
+            wo[l] = new F32Matrix(tensor(file, ckpt, Tensor.WO), l * dim * dim, dim, dim);
+            rmsFfn[l] = floats(tensor(file, ckpt, Tensor.RMS_FFN), l * dim, dim);
+            w1[l] = new F32Matrix(tensor(file, ckpt, Tensor.W1), l * dim * hidden, hidden, dim);
+            w2[l] = new F32Matrix(tensor(file, ckpt, Tensor.W2), l * dim * hidden, dim, hidden);
+            w3[l] = new F32Matrix(tensor(file, ckpt, Tensor.W3), l * dim * hidden, hidden, dim);
+        }
+        rmsFinal = floats(tensor(file, ckpt, Tensor.RMS_FINAL), 0, dim);
+        wcls = new F32Matrix(tensor(file, ckpt, Tensor.WCLS), 0, c.vocabSize(), dim);
+        keyCache = new float[(int) ((long) n * c.seqLen() * kvDim)];
+        valueCache = new float[keyCache.length];
         x = new float[c.dim()];
         xb = new float[c.dim()];
         xb2 = new float[c.dim()];
@@ -127,6 +158,90 @@ public final class ReferenceTransformer {
         att = new float[c.seqLen()];
         fcr = new float[c.dim() / 2];
         fci = new float[c.dim() / 2];
+    }
+
+    /**
+     * Maps the weights of a GGUF llama model ({@link GgufLlama}: typed tensors, its RMSNorm epsilon, RoPE base and
+     * context length) and allocates the KV cache ({@code 2 * n_layers * seq_len * kv_dim} floats). Each tensor is
+     * mapped on its own (at most 2 GiB each).
+     *
+     * <p>Arithmetic per weight type ({@link Matrix#matmul}): F32 as llama2.c; F16 and BF16 each element converted
+     * exactly to float ({@link Quants#dotF16F32}, {@link Quants#dotBF16F32}), the same sequential float
+     * accumulation; Q8_0 and Q4_0 as ggml's CPU backend: the input vector quantized once per matmul to Q8_0 with
+     * {@link Quants#quantizeRowQ8_0}, then per output {@link Quants#dotQ8_0Q8_0} or {@link Quants#dotQ4_0Q8_0} (an
+     * exact integer sum per block of 32, float accumulation over blocks in order). The token embedding row is
+     * dequantized ({@link Quants#dequantize}).
+     *
+     * @throws GgufException if a tensor cannot be mapped (the file shrank)
+     * @throws IllegalArgumentException if the KV cache would exceed a Java array
+     */
+    public ReferenceTransformer(GgufLlama model) {
+        Objects.requireNonNull(model, "model");
+        this.c = model.config();
+        this.rmsEps = model.rmsEps();
+        this.ropeBase = model.ropeBase();
+        checkCache(c);
+        GgufFile f = model.file();
+        final int n = c.nLayers();
+        emb = typed(f, model.tensor(Tensor.TOKEN_EMBEDDING, 0));
+        rmsAtt = new float[n][];
+        wq = new Matrix[n];
+        wk = new Matrix[n];
+        wv = new Matrix[n];
+        wo = new Matrix[n];
+        rmsFfn = new float[n][];
+        w1 = new Matrix[n];
+        w2 = new Matrix[n];
+        w3 = new Matrix[n];
+        for (int l = 0; l < n; l++) {
+            rmsAtt[l] = f.dequantize(f.requireTensor(model.tensor(Tensor.RMS_ATT, l).name()));
+            wq[l] = typed(f, model.tensor(Tensor.WQ, l));
+            wk[l] = typed(f, model.tensor(Tensor.WK, l));
+            wv[l] = typed(f, model.tensor(Tensor.WV, l));
+            wo[l] = typed(f, model.tensor(Tensor.WO, l));
+            rmsFfn[l] = f.dequantize(f.requireTensor(model.tensor(Tensor.RMS_FFN, l).name()));
+            w1[l] = typed(f, model.tensor(Tensor.W1, l));
+            w2[l] = typed(f, model.tensor(Tensor.W2, l));
+            w3[l] = typed(f, model.tensor(Tensor.W3, l));
+        }
+        rmsFinal = f.dequantize(f.requireTensor(model.tensor(Tensor.RMS_FINAL, 0).name()));
+        wcls = c.sharedClassifier() ? emb : typed(f, model.tensor(Tensor.WCLS, 0));
+        keyCache = new float[(int) ((long) n * c.seqLen() * c.kvDim())];
+        valueCache = new float[keyCache.length];
+        x = new float[c.dim()];
+        xb = new float[c.dim()];
+        xb2 = new float[c.dim()];
+        hb = new float[c.hiddenDim()];
+        hb2 = new float[c.hiddenDim()];
+        q = new float[c.dim()];
+        k = new float[c.kvDim()];
+        v = new float[c.kvDim()];
+        att = new float[c.seqLen()];
+        fcr = new float[c.dim() / 2];
+        fci = new float[c.dim() / 2];
+    }
+
+    private static void checkCache(LlamaConfig c) {
+        long cache = (long) c.nLayers() * c.seqLen() * c.kvDim();
+        if (cache > Integer.MAX_VALUE - 16) {
+            throw new IllegalArgumentException("KV cache of " + cache + " floats per side exceeds a Java array ("
+                + c + ")");
+        }
+    }
+
+    /** A GGUF tensor as a matrix: F32 through the llama2.c kernel, the other types through {@link TypedMatrix}. */
+    private static Matrix typed(GgufFile f, GgufLlama.TensorRef r) {
+        ByteBuffer data = f.map(f.requireTensor(r.name()));
+        if (r.type() == GgmlType.F32) {
+            return new F32Matrix(data.order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer(), 0, r.rows(), r.cols());
+        }
+        return new TypedMatrix(r.type(), data, r.rows(), r.cols());
+    }
+
+    private static float[] floats(FloatBuffer b, int off, int n) {
+        float[] out = new float[n];
+        b.get(off, out, 0, n);
+        return out;
     }
 
     /** A little-endian float view of the file from the tensor's offset to the end of the file. */
@@ -168,24 +283,24 @@ public final class ReferenceTransformer {
         final int headSize = c.headSize();
         final int seqLen = c.seqLen();
 
-        emb.get(token * dim, x, 0, dim);
+        emb.row(token, x);
 
         // RoPE rotation for this position (the same for every layer); run.c recomputes it per layer
         // with identical float operations
         for (int i = 0; i < dim; i += 2) {
-            float val = pos * ropeFreq(i % headSize, headSize);
+            float val = pos * ropeFreq(i % headSize, headSize, ropeBase);
             fcr[i / 2] = (float) Math.cos(val);
             fci[i / 2] = (float) Math.sin(val);
         }
         final float scoreScale = (float) Math.sqrt(headSize);
 
         for (int l = 0; l < c.nLayers(); l++) {
-            rmsnorm(xb, x, rmsAtt, l * dim, dim);
+            rmsnorm(xb, x, rmsAtt[l], dim, rmsEps);
 
             int loff = l * seqLen * kvDim;
-            matmul(q, xb, wq, l * dim * dim, dim, dim);
-            matmul(k, xb, wk, l * dim * kvDim, dim, kvDim);
-            matmul(v, xb, wv, l * dim * kvDim, dim, kvDim);
+            wq[l].matmul(q, xb);
+            wk[l].matmul(k, xb);
+            wv[l].matmul(v, xb);
 
             for (int i = 0; i < dim; i += 2) {
                 float cr = fcr[i / 2];
@@ -221,32 +336,37 @@ public final class ReferenceTransformer {
                 }
             }
 
-            matmul(xb2, xb, wo, l * dim * dim, dim, dim);
+            wo[l].matmul(xb2, xb);
             for (int i = 0; i < dim; i++) {
                 x[i] += xb2[i];
             }
 
-            rmsnorm(xb, x, rmsFfn, l * dim, dim);
-            matmul(hb, xb, w1, l * dim * hidden, dim, hidden);
-            matmul(hb2, xb, w3, l * dim * hidden, dim, hidden);
+            rmsnorm(xb, x, rmsFfn[l], dim, rmsEps);
+            w1[l].matmul(hb, xb);
+            w3[l].matmul(hb2, xb);
             for (int i = 0; i < hidden; i++) {
                 hb[i] = swiglu(hb[i], hb2[i]);
             }
-            matmul(xb, hb, w2, l * dim * hidden, hidden, dim);
+            w2[l].matmul(xb, hb);
             for (int i = 0; i < dim; i++) {
                 x[i] += xb[i];
             }
         }
 
-        rmsnorm(x, x, rmsFinal, 0, dim);
+        rmsnorm(x, x, rmsFinal, dim, rmsEps);
         float[] logits = new float[c.vocabSize()];
-        matmul(logits, x, wcls, 0, dim, c.vocabSize());
+        wcls.matmul(logits, x);
         return logits;
     }
 
     /** run.c's RoPE frequency {@code 1 / 10000^(headDim / headSize)} in float ({@code headDim} even). */
     static float ropeFreq(int headDim, int headSize) {
-        return 1.0f / (float) Math.pow(10000.0f, headDim / (float) headSize);
+        return ropeFreq(headDim, headSize, GgufLlama.DEFAULT_ROPE_BASE);
+    }
+
+    /** run.c's RoPE frequency with the base {@code base}: {@code 1 / base^(headDim / headSize)} in float. */
+    static float ropeFreq(int headDim, int headSize, float base) {
+        return 1.0f / (float) Math.pow(base, headDim / (float) headSize);
     }
 
     /** run.c's SwiGLU of one element: {@code silu(h1) * h3}, {@code silu(z) = z * (1 / (1 + e^-z))}. */
@@ -267,20 +387,32 @@ public final class ReferenceTransformer {
 
     /** run.c rmsnorm's scale {@code 1 / sqrt(ss / size + 1e-5)} from the sum of squares, in float. */
     static float rmsScale(float ss, int size) {
+        return rmsScale(ss, size, LLAMA2C_RMS_EPS);
+    }
+
+    /** rmsnorm's scale {@code 1 / sqrt(ss / size + eps)} from the sum of squares, in float (run.c's operations). */
+    static float rmsScale(float ss, int size, float eps) {
         ss /= size;
-        ss += 1e-5f;
+        ss += eps;
         return 1.0f / (float) Math.sqrt(ss);
     }
 
-    /** run.c {@code rmsnorm}; {@code out} may be {@code in}. */
+    /** run.c {@code rmsnorm} with a weight buffer at {@code woff} and run.c's epsilon; {@code out} may be {@code in}. */
     static void rmsnorm(float[] out, float[] in, FloatBuffer weight, int woff, int size) {
+        float[] w = new float[size];
+        weight.get(woff, w, 0, size);
+        rmsnorm(out, in, w, size, LLAMA2C_RMS_EPS);
+    }
+
+    /** run.c {@code rmsnorm} with epsilon {@code eps}: {@code out[j] = w[j] * (s * in[j])}; {@code out} may be {@code in}. */
+    static void rmsnorm(float[] out, float[] in, float[] weight, int size, float eps) {
         float ss = 0f;
         for (int j = 0; j < size; j++) {
             ss += in[j] * in[j];
         }
-        ss = rmsScale(ss, size);
+        ss = rmsScale(ss, size, eps);
         for (int j = 0; j < size; j++) {
-            out[j] = weight.get(woff + j) * (ss * in[j]);
+            out[j] = weight[j] * (ss * in[j]);
         }
     }
 
@@ -293,6 +425,103 @@ public final class ReferenceTransformer {
                 val += w.get(row + j) * in[j];
             }
             out[i] = val;
+        }
+    }
+
+    /**
+     * A weight matrix {@code [rows][cols]} as the reference multiplies it: {@code out[i] = W[i] . in} for every row
+     * {@code i}, and single rows dequantized (the token embedding). Not thread-safe (scratch).
+     */
+    abstract static class Matrix {
+        final int rows;
+        final int cols;
+
+        Matrix(int rows, int cols) {
+            this.rows = rows;
+            this.cols = cols;
+        }
+
+        /** {@code out[0 .. rows)} = this times {@code in[0 .. cols)}. */
+        abstract void matmul(float[] out, float[] in);
+
+        /** {@code dst[0 .. cols)} = row {@code r} as floats. */
+        abstract void row(int r, float[] dst);
+    }
+
+    /** Float32 weights: llama2.c's {@code matmul}, one sequential float accumulator per output. */
+    static final class F32Matrix extends Matrix {
+        private final FloatBuffer w;
+        private final int off;
+
+        F32Matrix(FloatBuffer w, int off, int rows, int cols) {
+            super(rows, cols);
+            this.w = w;
+            this.off = off;
+        }
+
+        @Override
+        void matmul(float[] out, float[] in) {
+            ReferenceTransformer.matmul(out, in, w, off, cols, rows);
+        }
+
+        @Override
+        void row(int r, float[] dst) {
+            w.get(off + r * cols, dst, 0, cols);
+        }
+    }
+
+    /**
+     * F16, BF16, Q8_0 or Q4_0 weights, computed through {@link Quants} (the project's canonical scalar semantics,
+     * ggml's reference quantization): F16/BF16 per element converted, sequential float accumulation; Q8_0/Q4_0 with
+     * the input quantized to Q8_0 once per call.
+     */
+    static final class TypedMatrix extends Matrix {
+        private final GgmlType type;
+        private final ByteBuffer data;
+        private final int rowBytes;
+        private final ByteBuffer act;
+
+        TypedMatrix(GgmlType type, ByteBuffer data, int rows, int cols) {
+            super(rows, cols);
+            this.type = type;
+            this.data = data;
+            this.rowBytes = Math.toIntExact(type.byteSize(cols));
+            boolean quantized = type == GgmlType.Q8_0 || type == GgmlType.Q4_0;
+            this.act = quantized ? ByteBuffer.allocate(Math.toIntExact(GgmlType.Q8_0.byteSize(cols))) : null;
+        }
+
+        @Override
+        void matmul(float[] out, float[] in) {
+            switch (type) {
+                case F16 -> {
+                    for (int i = 0; i < rows; i++) {
+                        out[i] = Quants.dotF16F32(data, i * rowBytes, in, 0, cols);
+                    }
+                }
+                case BF16 -> {
+                    for (int i = 0; i < rows; i++) {
+                        out[i] = Quants.dotBF16F32(data, i * rowBytes, in, 0, cols);
+                    }
+                }
+                case Q8_0 -> {
+                    Quants.quantizeQ8_0(in, 0, cols, act, 0);
+                    for (int i = 0; i < rows; i++) {
+                        out[i] = Quants.dotQ8_0Q8_0(data, i * rowBytes, act, 0, cols);
+                    }
+                }
+                case Q4_0 -> {
+                    Quants.quantizeQ8_0(in, 0, cols, act, 0);
+                    for (int i = 0; i < rows; i++) {
+                        out[i] = Quants.dotQ4_0Q8_0(data, i * rowBytes, act, 0, cols);
+                    }
+                }
+                default -> throw new IllegalStateException("no matmul for " + type);
+            }
+        }
+
+        @Override
+        void row(int r, float[] dst) {
+            Quants.dequantize(type, data, r * rowBytes, dst, 0, cols);
         }
     }
 }

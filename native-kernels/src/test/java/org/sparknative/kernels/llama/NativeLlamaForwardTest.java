@@ -109,7 +109,7 @@ class NativeLlamaForwardTest {
     }
 
     /** One sequence's logits at every position, fed one row per step alone in its own batch. */
-    private static float[][] alone(NativeLlamaModel m, int[] tokens, int threads) {
+    static float[][] alone(NativeLlamaModel m, int[] tokens, int threads) {
         int vocab = m.config().vocabSize();
         float[][] out = new float[tokens.length][vocab];
         try (NativeLlamaBatch b = m.newBatch(1, 1)) {
@@ -125,7 +125,7 @@ class NativeLlamaForwardTest {
      * The same sequence (slot 2) inside a busy batch: two other sequences in other slots, its prompt
      * prefilled 5 rows at once, rows in shuffled order, logits requested for varying row subsets.
      */
-    private static float[][] batched(NativeLlamaModel m, int[] tokens, int threads, boolean generic, long seed) {
+    static float[][] batched(NativeLlamaModel m, int[] tokens, int threads, boolean generic, long seed) {
         int vocab = m.config().vocabSize();
         float[][] out = new float[tokens.length][vocab];
         SplittableRandom rnd = new SplittableRandom(seed);
@@ -173,7 +173,7 @@ class NativeLlamaForwardTest {
         return out;
     }
 
-    private static void assertBitwise(float[][] want, float[][] got, String what) {
+    static void assertBitwise(float[][] want, float[][] got, String what) {
         for (int p = 0; p < want.length; p++) {
             int[] a = new int[want[p].length];
             int[] g = new int[got[p].length];
@@ -185,7 +185,7 @@ class NativeLlamaForwardTest {
         }
     }
 
-    private void checkInvariance(NativeLlamaModel m, int[] tokens) {
+    static void checkInvariance(NativeLlamaModel m, int[] tokens) {
         float[][] ref = alone(m, tokens, 1);
         assertTrue(Arrays.stream(ref).allMatch(r -> Float.isFinite(r[0]) && r[0] != 0f), "sane logits");
         assertBitwise(ref, alone(m, tokens, 2), "alone, 2 threads");

@@ -68,6 +68,17 @@ public final class TestModels {
         + "\"I want to try us,\" Mia said. \"It is cute. We have to find one of smells!\"\n"
         + "Mia felt proud of";
 
+    /**
+     * llama.cpp's greedy output (its default F16 KV cache) for the prompt "The old man" with BOS: the prompt, then 48
+     * tokens, from {@link #STORIES_260K_GGUF} and {@link #STORIES_260K_GGUF_Q8_0} (the same text), as recorded when
+     * the files were made. Decoded with {@link #TOK_512}, which has the GGUF's embedded vocabulary.
+     */
+    public static final String OLD_MAN_F32_Q8_0 = "The old man was a little girl named Lily. She loved to play with her toys"
+        + " and her toys. One day, she saw a big box with a big box. It was a big,";
+    /** As {@link #OLD_MAN_F32_Q8_0}, from {@link #STORIES_260K_GGUF_Q4_0}. */
+    public static final String OLD_MAN_Q4_0 = "The old man was a little girl who loved to play with her toys. She had a big"
+        + " box of colors and a small box. She had a big smil";
+
     private TestModels() {
     }
 
