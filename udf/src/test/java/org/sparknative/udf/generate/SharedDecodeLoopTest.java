@@ -261,6 +261,11 @@ class SharedDecodeLoopTest {
         }
         Thread closer = new Thread(loop::close);
         closer.start();
+        // Release the step only once close() has marked the loop closed: else a slow closer thread lets the loop finish
+        // every row first, and nothing is left to fail.
+        while (!loop.isClosed()) {
+            Thread.sleep(1);
+        }
         device.gate.countDown();
         closer.join(10_000);
         ExecutionException e = assertThrows(ExecutionException.class, () -> waiting.get(30, TimeUnit.SECONDS));
