@@ -78,9 +78,11 @@ public final class PluginProbe {
         System.out.println("report.completionTokens=" + m.completionTokens());
         System.out.println("report.nativeNanos=" + m.nativeNanos());
         System.out.println("modelFileBytes=" + Files.size(model));
-        // The sink polls every second: wait until it has written what the runs left.
+        // The sink polls every second: wait until it has written what the runs left. The last rows are counted before
+        // their task frees its KV cache, so a poll in between has every row but a KV cache still in use: wait for both.
         long deadline = System.nanoTime() + 15_000_000_000L;
-        while (!String.valueOf(m.generateRows()).equals(lastCsvValue(csv, "generateRows")) && System.nanoTime() < deadline) {
+        while ((!String.valueOf(m.generateRows()).equals(lastCsvValue(csv, "generateRows"))
+            || !"0".equals(lastCsvValue(csv, "kvCacheBytes"))) && System.nanoTime() < deadline) {
             Thread.sleep(200);
         }
         try (Stream<Path> files = Files.list(csv)) {
