@@ -346,18 +346,7 @@ public final class CudaLlamaBatch implements AutoCloseable {
             }
             return argmax[k];
         }
-        int vocab = config.vocabSize();
-        if (sampleRow == null) {
-            sampleRow = new float[vocab];
-        }
-        if (fetched != null && fetched[k]) {
-            hostLogits.position((long) k * vocab).get(sampleRow, 0, vocab);
-            hostLogits.position(0);
-        } else {
-            copyRow(k);
-            hostRow.position(0).get(sampleRow, 0, vocab);
-        }
-        return Sampler.sample(sampleRow, vocab, temperature, topp, rngState);
+        return Sampler.sample(hostRow(k), config.vocabSize(), temperature, topp, rngState);
     }
 
     /**
@@ -373,6 +362,15 @@ public final class CudaLlamaBatch implements AutoCloseable {
         if (topK <= 0 && penalty == 1f) {
             return sample(k, temperature, topp, rngState);
         }
+        return Sampler.sampleFiltered(hostRow(k), config.vocabSize(), temperature, topp, topK, penalty, recent, nRecent,
+            rngState);
+    }
+
+    /**
+     * @return logits row {@code k} of the last step in a host array the batch reuses: from {@link #fetchLogits}'s copy
+     *         where it fetched the row, else copied now
+     */
+    private float[] hostRow(int k) {
         int vocab = config.vocabSize();
         if (sampleRow == null) {
             sampleRow = new float[vocab];
@@ -384,7 +382,7 @@ public final class CudaLlamaBatch implements AutoCloseable {
             copyRow(k);
             hostRow.position(0).get(sampleRow, 0, vocab);
         }
-        return Sampler.sampleFiltered(sampleRow, vocab, temperature, topp, topK, penalty, recent, nRecent, rngState);
+        return sampleRow;
     }
 
     /**
