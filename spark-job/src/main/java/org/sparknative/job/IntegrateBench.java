@@ -87,6 +87,10 @@ final class IntegrateBench {
     record Measured(List<BenchReport.IntegrateVariant> variants, Dataset<Row> lastOutput) {
     }
 
+    /** A variant and how native-arrow runs (its backend); the row variants always run on the CPU. */
+    private record Run(Variant variant, IntegrateTransform.Options options) {
+    }
+
     /** A variant's output, and for native-arrow its counters (else null). */
     record Built(Dataset<Row> output, PartitionCounter rows, PartitionCounter invalidRows) {
     }
@@ -102,7 +106,6 @@ final class IntegrateBench {
     static Measured measure(SparkSession spark, Dataset<Row> data, long count, long sumN, Settings s,
                             ExecutorActivity outer) {
         IntegrateFunctions.register(spark, s.policy());
-        registerRelativeError(spark);
         Dataset<Row> warm = s.warmup() == 0 ? null : data.limit(WARMUP_ROWS).cache();
         if (warm != null) {
             // Cached like the data, so that a warm-up runs the same code (over a limit, the batched operator would
@@ -113,18 +116,16 @@ final class IntegrateBench {
         try {
             List<BenchReport.IntegrateVariant> out = new ArrayList<>();
             Dataset<Row> last = null;
-            List<IntegrateTransform.Options> runs = new ArrayList<>();
-            List<Variant> variants = new ArrayList<>(List.of(Variant.values()));
-            while (runs.size() < variants.size()) {
-                runs.add(new IntegrateTransform.Options(s.batchSize(), s.policy(), Backend.CPU));
+            List<Run> runs = new ArrayList<>();
+            for (Variant v : Variant.values()) {
+                runs.add(new Run(v, new IntegrateTransform.Options(s.batchSize(), s.policy(), Backend.CPU)));
             }
             if (s.requested() == Backend.CUDA || Cuda.availability().usable()) {
-                variants.add(Variant.NATIVE_ARROW);
-                runs.add(new IntegrateTransform.Options(s.batchSize(), s.policy(), Backend.CUDA));
+                runs.add(new Run(Variant.NATIVE_ARROW, new IntegrateTransform.Options(s.batchSize(), s.policy(), Backend.CUDA)));
             }
-            for (int i = 0; i < variants.size(); i++) {
-                Variant v = variants.get(i);
-                IntegrateTransform.Options options = runs.get(i);
+            for (Run run : runs) {
+                Variant v = run.variant();
+                IntegrateTransform.Options options = run.options();
                 for (int w = 0; w < s.warmup(); w++) {
                     noop(build(v, warm, options).output());
                 }
