@@ -192,6 +192,9 @@ class BenchCommand implements Callable<Integer> {
         }
         GenerationParams defaults = IntegrateJob.usage(() -> new GenerationParams(maxNewTokens, temperature, 0.9f, seed));
         List<GenerateBench.Model> genModels = doGenerate ? models() : List.of();
+        if (baseline != null && !Files.isRegularFile(baseline)) {
+            throw new UsageException("--baseline " + baseline + ": no such file");
+        }
         BenchReport.Baseline old = baseline == null ? null
             : Comparison.baselineOf(ReportBuilder.read(baseline), baseline.toString());
         if (report != null) {

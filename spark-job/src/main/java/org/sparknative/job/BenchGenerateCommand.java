@@ -41,7 +41,7 @@ final class BenchGenerateCommand extends BenchCommand {
 
     @Override
     public Integer call() throws Exception {
-        refuse(submitters, "--submitters", "concurrent tasks are the executor's cores: --master local[N] or --partitions");
+        refuse(submitters, "--submitters", "--master local[N] or --partitions (concurrent tasks are the executor's cores)");
         refuse(javaSlots, "--java-slots", "--backends cpu,java with --slots");
         refuse(cudaSlots, "--cuda-slots", "--backends cuda with --slots");
         refuse(cudaSubmitters, "--cuda-submitters", "--backends cuda; the executor's tasks share its decode loop");

@@ -156,11 +156,25 @@ final class GenerateJob implements Callable<Integer> {
                    double msPerToken, String output, long resumedRows, int chunks, List<ExecutorActivity.Executor> executors) {
     }
 
+    /**
+     * @return the job's default settings
+     * @throws UsageException naming the option ({@code --top-p}, not the row setting {@code top_p}) of a bad value
+     */
+    private GenerationParams defaults() {
+        try {
+            return new GenerationParams(maxNewTokens, temperature, topP, seed, topK, repetitionPenalty, stop);
+        } catch (IllegalArgumentException e) {
+            // GenerationParams names the per-row fields (top_p, max_new_tokens, stop ...); here they are options.
+            String m = e.getMessage();
+            int end = m.indexOf(' ');
+            throw new UsageException("--" + m.substring(0, end).replace('_', '-') + m.substring(end));
+        }
+    }
+
     @Override
     public Integer call() throws Exception {
         DataIO.Format outFormat = IntegrateJob.usage(() -> DataIO.Format.parse(format));
-        GenerationParams defaults = IntegrateJob.usage(() -> new GenerationParams(maxNewTokens, temperature, topP, seed, topK,
-            repetitionPenalty, stop));
+        GenerationParams defaults = defaults();
         BadRowPolicy longPromptPolicy = IntegrateJob.usage(() -> BadRowPolicy.LONG_PROMPTS.parse(longPrompts));
         Backend optionBackend = backend == null ? Backend.CPU : IntegrateJob.usage(() -> Backend.parse(backend));
         if (summary != null) {

@@ -143,6 +143,9 @@ class BenchCommandTest {
         r = CliRun.of("bench", "--rows", "0");
         assertEquals(2, r.exit(), r.err());
         assertTrue(r.err().contains("--rows must be >= 1, got 0"), r.err());
+        r = CliRun.of("bench", "--baseline", tmp.resolve("missing.json").toString());
+        assertEquals(2, r.exit(), r.err());
+        assertTrue(r.err().contains("--baseline " + tmp.resolve("missing.json") + ": no such file"), r.err());
         r = CliRun.of("bench", "--workloads", "integrate", "--rows", "100", "--scale", "1,2");
         assertEquals(2, r.exit(), r.err());
         assertTrue(r.err().contains("--scale starts a Spark application per resource count"), r.err());

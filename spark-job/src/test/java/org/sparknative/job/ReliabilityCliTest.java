@@ -146,6 +146,8 @@ class ReliabilityCliTest {
             {"generate", "--input", prompts.toString(), "--synthetic-model", SYNTHETIC, "--top-p", "0"},
             {"generate", "--input", prompts.toString(), "--synthetic-model", SYNTHETIC, "--top-p", "2"},
             {"generate", "--input", prompts.toString(), "--synthetic-model", SYNTHETIC, "--temperature", "-1"},
+            {"generate", "--input", prompts.toString(), "--synthetic-model", SYNTHETIC, "--top-k", "-1"},
+            {"generate", "--input", prompts.toString(), "--synthetic-model", SYNTHETIC, "--stop", ""},
             {"generate", "--input", prompts.toString(), "--synthetic-model", SYNTHETIC, "--limit", "-1"},
             {"generate", "--input", prompts.toString(), "--synthetic-model", SYNTHETIC, "--partitions", "0"},
             {"integrate", "--rows", "-5"},
@@ -159,6 +161,10 @@ class ReliabilityCliTest {
             assertEquals(1, bad.err().lines().filter(l -> l.contains("error:")).count(), bad.err());
             assertFalse(bad.err().contains("\tat "), bad.err());
         }
+        // A default out of range is named by its option, not by the per-row setting's name.
+        assertTrue(run(usage[1]).err().contains("error: --top-p must be in (0, 1], got 2.0"));
+        assertTrue(run(usage[3]).err().contains("error: --top-k must be >= 0, got -1"));
+        assertTrue(run(usage[4]).err().contains("error: --stop strings must be 1 to 1024 bytes, got 0 bytes"));
     }
 
     @Test
