@@ -137,11 +137,15 @@ typedef struct sn_llama_model {
 /* Tensor t (SN_T_*) of layer l. */
 #define SN_W(m, t, l) (&(m)->w[(size_t) (t) * (size_t) (m)->n_layers + (size_t) (l)])
 
+/* Floats of the stack buffer an F16 KV cache's attention converts a chunk of positions into (the largest head size). */
+#define SN_KV_CHUNK_FLOATS 8192
+
 typedef struct sn_llama_batch {
     const sn_llama_model *m;
     int32_t max_slots, max_rows;
     int32_t force_generic; /* 1: never use the AVX2 code path (tests prove both paths agree bitwise) */
-    float *key_cache, *value_cache; /* [layer][slot][pos][kv_dim] */
+    int32_t kv_f16;        /* 1: the caches hold IEEE binary16 (uint16_t) elements, 0: float */
+    void *key_cache, *value_cache; /* [layer][slot][pos][kv_dim] of float, or of uint16_t when kv_f16 */
     float *x, *xb, *q, *k, *v, *hb, *hb2; /* [max_rows][dim | kv_dim | hidden] */
     float *att;                          /* [max_rows][n_heads][seq_len] */
     float *logits;                       /* [max_rows][vocab] */
@@ -480,23 +484,29 @@ static inline void sn_llama_batch_free(int64_t batch) {
 
 /*
  * A batch of max_slots sequences (KV cache [layer][slot][pos][kv_dim], keys and values) that runs at most
- * max_rows rows per step. out[0] receives the handle. Returns SN_OK, SN_ERR_ARG or
- * SN_ERR_NOMEM.
+ * max_rows rows per step. kv_f16: 0 stores the cache in float, 1 in IEEE binary16 (half the memory; keys and
+ * values are rounded to nearest even when stored, and attention reads them back exactly, so the result is the
+ * float path's on the rounded values; llama.cpp's default cache type). out[0] receives the handle. Returns
+ * SN_OK, SN_ERR_ARG or SN_ERR_NOMEM.
  */
-static inline sn_status sn_llama_batch_new(int64_t model, int32_t max_slots, int32_t max_rows, int64_t *out) {
+static inline sn_status sn_llama_batch_new(int64_t model, int32_t max_slots, int32_t max_rows, int32_t kv_f16,
+                                           int64_t *out) {
     out[0] = 0;
     const sn_llama_model *m = (const sn_llama_model *) (intptr_t) model;
-    if (m == NULL || max_slots <= 0 || max_rows <= 0) return SN_ERR_ARG;
+    if (m == NULL || max_slots <= 0 || max_rows <= 0 || (kv_f16 != 0 && kv_f16 != 1)) return SN_ERR_ARG;
+    if (kv_f16 && m->head_size > SN_KV_CHUNK_FLOATS) return SN_ERR_ARG;
     sn_llama_batch *b = (sn_llama_batch *) calloc(1, sizeof(sn_llama_batch));
     if (b == NULL) return SN_ERR_NOMEM;
     b->m = m;
     b->max_slots = max_slots;
     b->max_rows = max_rows;
+    b->kv_f16 = kv_f16;
     const size_t R = (size_t) max_rows;
     const size_t cache = (size_t) m->n_layers * (size_t) max_slots * (size_t) m->seq_len * (size_t) m->kv_dim;
+    const size_t kv_elem = kv_f16 ? sizeof(uint16_t) : sizeof(float);
     int failed = 0;
-    b->key_cache = (float *) sn_llama_alloc(cache, sizeof(float), &failed);
-    b->value_cache = (float *) sn_llama_alloc(cache, sizeof(float), &failed);
+    b->key_cache = sn_llama_alloc(cache, kv_elem, &failed);
+    b->value_cache = sn_llama_alloc(cache, kv_elem, &failed);
     b->x = (float *) sn_llama_alloc(R * m->dim, sizeof(float), &failed);
     b->xb = (float *) sn_llama_alloc(R * m->dim, sizeof(float), &failed);
     b->q = (float *) sn_llama_alloc(R * m->dim, sizeof(float), &failed);
@@ -822,6 +832,62 @@ SN_INLINE uint16_t sn_f32_to_f16(float f) {
     const uint32_t rest = m & ((1u << shift) - 1), half = 1u << (shift - 1);
     if (rest > half || (rest == half && (h & 1) != 0)) h++;
     return (uint16_t) (sign | h);
+}
+
+/*
+ * Attention over an F16 KV cache, with llama.cpp's roundings: the query head is rounded to binary16 before the
+ * scores, as ggml converts the query to the F16 key cache's dot type (without it the greedy texts of the
+ * stories260K GGUF files part from llama.cpp's after about 40 tokens; with it they are llama.cpp's). The keys
+ * (values) of a chunk of positions are converted to float, exactly, into a stack buffer of SN_KV_CHUNK_FLOATS
+ * floats, and the float functions above run on the buffer: every score and every output element is computed with
+ * the float path's operations in its order (positions ascending for the values), so the result is the float
+ * path's bits on the rounded query, keys and values (ReferenceTransformer's F16 cache does the same roundings).
+ */
+SN_INLINE int sn_kv_chunk(int hs) {
+    int c = SN_KV_CHUNK_FLOATS / hs;
+    return c >= 8 ? c & ~7 : c;
+}
+
+SN_INLINE void sn_kv_rows_to_f32(float *dst, const uint16_t *src, int ld, int hs, int rows) {
+    for (int t = 0; t < rows; t++) {
+        const uint16_t *row = src + (size_t) t * ld;
+        for (int i = 0; i < hs; i++) dst[(size_t) t * hs + i] = sn_f16_to_f32(row[i]);
+    }
+}
+
+SN_INLINE void sn_att_scores_f16(float *att, const float *q0, const uint16_t *k, int ldk, int hs, int n, float scale) {
+    float buf[SN_KV_CHUNK_FLOATS];
+    float q[SN_KV_CHUNK_FLOATS];
+    for (int i = 0; i < hs; i++) q[i] = sn_f16_to_f32(sn_f32_to_f16(q0[i]));
+    const int chunk = sn_kv_chunk(hs);
+    for (int t0 = 0; t0 < n; t0 += chunk) {
+        const int cnt = n - t0 < chunk ? n - t0 : chunk;
+        sn_kv_rows_to_f32(buf, k + (size_t) t0 * ldk, ldk, hs, cnt);
+        sn_att_scores(att + t0, q, buf, hs, hs, cnt, scale);
+    }
+}
+
+SN_INLINE void sn_att_values_f16(float *out, const float *att, const uint16_t *v, int ldv, int hs, int n) {
+    float buf[SN_KV_CHUNK_FLOATS];
+    const int chunk = sn_kv_chunk(hs);
+    for (int i = 0; i < hs; i++) out[i] = 0.0f;
+    for (int t0 = 0; t0 < n; t0 += chunk) {
+        const int cnt = n - t0 < chunk ? n - t0 : chunk;
+        sn_kv_rows_to_f32(buf, v + (size_t) t0 * ldv, ldv, hs, cnt);
+        int i = 0;
+#if SN_HAVE_VEC
+        for (; i + 8 <= hs; i += 8) {
+            sn_v8 acc = sn_load8(out + i);
+            for (int t = 0; t < cnt; t++) acc += sn_bcast8(att[t0 + t]) * sn_load8(buf + (size_t) t * hs + i);
+            memcpy(out + i, &acc, sizeof acc);
+        }
+#endif
+        for (; i < hs; i++) {
+            float acc = out[i];
+            for (int t = 0; t < cnt; t++) acc += att[t0 + t] * buf[(size_t) t * hs + i];
+            out[i] = acc;
+        }
+    }
 }
 
 /*
@@ -1215,10 +1281,10 @@ typedef struct sn_forward_job {
  * The blocks put a barrier wherever a phase reads what other threads wrote.
  */
 
-/* Layer l's part [max_slots][seq_len][kv_dim] of a cache [layer][slot][pos][kv_dim]. */
-SN_INLINE float *sn_cache_layer(const sn_llama_batch *b, float *cache, int l) {
+/* Element offset of layer l's part [max_slots][seq_len][kv_dim] of a cache [layer][slot][pos][kv_dim]. */
+SN_INLINE size_t sn_cache_layer(const sn_llama_batch *b, int l) {
     const size_t slot_stride = (size_t) b->m->seq_len * b->m->kv_dim;
-    return cache + (size_t) l * ((size_t) b->max_slots * slot_stride);
+    return (size_t) l * ((size_t) b->max_slots * slot_stride);
 }
 
 /* Row-parallel: x = the token's embedding row. */
@@ -1236,8 +1302,7 @@ SN_INLINE void sn_phase_qkv(const sn_forward_job *s, int l, int tid, int nth) {
     const sn_llama_model *m = b->m;
     const int R = s->rows, dim = m->dim, kv_dim = m->kv_dim, hs = m->head_size;
     const size_t slot_stride = (size_t) m->seq_len * kv_dim;
-    float *kc = sn_cache_layer(b, b->key_cache, l);
-    float *vc = sn_cache_layer(b, b->value_cache, l);
+    const size_t layer = sn_cache_layer(b, l);
     int i0, i1;
     sn_split(dim, tid, nth, &i0, &i1);
     sn_matmul_typed(SN_W(m, SN_T_WQ, l), dim, b->xb, b->xq, R, b->q, dim, i0, i1, s->avx);
@@ -1249,9 +1314,18 @@ SN_INLINE void sn_phase_qkv(const sn_forward_job *s, int l, int tid, int nth) {
         const int pos = s->positions[r];
         float *k = b->k + (size_t) r * kv_dim;
         sn_rope(k, m->rope + (size_t) pos * hs, hs, i0, i1);
-        const size_t off = (size_t) s->slots[r] * slot_stride + (size_t) pos * kv_dim;
-        memcpy(kc + off + i0, k + i0, (size_t) (i1 - i0) * sizeof(float));
-        memcpy(vc + off + i0, b->v + (size_t) r * kv_dim + i0, (size_t) (i1 - i0) * sizeof(float));
+        const size_t off = layer + (size_t) s->slots[r] * slot_stride + (size_t) pos * kv_dim;
+        const float *v = b->v + (size_t) r * kv_dim;
+        if (b->kv_f16) {
+            uint16_t *kh = (uint16_t *) b->key_cache + off, *vh = (uint16_t *) b->value_cache + off;
+            for (int i = i0; i < i1; i++) {
+                kh[i] = sn_f32_to_f16(k[i]);
+                vh[i] = sn_f32_to_f16(v[i]);
+            }
+        } else {
+            memcpy((float *) b->key_cache + off + i0, k + i0, (size_t) (i1 - i0) * sizeof(float));
+            memcpy((float *) b->value_cache + off + i0, v + i0, (size_t) (i1 - i0) * sizeof(float));
+        }
     }
 }
 
@@ -1265,8 +1339,7 @@ SN_INLINE void sn_phase_attention(const sn_forward_job *s, int l, int tid, int n
     const int dim = m->dim, kv_dim = m->kv_dim, hs = m->head_size;
     const int n_heads = m->n_heads, kv_mul = m->kv_mul, seq = m->seq_len;
     const size_t slot_stride = (size_t) seq * kv_dim;
-    const float *kc = sn_cache_layer(b, b->key_cache, l);
-    const float *vc = sn_cache_layer(b, b->value_cache, l);
+    const size_t layer = sn_cache_layer(b, l);
     const float att_scale = sqrtf((float) hs);
     const int items = s->rows * n_heads;
     const int per = items / nth, extra = items % nth;
@@ -1277,10 +1350,17 @@ SN_INLINE void sn_phase_attention(const sn_forward_job *s, int l, int tid, int n
         const int pos = s->positions[r];
         const float *q = b->q + (size_t) r * dim + (size_t) h * hs;
         float *att = b->att + ((size_t) r * n_heads + h) * seq;
-        const size_t base = (size_t) s->slots[r] * slot_stride + (size_t) (h / kv_mul) * hs;
-        sn_att_scores(att, q, kc + base, kv_dim, hs, pos + 1, att_scale);
-        sn_softmax(att, pos + 1);
-        sn_att_values(b->xb + (size_t) r * dim + (size_t) h * hs, att, vc + base, kv_dim, hs, pos + 1);
+        const size_t base = layer + (size_t) s->slots[r] * slot_stride + (size_t) (h / kv_mul) * hs;
+        float *out = b->xb + (size_t) r * dim + (size_t) h * hs;
+        if (b->kv_f16) {
+            sn_att_scores_f16(att, q, (const uint16_t *) b->key_cache + base, kv_dim, hs, pos + 1, att_scale);
+            sn_softmax(att, pos + 1);
+            sn_att_values_f16(out, att, (const uint16_t *) b->value_cache + base, kv_dim, hs, pos + 1);
+        } else {
+            sn_att_scores(att, q, (const float *) b->key_cache + base, kv_dim, hs, pos + 1, att_scale);
+            sn_softmax(att, pos + 1);
+            sn_att_values(out, att, (const float *) b->value_cache + base, kv_dim, hs, pos + 1);
+        }
     }
 }
 

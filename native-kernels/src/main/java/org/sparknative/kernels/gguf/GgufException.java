@@ -20,6 +20,23 @@ public class GgufException extends CheckpointException {
     }
 
     /**
+     * @param location the GGUF file's name or URI
+     * @param message  what is wrong, naming the key or tensor and expected vs actual
+     */
+    public GgufException(String location, String message) {
+        super(location, message);
+    }
+
+    /**
+     * @param location the GGUF file's name or URI
+     * @param message  what is wrong
+     * @param cause    the I/O error behind it
+     */
+    public GgufException(String location, String message, Throwable cause) {
+        super(location, message, cause);
+    }
+
+    /**
      * @param file    the GGUF file
      * @param message what is wrong
      * @param cause   the I/O error behind it

@@ -72,6 +72,7 @@ public final class GgufFile {
     static final int MIN_KV_BYTES = 14;
 
     private final Path path;
+    private final String location;
     private final long fileBytes;
     private final int version;
     private final Map<String, GgufValue> metadata;
@@ -80,9 +81,10 @@ public final class GgufFile {
     private final int alignment;
     private final long dataOffset;
 
-    private GgufFile(Path path, long fileBytes, int version, Map<String, GgufValue> metadata, List<GgufTensor> tensors,
+    private GgufFile(Path path, String location, long fileBytes, int version, Map<String, GgufValue> metadata, List<GgufTensor> tensors,
                      int alignment, long dataOffset) {
         this.path = path;
+        this.location = location;
         this.fileBytes = fileBytes;
         this.version = version;
         this.metadata = Collections.unmodifiableMap(metadata);
@@ -106,7 +108,7 @@ public final class GgufFile {
      */
     public static GgufFile open(Path file) {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            return new Parser(file, ch, ch.size()).parse();
+            return new Parser(file, file.toString(), ch::read, ch.size()).parse();
         } catch (NoSuchFileException e) {
             throw new GgufException(file, "GGUF file not found");
         } catch (IOException e) {
@@ -114,9 +116,49 @@ public final class GgufFile {
         }
     }
 
-    /** @return the file this was read from */
+    /**
+     * Positional reads of a file's bytes: {@code read(dst, position)} reads into {@code dst} from {@code position}
+     * as {@link FileChannel#read(ByteBuffer, long)} does (returns the bytes read, -1 at the end of the file).
+     */
+    @FunctionalInterface
+    public interface Source {
+        /**
+         * @param dst      the buffer to fill from its position
+         * @param position the file offset of the first byte to read
+         * @return bytes read, or -1 at the end of the file
+         * @throws IOException if the read fails
+         */
+        int read(ByteBuffer dst, long position) throws IOException;
+    }
+
+    /**
+     * Reads and validates the header region of a GGUF file that is not a local file (a model on a remote filesystem,
+     * whose metadata the driver reads while the tensors stay where they are). Reads only the header region, as
+     * {@link #open} does. The result names {@code location} in its messages; its {@link #path()} is null and it cannot
+     * {@link #map} tensors.
+     *
+     * @param location  the file's name or URI, for messages
+     * @param fileBytes the file's length in bytes
+     * @param source    positional reads of the file
+     * @return the validated file
+     * @throws GgufException naming {@code location}, as {@link #open} does
+     */
+    public static GgufFile read(String location, long fileBytes, Source source) {
+        try {
+            return new Parser(null, location, source, fileBytes).parse();
+        } catch (IOException e) {
+            throw new GgufException(location, "cannot read GGUF file: " + e, e);
+        }
+    }
+
+    /** @return the file this was read from; null for a file read through {@link #read(String, long, Source)} */
     public Path path() {
         return path;
+    }
+
+    /** @return the file's name or URI, as messages name it */
+    public String location() {
+        return location;
     }
 
     /** @return the file's length in bytes when it was opened */
@@ -161,7 +203,7 @@ public final class GgufFile {
     public GgufValue require(String key) {
         GgufValue v = metadata.get(key);
         if (v == null) {
-            throw new GgufException(path, "metadata key '" + key + "' is missing");
+            throw new GgufException(location, "metadata key '" + key + "' is missing");
         }
         return v;
     }
@@ -276,7 +318,7 @@ public final class GgufFile {
         try {
             return get.apply(v);
         } catch (IllegalStateException e) {
-            throw new GgufException(path, "metadata key '" + key + "': " + e.getMessage());
+            throw new GgufException(location, "metadata key '" + key + "': " + e.getMessage());
         }
     }
 
@@ -297,7 +339,7 @@ public final class GgufFile {
     public GgufTensor requireTensor(String name) {
         GgufTensor t = byName.get(name);
         if (t == null) {
-            throw new GgufException(path, "tensor '" + name + "' is missing");
+            throw new GgufException(location, "tensor '" + name + "' is missing");
         }
         return t;
     }
@@ -314,7 +356,7 @@ public final class GgufFile {
     public ByteBuffer map(GgufTensor t) {
         requireOwn(t);
         if (t.byteSize() > Integer.MAX_VALUE) {
-            throw new GgufException(path, "tensor '" + t.name() + "' is " + t.byteSize() + " bytes, more than the"
+            throw new GgufException(location, "tensor '" + t.name() + "' is " + t.byteSize() + " bytes, more than the"
                 + " 2147483647 one mapping holds; map it by rows");
         }
         return mapRange(t.offset(), t.byteSize(), "tensor '" + t.name() + "'");
@@ -333,12 +375,12 @@ public final class GgufFile {
     public ByteBuffer mapRows(GgufTensor t, long firstRow, long rowCount) {
         requireOwn(t);
         if (firstRow < 0 || rowCount < 0 || firstRow > t.rows() - rowCount) {
-            throw new GgufException(path, "tensor '" + t.name() + "': rows " + firstRow + " + " + rowCount
+            throw new GgufException(location, "tensor '" + t.name() + "': rows " + firstRow + " + " + rowCount
                 + " outside its " + t.rows() + " rows");
         }
         long bytes = rowCount * t.rowBytes();
         if (bytes > Integer.MAX_VALUE) {
-            throw new GgufException(path, "tensor '" + t.name() + "': " + rowCount + " rows are " + bytes
+            throw new GgufException(location, "tensor '" + t.name() + "': " + rowCount + " rows are " + bytes
                 + " bytes, more than the 2147483647 one mapping holds");
         }
         return mapRange(t.offset() + firstRow * t.rowBytes(), bytes, "tensor '" + t.name() + "'");
@@ -369,11 +411,11 @@ public final class GgufFile {
     public float[] dequantizeRows(GgufTensor t, long firstRow, long rowCount) {
         requireOwn(t);
         if (!t.type().isSupported()) {
-            throw new GgufException(path, "tensor '" + t.name() + "' is " + t.type() + ", which this project does not"
+            throw new GgufException(location, "tensor '" + t.name() + "' is " + t.type() + ", which this project does not"
                 + " convert (F32, F16, BF16, Q8_0 and Q4_0 only)");
         }
         if (rowCount > 0 && t.rowLength() > MAX_JAVA_ARRAY / rowCount) {
-            throw new GgufException(path, "tensor '" + t.name() + "': " + rowCount + " rows of " + t.rowLength()
+            throw new GgufException(location, "tensor '" + t.name() + "': " + rowCount + " rows of " + t.rowLength()
                 + " elements are more than a Java array holds");
         }
         ByteBuffer b = mapRows(t, firstRow, rowCount);
@@ -384,26 +426,29 @@ public final class GgufFile {
 
     private void requireOwn(GgufTensor t) {
         if (!t.equals(byName.get(t.name()))) {
-            throw new GgufException(path, "tensor " + t + " is not one of this file's");
+            throw new GgufException(location, "tensor " + t + " is not one of this file's");
         }
     }
 
     private ByteBuffer mapRange(long offset, long bytes, String what) {
+        if (path == null) {
+            throw new GgufException(location, "cannot map " + what + ": the file was read remotely (only its header)");
+        }
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
             long size = ch.size();
             if (offset + bytes > size) {
-                throw new GgufException(path, what + ": bytes " + offset + " to " + (offset + bytes) + " lie past the end"
+                throw new GgufException(location, what + ": bytes " + offset + " to " + (offset + bytes) + " lie past the end"
                     + " of the file (" + size + " bytes now, " + fileBytes + " when opened)");
             }
             return ch.map(FileChannel.MapMode.READ_ONLY, offset, bytes).order(ByteOrder.LITTLE_ENDIAN);
         } catch (IOException e) {
-            throw new GgufException(path, "cannot map " + what + ": " + e, e);
+            throw new GgufException(location, "cannot map " + what + ": " + e, e);
         }
     }
 
     @Override
     public String toString() {
-        return path + " (GGUF v" + version + ", " + metadata.size() + " keys, " + tensors.size() + " tensors)";
+        return location + " (GGUF v" + version + ", " + metadata.size() + " keys, " + tensors.size() + " tensors)";
     }
 
     // ---------------------------------------------------------------------------------------------------- parser
@@ -413,7 +458,8 @@ public final class GgufFile {
         private static final int WINDOW = 1 << 16;
 
         private final Path path;
-        private final FileChannel ch;
+        private final String location;
+        private final Source ch;
         private final long size;
         private final ByteBuffer buf = ByteBuffer.allocate(WINDOW).order(ByteOrder.LITTLE_ENDIAN);
         /** File offset of {@code buf}'s first byte; the window holds [bufStart, bufStart + buf.limit()). */
@@ -421,15 +467,16 @@ public final class GgufFile {
         /** What is being read, for messages. */
         private String context = "header";
 
-        Parser(Path path, FileChannel ch, long size) {
+        Parser(Path path, String location, Source ch, long size) {
             this.path = path;
+            this.location = location;
             this.ch = ch;
             this.size = size;
             buf.limit(0);
         }
 
         private GgufException fail(String message) {
-            return new GgufException(path, message);
+            return new GgufException(location, message);
         }
 
         private long pos() {
@@ -647,7 +694,7 @@ public final class GgufFile {
                         + "' (bytes " + t.offset() + " to " + t.end() + ") overlap");
                 }
             }
-            return new GgufFile(path, size, version, metadata, tensors, alignment, dataOffset);
+            return new GgufFile(path, location, size, version, metadata, tensors, alignment, dataOffset);
         }
 
         private GgufValueType valueType(int id, String what) {

@@ -101,12 +101,12 @@ public final class GgufTokenizer {
     /** SentencePiece's visible space, U+2581. */
     private static final char SPM_SPACE = '\u2581';
 
-    private final Path source;
+    private final String source;
     private final byte[] image;
     private final int vocabSize;
     private final int maxTokenLength;
 
-    private GgufTokenizer(Path source, byte[] image, int vocabSize, int maxTokenLength) {
+    private GgufTokenizer(String source, byte[] image, int vocabSize, int maxTokenLength) {
         this.source = source;
         this.image = image;
         this.vocabSize = vocabSize;
@@ -124,7 +124,7 @@ public final class GgufTokenizer {
      */
     public static GgufTokenizer of(GgufFile gguf) {
         Objects.requireNonNull(gguf, "gguf");
-        Path file = gguf.path();
+        String file = gguf.location();
         if (!gguf.has(MODEL_KEY)) {
             throw new GgufException(file, "metadata key '" + MODEL_KEY + "' is missing: the file carries no tokenizer;"
                 + " give a llama2.c tokenizer file instead (--tokenizer)");
@@ -259,7 +259,7 @@ public final class GgufTokenizer {
 
     /** @return a new Java tokenizer of this vocabulary (immutable, thread-safe) */
     public Tokenizer java() {
-        return Tokenizer.parse(source.toString(), image, vocabSize);
+        return Tokenizer.parse(source, image, vocabSize);
     }
 
     /**
@@ -267,11 +267,11 @@ public final class GgufTokenizer {
      *         is the GGUF file. The caller owns it and must close it.
      */
     public NativeTokenizer nativeTokenizer() {
-        return NativeTokenizer.parse(source, image, vocabSize);
+        return NativeTokenizer.parse(Path.of(source), image, vocabSize);
     }
 
-    /** @return the GGUF file this tokenizer was read from */
-    public Path source() {
+    /** @return the name or URI of the GGUF file this tokenizer was read from */
+    public String source() {
         return source;
     }
 
@@ -319,7 +319,7 @@ public final class GgufTokenizer {
             return;
         }
         String actual = id < 0 || id >= n ? id + ", outside the " + n + " tokens" : Long.toString(id);
-        throw new GgufException(gguf.path(), "metadata key '" + key + "': expected " + expected + " (the llama2.c tokenizer"
+        throw new GgufException(gguf.location(), "metadata key '" + key + "': expected " + expected + " (the llama2.c tokenizer"
             + " has " + what + " at id " + expected + "), got " + actual);
     }
 
@@ -327,7 +327,7 @@ public final class GgufTokenizer {
     private static void requireFlag(GgufFile gguf, String key, boolean supported, String why) {
         boolean value = gguf.getBoolean(key, supported);
         if (value != supported) {
-            throw new GgufException(gguf.path(), "metadata key '" + key + "': expected " + supported + " (" + why
+            throw new GgufException(gguf.location(), "metadata key '" + key + "': expected " + supported + " (" + why
                 + "), got " + value + "; not supported yet");
         }
     }

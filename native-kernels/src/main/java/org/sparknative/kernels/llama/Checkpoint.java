@@ -230,6 +230,22 @@ public final class Checkpoint {
         return layout(format, config).get(null);
     }
 
+    /**
+     * @param contextLength positions to run with, {@code [1, seq_len]}
+     * @return this checkpoint with {@code config().seqLen()} set to {@code contextLength} (the KV cache length of
+     *         the batches made from it); the file, its layout and its header are unchanged
+     * @throws CheckpointException naming the file if {@code contextLength} is outside {@code [1, seq_len]}
+     */
+    public Checkpoint withContext(int contextLength) {
+        if (contextLength < 1 || contextLength > config.seqLen()) {
+            throw new CheckpointException(path, "context " + contextLength + ": expected 1 to the checkpoint's seq_len "
+                + config.seqLen() + " (a llama2.c checkpoint runs with at most its header's context)");
+        }
+        LlamaConfig c = config;
+        return new Checkpoint(path, format, new LlamaConfig(c.dim(), c.hiddenDim(), c.nLayers(), c.nHeads(),
+            c.nKvHeads(), c.vocabSize(), contextLength, c.sharedClassifier()), fileBytes, offsets);
+    }
+
     /** @return the file this header was read from */
     public Path path() {
         return path;

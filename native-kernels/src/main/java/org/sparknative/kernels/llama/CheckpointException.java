@@ -18,6 +18,11 @@ public class CheckpointException extends IllegalArgumentException {
         super(location + ": " + message);
     }
 
+    /** @param location a file name or URI (a model on a remote filesystem) */
+    public CheckpointException(String location, String message, Throwable cause) {
+        super(location + ": " + message, cause);
+    }
+
     public CheckpointException(Path file, String message, Throwable cause) {
         super(file + ": " + message, cause);
     }

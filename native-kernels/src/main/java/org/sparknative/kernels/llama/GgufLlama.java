@@ -157,7 +157,7 @@ public final class GgufLlama {
         Objects.requireNonNull(file, "file");
         String arch = file.getString("general.architecture", null);
         if (!ARCHITECTURE.equals(arch)) {
-            throw new GgufException(file.path(), "general.architecture: expected one of [" + ARCHITECTURE + "], got "
+            throw new GgufException(file.location(), "general.architecture: expected one of [" + ARCHITECTURE + "], got "
                 + (arch == null ? "none (key missing)" : "'" + arch + "'"));
         }
         String p = ARCHITECTURE + ".";
@@ -170,16 +170,16 @@ public final class GgufLlama {
         float eps = file.getFloat(p + "attention.layer_norm_rms_epsilon");
         float base = file.getFloat(p + "rope.freq_base", DEFAULT_ROPE_BASE);
         if (!(eps > 0f) || Float.isInfinite(eps)) {
-            throw new GgufException(file.path(), p + "attention.layer_norm_rms_epsilon: expected a positive finite"
+            throw new GgufException(file.location(), p + "attention.layer_norm_rms_epsilon: expected a positive finite"
                 + " float, got " + eps);
         }
         if (!(base > 0f) || Float.isInfinite(base)) {
-            throw new GgufException(file.path(), p + "rope.freq_base: expected a positive finite float, got " + base);
+            throw new GgufException(file.location(), p + "rope.freq_base: expected a positive finite float, got " + base);
         }
         GgufTensor emb = file.tensor(tensorName(Tensor.TOKEN_EMBEDDING, 0)).orElseThrow(
-            () -> new GgufException(file.path(), "tensor '" + tensorName(Tensor.TOKEN_EMBEDDING, 0) + "' is missing"));
+            () -> new GgufException(file.location(), "tensor '" + tensorName(Tensor.TOKEN_EMBEDDING, 0) + "' is missing"));
         if (emb.nDims() != 2 || emb.dim(1) > Integer.MAX_VALUE) {
-            throw new GgufException(file.path(), "tensor '" + emb.name() + "': expected dims [" + dim + ", vocab], got "
+            throw new GgufException(file.location(), "tensor '" + emb.name() + "': expected dims [" + dim + ", vocab], got "
                 + Arrays.toString(emb.dims()));
         }
         int vocab = (int) emb.dim(1);
@@ -189,11 +189,11 @@ public final class GgufLlama {
         try {
             config = new LlamaConfig(dim, hidden, nLayers, heads, kvHeads, vocab, seq, shared);
         } catch (IllegalArgumentException e) {
-            throw new GgufException(file.path(), "inconsistent llama shape: " + e.getMessage());
+            throw new GgufException(file.location(), "inconsistent llama shape: " + e.getMessage());
         }
         int ropeDims = file.getInt(p + "rope.dimension_count", config.headSize());
         if (ropeDims != config.headSize()) {
-            throw new GgufException(file.path(), p + "rope.dimension_count: expected the head size " + config.headSize()
+            throw new GgufException(file.location(), p + "rope.dimension_count: expected the head size " + config.headSize()
                 + " (partial rotary embeddings are not supported), got " + ropeDims);
         }
         int kvd = config.kvDim();
@@ -222,15 +222,15 @@ public final class GgufLlama {
 
     /** Looks up and checks one tensor: {@code {cols, rows}} (or {@code {cols}} for a vector) and its type. */
     private static TensorRef ref(GgufFile file, String name, int cols, int rows, boolean vector) {
-        GgufTensor t = file.tensor(name).orElseThrow(() -> new GgufException(file.path(), "tensor '" + name
+        GgufTensor t = file.tensor(name).orElseThrow(() -> new GgufException(file.location(), "tensor '" + name
             + "' is missing (expected dims " + (vector ? "[" + cols + "]" : "[" + cols + ", " + rows + "]") + ")"));
         long[] want = vector ? new long[] {cols} : new long[] {cols, rows};
         if (!Arrays.equals(t.dims(), want)) {
-            throw new GgufException(file.path(), "tensor '" + name + "': expected dims " + Arrays.toString(want)
+            throw new GgufException(file.location(), "tensor '" + name + "': expected dims " + Arrays.toString(want)
                 + ", got " + Arrays.toString(t.dims()));
         }
         if (vector ? t.type() != GgmlType.F32 : !SUPPORTED_TYPES.contains(t.type())) {
-            throw new GgufException(file.path(), "tensor '" + name + "': type " + t.type() + " is not supported here;"
+            throw new GgufException(file.location(), "tensor '" + name + "': type " + t.type() + " is not supported here;"
                 + " expected " + (vector ? "F32 (norm weights)" : "one of " + supportedList()));
         }
         return new TensorRef(name, t.type(), rows, cols, t.offset(), t.byteSize());
@@ -308,7 +308,7 @@ public final class GgufLlama {
 
     @Override
     public String toString() {
-        return String.format(Locale.ROOT, "GgufLlama(%s, %s, eps=%s, rope_base=%s, trained_ctx=%d)", file.path(), config,
+        return String.format(Locale.ROOT, "GgufLlama(%s, %s, eps=%s, rope_base=%s, trained_ctx=%d)", file.location(), config,
             rmsEps, ropeBase, trainedContextLength);
     }
 }

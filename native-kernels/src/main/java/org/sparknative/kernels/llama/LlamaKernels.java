@@ -100,10 +100,12 @@ public final class LlamaKernels {
     /**
      * Allocates a batch (KV cache and scratch); {@code out[0]} receives the handle.
      *
+     * @param kvF16 1: the KV cache holds IEEE binary16 elements, 0: float
      * @return {@link NativeStatus#OK}, {@link NativeStatus#ERR_ARG} or {@link NativeStatus#ERR_NOMEM}
      */
     @Name("sn_llama_batch_new")
-    public static native int batchNew(@Cast("int64_t") long model, int maxSlots, int maxRows, @Cast("int64_t*") long[] out);
+    public static native int batchNew(@Cast("int64_t") long model, int maxSlots, int maxRows, int kvF16,
+                                      @Cast("int64_t*") long[] out);
 
     /** Frees a batch handle. */
     @Name("sn_llama_batch_free")

@@ -56,6 +56,7 @@ public final class NativeLlamaBatch implements AutoCloseable {
     private static final java.util.concurrent.atomic.AtomicLong LIVE_KV_CACHE_BYTES = new java.util.concurrent.atomic.AtomicLong();
 
     private final long kvCacheBytes;
+    private final KvCacheType kvCache;
 
     /**
      * @return the KV cache bytes of every batch of this JVM (executor) that is not closed: 0 when no task
@@ -65,8 +66,15 @@ public final class NativeLlamaBatch implements AutoCloseable {
         return LIVE_KV_CACHE_BYTES.get();
     }
 
-    NativeLlamaBatch(NativeLlamaModel model, long handle, int maxSlots, int maxRows, long kvCacheBytes) {
+    /** @return this batch's KV cache element type ({@link KvCacheType#F32} or {@link KvCacheType#F16}) */
+    public KvCacheType kvCache() {
+        return kvCache;
+    }
+
+    NativeLlamaBatch(NativeLlamaModel model, long handle, int maxSlots, int maxRows, long kvCacheBytes,
+                     KvCacheType kvCache) {
         this.kvCacheBytes = kvCacheBytes;
+        this.kvCache = kvCache;
         LIVE_KV_CACHE_BYTES.addAndGet(kvCacheBytes);
         this.model = model;
         this.config = model.config();

@@ -190,6 +190,17 @@ public final class NativeLlamaModel implements AutoCloseable {
      *                                  the executor and all its tasks
      */
     public NativeLlamaBatch newBatch(int maxSlots, int maxRowsPerStep) {
+        return newBatch(maxSlots, maxRowsPerStep, KvCacheType.AUTO);
+    }
+
+    /**
+     * As {@link #newBatch(int, int)} with a KV cache of {@code kvCache} ({@link KvCacheType#AUTO}: F16 for a GGUF
+     * model, F32 for a llama2.c checkpoint).
+     *
+     * @param kvCache the cache's element type
+     */
+    public NativeLlamaBatch newBatch(int maxSlots, int maxRowsPerStep, KvCacheType kvCache) {
+        KvCacheType kv = kvCache.resolve(gguf != null);
         if (maxSlots <= 0) {
             throw new IllegalArgumentException("maxSlots must be > 0, got " + maxSlots);
         }
@@ -197,7 +208,7 @@ public final class NativeLlamaModel implements AutoCloseable {
             throw new IllegalArgumentException("maxRowsPerStep must be > 0, got " + maxRowsPerStep);
         }
         LlamaConfig c = config();
-        double cacheBytes = 8.0 * c.nLayers() * maxSlots * (double) c.seqLen() * c.kvDim();
+        double cacheBytes = 2.0 * kv.bytes() * c.nLayers() * maxSlots * (double) c.seqLen() * c.kvDim();
         if (cacheBytes > 0x1p60) {
             throw new IllegalArgumentException("KV cache of " + maxSlots + " slots would need " + cacheBytes + " bytes");
         }
@@ -207,11 +218,12 @@ public final class NativeLlamaModel implements AutoCloseable {
                 throw new IllegalStateException("model " + path + " is closed");
             }
             long[] out = new long[1];
-            NativeStatus status = NativeStatus.of(LlamaKernels.batchNew(handle, maxSlots, maxRowsPerStep, out));
+            NativeStatus status = NativeStatus.of(LlamaKernels.batchNew(handle, maxSlots, maxRowsPerStep,
+                kv == KvCacheType.F16 ? 1 : 0, out));
             if (status == NativeStatus.ERR_NOMEM) {
                 throw new IllegalStateException(String.format(java.util.Locale.ROOT,
-                    "cannot allocate the KV cache of %d slots (%.2f GiB) and the scratch of %d rows for model %s: "
-                        + "lower --slots", maxSlots, cacheBytes / (1 << 30), maxRowsPerStep, path));
+                    "cannot allocate the %s KV cache of %d slots (%.2f GiB) and the scratch of %d rows for model %s: "
+                        + "lower --slots or --context", kv.label(), maxSlots, cacheBytes / (1 << 30), maxRowsPerStep, path));
             }
             if (status != NativeStatus.OK) {
                 throw new IllegalArgumentException("batch rejected by the native side (" + status.describe() + ")");
@@ -219,7 +231,7 @@ public final class NativeLlamaModel implements AutoCloseable {
             h = out[0];
             openBatches++;
         }
-        return new NativeLlamaBatch(this, h, maxSlots, maxRowsPerStep, (long) cacheBytes);
+        return new NativeLlamaBatch(this, h, maxSlots, maxRowsPerStep, (long) cacheBytes, kv);
     }
 
     /** Called by a batch's close(): the last one out unmaps a closed model. */

@@ -73,6 +73,7 @@ public final class ReferenceTransformer {
     /** llama2.c's RMSNorm epsilon, {@code 1e-5f}. */
     static final float LLAMA2C_RMS_EPS = 1e-5f;
 
+    private final boolean kvF16; // the cache holds binary16-rounded values (KvCacheType.F16)
     private final float[] keyCache;
     private final float[] valueCache;
     private final float[] x;
@@ -96,7 +97,16 @@ public final class ReferenceTransformer {
      * @throws IllegalArgumentException if the KV cache would exceed a Java array
      */
     public ReferenceTransformer(Checkpoint ckpt) {
+        this(ckpt, KvCacheType.AUTO);
+    }
+
+    /**
+     * As {@link #ReferenceTransformer(Checkpoint)} with a KV cache of {@code kvCache} ({@link KvCacheType#AUTO}: F32,
+     * llama2.c's).
+     */
+    public ReferenceTransformer(Checkpoint ckpt, KvCacheType kvCache) {
         Objects.requireNonNull(ckpt, "ckpt");
+        this.kvF16 = kvCache.resolve(false) == KvCacheType.F16;
         this.c = ckpt.config();
         this.rmsEps = LLAMA2C_RMS_EPS;
         this.ropeBase = GgufLlama.DEFAULT_ROPE_BASE;
@@ -176,7 +186,17 @@ public final class ReferenceTransformer {
      * @throws IllegalArgumentException if the KV cache would exceed a Java array
      */
     public ReferenceTransformer(GgufLlama model) {
+        this(model, KvCacheType.AUTO);
+    }
+
+    /**
+     * As {@link #ReferenceTransformer(GgufLlama)} with a KV cache of {@code kvCache} ({@link KvCacheType#AUTO}: F16).
+     * An F16 cache keeps float arrays holding the values rounded to binary16 ({@link Quants#f32ToF16}), which is what
+     * the native F16 cache computes with.
+     */
+    public ReferenceTransformer(GgufLlama model, KvCacheType kvCache) {
         Objects.requireNonNull(model, "model");
+        this.kvF16 = kvCache.resolve(true) == KvCacheType.F16;
         this.c = model.config();
         this.rmsEps = model.rmsEps();
         this.ropeBase = model.ropeBase();
@@ -310,8 +330,20 @@ public final class ReferenceTransformer {
                     rotate(k, i, cr, ci);
                 }
             }
-            System.arraycopy(k, 0, keyCache, loff + pos * kvDim, kvDim);
-            System.arraycopy(v, 0, valueCache, loff + pos * kvDim, kvDim);
+            if (kvF16) {
+                // An F16 cache rounds keys and values as they are stored, and the query as llama.cpp's F16 key dot
+                // does (sn_att_scores_f16).
+                for (int i = 0; i < kvDim; i++) {
+                    keyCache[loff + pos * kvDim + i] = Quants.f16ToF32(Quants.f32ToF16(k[i]));
+                    valueCache[loff + pos * kvDim + i] = Quants.f16ToF32(Quants.f32ToF16(v[i]));
+                }
+                for (int i = 0; i < dim; i++) {
+                    q[i] = Quants.f16ToF32(Quants.f32ToF16(q[i]));
+                }
+            } else {
+                System.arraycopy(k, 0, keyCache, loff + pos * kvDim, kvDim);
+                System.arraycopy(v, 0, valueCache, loff + pos * kvDim, kvDim);
+            }
 
             for (int h = 0; h < c.nHeads(); h++) {
                 int qo = h * headSize;

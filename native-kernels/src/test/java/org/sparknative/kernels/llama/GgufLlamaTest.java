@@ -54,11 +54,14 @@ class GgufLlamaTest {
         assertEquals(GgmlType.F16, real(TestModels.STORIES_260K_GGUF_F16, 0).tensor(Tensor.W2, 4).type());
     }
 
-    /** The F32 GGUF holds stories260K.bin's tensors bit for bit, so the reference's logits are the same bits. */
+    /**
+     * The F32 GGUF holds stories260K.bin's tensors bit for bit, so the reference's logits are the same bits with the
+     * same (float) KV cache.
+     */
     @Test
     void f32GgufGivesTheLogitsOfTheBinCheckpoint() {
         ReferenceTransformer bin = new ReferenceTransformer(Checkpoint.open(TestModels.require(TestModels.STORIES_260K)));
-        ReferenceTransformer gguf = new ReferenceTransformer(real(TestModels.STORIES_260K_GGUF, 512));
+        ReferenceTransformer gguf = new ReferenceTransformer(real(TestModels.STORIES_260K_GGUF, 512), KvCacheType.F32);
         int[] tokens = {1, 403, 407, 261, 378, 432, 383, 286, 261, 499, 7, 300};
         for (int p = 0; p < tokens.length; p++) {
             float[] a = bin.forward(tokens[p], p);

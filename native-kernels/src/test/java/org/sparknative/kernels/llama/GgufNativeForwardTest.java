@@ -2,6 +2,7 @@ package org.sparknative.kernels.llama;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -174,12 +175,17 @@ class GgufNativeForwardTest {
      * order of additions (native: 8 lanes in matmuls and attention scores; Java: sequential) and in libm; for
      * Q8_0/Q4_0 a last-bit difference in an activation may also move one quantized value by one step.
      */
+    /** The weight kernels against the reference, both with a float KV cache (F16's roundings would blur the bound). */
     private static double worstAgainstJava(GgufLlama g) {
-        ReferenceTransformer ref = new ReferenceTransformer(g);
+        return worstAgainstJava(g, KvCacheType.F32);
+    }
+
+    private static double worstAgainstJava(GgufLlama g, KvCacheType kv) {
+        ReferenceTransformer ref = new ReferenceTransformer(g, kv);
         LlamaConfig c = g.config();
         SplittableRandom rnd = new SplittableRandom(5);
         double worst = 0;
-        try (NativeLlamaModel m = NativeLlamaModel.mapGguf(g); NativeLlamaBatch b = m.newBatch(1, 1)) {
+        try (NativeLlamaModel m = NativeLlamaModel.mapGguf(g); NativeLlamaBatch b = m.newBatch(1, 1, kv)) {
             float[] got = new float[c.vocabSize()];
             for (int p = 0; p < Math.min(12, c.seqLen()); p++) {
                 int token = rnd.nextInt(c.vocabSize());
@@ -343,14 +349,39 @@ class GgufNativeForwardTest {
         }
     }
 
-    /** The F32 GGUF runs the .bin's tensors through the same kernels: the same logits, bit for bit. */
+    /**
+     * The F32 GGUF runs the .bin's tensors through the same kernels: the same logits, bit for bit, with the same KV
+     * cache type (each model's default differs: F32 for the .bin, F16 for GGUF).
+     */
     @Test
     void f32GgufGivesTheNativeLogitsOfTheBinCheckpoint() {
         int[] tokens = {1, 403, 407, 261, 378, 432, 383, 286, 261, 499};
         try (NativeLlamaModel bin = NativeLlamaModel.map(Checkpoint.open(TestModels.require(TestModels.STORIES_260K)));
              NativeLlamaModel gguf = NativeLlamaModel.mapGguf(TestModels.require(TestModels.STORIES_260K_GGUF), 512)) {
             NativeLlamaForwardTest.assertBitwise(NativeLlamaForwardTest.alone(bin, tokens, 1),
-                NativeLlamaForwardTest.alone(gguf, tokens, 2), "F32 GGUF vs .bin");
+                NativeLlamaForwardTest.alone(gguf, tokens, 2, KvCacheType.F32), "F32 GGUF vs .bin");
+            NativeLlamaForwardTest.assertBitwise(NativeLlamaForwardTest.alone(bin, tokens, 1, KvCacheType.F16),
+                NativeLlamaForwardTest.alone(gguf, tokens, 2), "F32 GGUF vs .bin, F16 caches");
+            float[][] f32 = NativeLlamaForwardTest.alone(gguf, tokens, 1, KvCacheType.F32);
+            float[][] f16 = NativeLlamaForwardTest.alone(gguf, tokens, 1, KvCacheType.F16);
+            assertFalse(java.util.Arrays.equals(f32[tokens.length - 1], f16[tokens.length - 1]),
+                "the F16 cache rounds, so the logits move");
+        }
+    }
+
+    /**
+     * With an F16 KV cache (the GGUF default) the native pass and the reference make the same roundings (keys,
+     * values and the query to binary16); they agree within the F32 bound scaled by binary16's precision, and
+     * their greedy texts are the same.
+     */
+    @Test
+    void f16KvCacheMatchesTheJavaReference() {
+        LlamaConfig shared = new LlamaConfig(64, 96, 3, 8, 2, 131, 20, true);
+        for (GgmlType type : new GgmlType[] {GgmlType.F32, GgmlType.Q8_0}) {
+            double worst = worstAgainstJava(GgufLlama.of(GgufFile.open(synth("kv16-" + type + ".gguf", shared,
+                SyntheticGguf.allOf(type), 23))), KvCacheType.F16);
+            System.out.println("native vs Java, F16 KV cache, " + type + ": " + worst);
+            assertTrue(worst < 5e-3, type + ": worst " + worst);
         }
     }
 

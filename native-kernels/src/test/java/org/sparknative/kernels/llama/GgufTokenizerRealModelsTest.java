@@ -115,7 +115,7 @@ class GgufTokenizerRealModelsTest {
         byte[] tok512 = Files.readAllBytes(TestModels.require(TestModels.TOK_512));
         GgufTokenizer t = GgufTokenizer.of(g);
         assertEquals(VOCAB, t.vocabSize());
-        assertEquals(g.path(), t.source());
+        assertEquals(g.location(), t.source());
         assertArrayEquals(tok512, t.llama2cImage());
         assertEquals(Tokenizer.parse(Path.of("tok512.bin"), tok512, VOCAB).maxTokenLength(), t.maxTokenLength());
     }

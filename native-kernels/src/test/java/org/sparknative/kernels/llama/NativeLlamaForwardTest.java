@@ -110,9 +110,13 @@ class NativeLlamaForwardTest {
 
     /** One sequence's logits at every position, fed one row per step alone in its own batch. */
     static float[][] alone(NativeLlamaModel m, int[] tokens, int threads) {
+        return alone(m, tokens, threads, KvCacheType.AUTO);
+    }
+
+    static float[][] alone(NativeLlamaModel m, int[] tokens, int threads, KvCacheType kv) {
         int vocab = m.config().vocabSize();
         float[][] out = new float[tokens.length][vocab];
-        try (NativeLlamaBatch b = m.newBatch(1, 1)) {
+        try (NativeLlamaBatch b = m.newBatch(1, 1, kv)) {
             for (int p = 0; p < tokens.length; p++) {
                 b.forward(1, new int[] {tokens[p]}, new int[] {p}, new int[] {0}, 1, new int[] {0}, threads);
                 b.copyLogits(0, out[p]);
