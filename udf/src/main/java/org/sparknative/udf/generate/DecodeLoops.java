@@ -63,7 +63,7 @@ public final class DecodeLoops {
                 Runtime.getRuntime().addShutdownHook(new Thread(DecodeLoops::closeAll, "sn-decode-loops-shutdown"));
                 hooked = true;
             }
-            String name = device.toString() + " " + model.checkpoint().path().getFileName();
+            String name = device.toString() + " " + model.model().path().getFileName();
             CudaLlamaModel weights = WEIGHTS.computeIfAbsent(new WeightsKey(model, device.ordinal()), k -> {
                 CudaLlamaModel w = CudaLlamaModel.upload(device, model.nativeModel());
                 ExecutorMetrics.deviceWeightsUploaded();

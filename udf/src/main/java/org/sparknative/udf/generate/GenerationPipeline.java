@@ -11,7 +11,8 @@ import org.sparknative.udf.TaskResources;
  *   <li>{@code cpu} and {@code java}: the task's own backend (KV cache and scratch) over the executor's
  *       shared model, the tokenizer codec of the same backend, and a {@link ContinuousBatcher} over both;
  *       the backend is registered with the task's resources, so its memory is freed when the task ends;</li>
- *   <li>{@code cuda}: a client of the executor's {@link SharedDecodeLoop} for this model on the task's
+ *   <li>{@code cuda} (llama2.c checkpoints; {@code auto} picks {@code cpu} for a GGUF model, {@code cuda}
+ *       refuses one): a client of the executor's {@link SharedDecodeLoop} for this model on the task's
  *       device ({@link DecodeLoops}): the weights are uploaded once per executor and device, and every
  *       concurrent task feeds the same loop; the task owns no device memory.</li>
  * </ul>
@@ -43,6 +44,13 @@ public final class GenerationPipeline {
             throw new IllegalArgumentException("taskRows must be >= 1, got " + taskRows);
         }
         BackendSelection.Resolved where = BackendSelection.resolve(spec.backend(), gpuOrdinal);
+        if (where.backend() == Backend.CUDA && model.model().isGguf()) {
+            if (spec.backend() != Backend.AUTO) {
+                throw new IllegalArgumentException(model.model().path() + ": the cuda backend runs llama2.c checkpoints"
+                    + " only; run this GGUF model with --backend cpu (or auto, which picks cpu for GGUF models)");
+            }
+            where = BackendSelection.resolve(Backend.CPU, gpuOrdinal);
+        }
         ExecutorMetrics.backendUsed(where.describe());
         if (where.backend() == Backend.CUDA) {
             return DecodeLoops.cuda(model, where.device(), spec).client(spec.longPrompts());
@@ -52,10 +60,10 @@ public final class GenerationPipeline {
         DecodeBackend backend;
         TokenCodec codec;
         if (where.backend() == Backend.CPU) {
-            backend = new NativeBackend(model.nativeModel(), slots, rows, threads);
+            backend = new NativeBackend(model.nativeModel(), slots, rows, threads, spec.kvCache());
             codec = new NativeTokenCodec(model.nativeTokenizer());
         } else {
-            backend = new ReferenceBackend(model.checkpoint(), slots, rows);
+            backend = new ReferenceBackend(model.model(), slots, rows, spec.kvCache());
             codec = new JavaTokenCodec(model.javaTokenizer());
         }
         resources.add(backend);

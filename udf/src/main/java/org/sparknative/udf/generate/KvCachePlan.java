@@ -1,13 +1,17 @@
 package org.sparknative.udf.generate;
 
 import java.util.Locale;
+import org.sparknative.kernels.llama.KvCacheType;
 import org.sparknative.kernels.llama.LlamaConfig;
 
 /**
  * How much KV cache a task's slots need, and how many slots fit in a memory budget. The cache holds keys
- * and values (2) of every layer, position and KV dimension, in float32 (4 bytes), for each slot:
- * {@code slots * layers * seq_len * kv_dim * 2 * 4} bytes (llama2.c's {@code key_cache}/{@code value_cache}
- * layout, once per slot). The cache is allocated natively, outside the JVM heap.
+ * and values (2) of every layer, position and KV dimension, in float32 (4 bytes) or binary16 (2 bytes,
+ * {@link KvCacheType}), for each slot: {@code slots * layers * seq_len * kv_dim * 2 * bytes} bytes (llama2.c's
+ * {@code key_cache}/{@code value_cache} layout, once per slot), where {@code seq_len} is the context the model
+ * runs with ({@code --context}). The cache is allocated natively, outside the JVM heap, and reserved whole; its
+ * pages are committed as positions are first written, so a slot's resident memory is what its rows used (their
+ * prompts plus completions), this plan's figure the bound.
  *
  * <p>Stateless; pure arithmetic.
  */
@@ -15,20 +19,35 @@ public final class KvCachePlan {
     private KvCachePlan() {
     }
 
-    /** @return the KV cache bytes of one slot */
+    /** @return the float KV cache bytes of one slot */
     public static long bytesPerSlot(LlamaConfig c) {
-        return 2L * 4L * c.nLayers() * (long) c.seqLen() * c.kvDim();
+        return bytesPerSlot(c, KvCacheType.F32);
     }
 
-    /** @return the KV cache bytes of {@code slots} slots (saturating at {@link Long#MAX_VALUE}) */
+    /** @return the KV cache bytes of one slot with elements of {@code kv} (resolved: F32 or F16) */
+    public static long bytesPerSlot(LlamaConfig c, KvCacheType kv) {
+        return 2L * kv.bytes() * c.nLayers() * (long) c.seqLen() * c.kvDim();
+    }
+
+    /** @return the float KV cache bytes of {@code slots} slots (saturating at {@link Long#MAX_VALUE}) */
     public static long bytes(LlamaConfig c, int slots) {
-        long per = bytesPerSlot(c);
+        return bytes(c, slots, KvCacheType.F32);
+    }
+
+    /** @return the KV cache bytes of {@code slots} slots of {@code kv} (saturating at {@link Long#MAX_VALUE}) */
+    public static long bytes(LlamaConfig c, int slots, KvCacheType kv) {
+        long per = bytesPerSlot(c, kv);
         return slots > Long.MAX_VALUE / per ? Long.MAX_VALUE : per * slots;
     }
 
-    /** @return the most slots whose cache fits in {@code budgetBytes} (0 if not even one) */
+    /** @return the most float-cache slots that fit in {@code budgetBytes} (0 if not even one) */
     public static int maxSlots(LlamaConfig c, long budgetBytes) {
-        return (int) Math.min(Integer.MAX_VALUE, Math.max(0, budgetBytes) / bytesPerSlot(c));
+        return maxSlots(c, budgetBytes, KvCacheType.F32);
+    }
+
+    /** @return the most slots with a cache of {@code kv} that fit in {@code budgetBytes} (0 if not even one) */
+    public static int maxSlots(LlamaConfig c, long budgetBytes, KvCacheType kv) {
+        return (int) Math.min(Integer.MAX_VALUE, Math.max(0, budgetBytes) / bytesPerSlot(c, kv));
     }
 
     /**
@@ -38,11 +57,21 @@ public final class KvCachePlan {
      * @throws IllegalArgumentException naming the setting, the bytes needed and the largest value that fits
      */
     public static void check(LlamaConfig c, int slots, String setting, long budgetBytes, String budgetWhat) {
-        long need = bytes(c, slots);
+        check(c, slots, KvCacheType.F32, setting, budgetBytes, budgetWhat);
+    }
+
+    /**
+     * As {@link #check(LlamaConfig, int, String, long, String)} for a cache of {@code kv} (resolved: F32 or F16).
+     */
+    public static void check(LlamaConfig c, int slots, KvCacheType kv, String setting, long budgetBytes,
+                             String budgetWhat) {
+        long need = bytes(c, slots, kv);
         if (need > budgetBytes) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
-                "%s %d needs %s of KV cache per task; at most %,d slots fit in the %s of native memory %s",
-                setting, slots, gib(need), maxSlots(c, budgetBytes), gib(budgetBytes), budgetWhat));
+                "%s %d needs %s of %s KV cache per task at a context of %,d; at most %,d slots fit in the %s of native"
+                    + " memory %s (a smaller --context or --kv-cache f16 fits more)",
+                setting, slots, gib(need), kv.label(), c.seqLen(), maxSlots(c, budgetBytes, kv), gib(budgetBytes),
+                budgetWhat));
         }
     }
 

@@ -4,8 +4,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import org.sparknative.kernels.llama.Checkpoint;
 import org.sparknative.kernels.llama.CheckpointException;
+import org.sparknative.kernels.llama.ModelFile;
 import org.sparknative.kernels.llama.NativeLlamaModel;
 import org.sparknative.kernels.llama.NativeTokenizer;
 import org.sparknative.kernels.llama.Tokenizer;
@@ -13,9 +13,13 @@ import org.sparknative.udf.ExecutorMetrics;
 import org.sparknative.udf.ExecutorRuntime;
 
 /**
- * The executor's models: each (checkpoint, tokenizer) pair is validated, memory-mapped and parsed once
+ * The executor's models: each (model file, tokenizer, context) is validated, memory-mapped and parsed once
  * per executor JVM and shared, read-only, by every task and thread of it. Entries live as long as the
  * JVM (an executor serves one application).
+ *
+ * <p>A model is a llama2.c checkpoint, which needs a llama2.c {@code tokenizer.bin}, or a {@code llama} GGUF
+ * file ({@link ModelFile}: the format is recognised by the file's magic), which carries its tokenizer: with a
+ * GGUF model a tokenizer file is optional and, when given, overrides the embedded one.
  *
  * <p>Paths are local files on the executor; the Spark layer resolves what the user named (a path, a
  * file shipped with {@code --files}) before it asks for an entry.
@@ -30,20 +34,20 @@ public final class ModelRegistry {
 
     /** One model and its tokenizer; the native parts are made on first use. */
     public static final class Entry {
-        private final Checkpoint checkpoint;
-        private final Path tokenizerPath;
+        private final ModelFile model;
+        private final Path tokenizerPath; // null: the GGUF file's own
         private volatile Tokenizer javaTokenizer;
         private volatile NativeLlamaModel nativeModel;
         private volatile NativeTokenizer nativeTokenizer;
 
-        private Entry(Checkpoint checkpoint, Path tokenizerPath) {
-            this.checkpoint = checkpoint;
+        private Entry(ModelFile model, Path tokenizerPath) {
+            this.model = model;
             this.tokenizerPath = tokenizerPath;
         }
 
-        /** @return the validated checkpoint header */
-        public Checkpoint checkpoint() {
-            return checkpoint;
+        /** @return the validated model file (its {@code config().seqLen()} is the context it runs with) */
+        public ModelFile model() {
+            return model;
         }
 
         /** @return the pure-Java tokenizer, parsed and checked against the model's vocabulary */
@@ -51,7 +55,7 @@ public final class ModelRegistry {
             if (javaTokenizer == null) {
                 synchronized (this) {
                     if (javaTokenizer == null) {
-                        javaTokenizer = Tokenizer.load(tokenizerPath, checkpoint.config().vocabSize());
+                        javaTokenizer = model.javaTokenizer(tokenizerPath);
                     }
                 }
             }
@@ -64,8 +68,8 @@ public final class ModelRegistry {
                 synchronized (this) {
                     if (nativeModel == null) {
                         ExecutorRuntime.ensureNativeLoaded();
-                        nativeModel = NativeLlamaModel.map(checkpoint);
-                        ExecutorMetrics.modelMapped(checkpoint.fileBytes());
+                        nativeModel = model.map();
+                        ExecutorMetrics.modelMapped(model.fileBytes());
                     }
                 }
             }
@@ -78,7 +82,7 @@ public final class ModelRegistry {
                 synchronized (this) {
                     if (nativeTokenizer == null) {
                         ExecutorRuntime.ensureNativeLoaded();
-                        nativeTokenizer = NativeTokenizer.load(tokenizerPath, checkpoint.config().vocabSize());
+                        nativeTokenizer = model.nativeTokenizer(tokenizerPath);
                     }
                 }
             }
@@ -86,18 +90,29 @@ public final class ModelRegistry {
         }
     }
 
-    /**
-     * @param ckpt the checkpoint file on this executor
-     * @param tok  its tokenizer file
-     * @return the executor's entry for this checkpoint and tokenizer, opening and validating both on first use
-     * @throws CheckpointException if a file is missing, or the checkpoint or tokenizer is invalid
-     */
+    /** {@link #get(Path, Path, int)} with the model's own context. */
     public static Entry get(Path ckpt, Path tok) {
+        return get(ckpt, tok, 0);
+    }
+
+    /**
+     * @param ckpt          the model file on this executor: a llama2.c checkpoint or a GGUF file
+     * @param tok           its tokenizer file; null for a GGUF model's own tokenizer
+     * @param contextLength positions each sequence may use (the KV cache length), {@code <= 0} for the model's
+     *                      own ({@link ModelFile#open(Path, int)})
+     * @return the executor's entry for this model, tokenizer and context, opening and validating both on first use
+     * @throws CheckpointException if a file is missing, the model or tokenizer is invalid, or a llama2.c
+     *                             checkpoint comes without a tokenizer
+     */
+    public static Entry get(Path ckpt, Path tok, int contextLength) {
         requireFile(ckpt, "model");
-        requireFile(tok, "tokenizer");
-        String key = ckpt.toAbsolutePath().normalize() + "\u0000" + tok.toAbsolutePath().normalize();
+        if (tok != null) {
+            requireFile(tok, "tokenizer");
+        }
+        String key = ckpt.toAbsolutePath().normalize() + "\u0000" + (tok == null ? "" : tok.toAbsolutePath().normalize())
+            + "\u0000" + Math.max(0, contextLength);
         return ENTRIES.computeIfAbsent(key, k -> {
-            Entry e = new Entry(Checkpoint.open(ckpt), tok);
+            Entry e = new Entry(ModelFile.open(ckpt, contextLength), tok);
             e.javaTokenizer(); // validate the tokenizer against the model's vocab up front
             return e;
         });
@@ -114,7 +129,8 @@ public final class ModelRegistry {
     public static void requireFile(Path p, String what) {
         if (!Files.isRegularFile(p)) {
             throw new CheckpointException(p, what + " file not found. Models in the llama2.c format (stories15M.bin, "
-                + "stories260K.bin + tok512.bin, tokenizer.bin) can be downloaded with data/models/fetch.sh; on a cluster, "
+                + "stories260K.bin + tok512.bin, tokenizer.bin) can be downloaded with data/models/fetch.sh, GGUF files"
+                + " come from llama.cpp's tools or `spark-native quantize`; on a cluster, "
                 + "put them at the same path on every executor or ship them with spark-submit --files");
         }
     }

@@ -2,6 +2,7 @@ package org.sparknative.udf.generate;
 
 import org.sparknative.kernels.llama.LlamaConfig;
 import org.sparknative.kernels.llama.NativeLlamaBatch;
+import org.sparknative.kernels.llama.KvCacheType;
 import org.sparknative.kernels.llama.NativeLlamaModel;
 import org.sparknative.udf.ExecutorMetrics;
 
@@ -20,10 +21,15 @@ public final class NativeBackend implements DecodeBackend {
      * @throws IllegalArgumentException if {@code threads < 1} or a size is not positive
      */
     public NativeBackend(NativeLlamaModel model, int maxSlots, int maxRowsPerStep, int threads) {
+        this(model, maxSlots, maxRowsPerStep, threads, KvCacheType.AUTO);
+    }
+
+    /** As {@link #NativeBackend(NativeLlamaModel, int, int, int)} with a KV cache of {@code kvCache}. */
+    public NativeBackend(NativeLlamaModel model, int maxSlots, int maxRowsPerStep, int threads, KvCacheType kvCache) {
         if (threads < 1) {
             throw new IllegalArgumentException("threads must be >= 1, got " + threads);
         }
-        this.batch = model.newBatch(maxSlots, maxRowsPerStep);
+        this.batch = model.newBatch(maxSlots, maxRowsPerStep, kvCache);
         this.threads = threads;
     }
 

@@ -1,7 +1,10 @@
 package org.sparknative.udf.generate;
 
+import java.util.function.Supplier;
 import org.sparknative.kernels.llama.Checkpoint;
+import org.sparknative.kernels.llama.KvCacheType;
 import org.sparknative.kernels.llama.LlamaConfig;
+import org.sparknative.kernels.llama.ModelFile;
 import org.sparknative.kernels.llama.ReferenceTransformer;
 import org.sparknative.kernels.llama.Sampler;
 
@@ -14,13 +17,26 @@ import org.sparknative.kernels.llama.Sampler;
  * {@link DecodeBackend} contract says, and is checked.
  */
 public final class ReferenceBackend implements DecodeBackend {
-    private final Checkpoint checkpoint;
+    private final LlamaConfig config;
+    private final Supplier<ReferenceTransformer> newSlot;
     private final ReferenceTransformer[] perSlot;
     private final int maxRows;
     private final float[][] logits;
 
+    /** A backend over a llama2.c checkpoint. */
     public ReferenceBackend(Checkpoint checkpoint, int maxSlots, int maxRowsPerStep) {
-        this.checkpoint = checkpoint;
+        this(checkpoint.config(), () -> new ReferenceTransformer(checkpoint), maxSlots, maxRowsPerStep);
+    }
+
+    /** A backend over a model of either format ({@link ModelFile#newReference(KvCacheType)} per slot). */
+    public ReferenceBackend(ModelFile model, int maxSlots, int maxRowsPerStep, KvCacheType kvCache) {
+        this(model.config(), () -> model.newReference(kvCache), maxSlots, maxRowsPerStep);
+    }
+
+    private ReferenceBackend(LlamaConfig config, Supplier<ReferenceTransformer> newSlot, int maxSlots,
+                             int maxRowsPerStep) {
+        this.config = config;
+        this.newSlot = newSlot;
         this.perSlot = new ReferenceTransformer[maxSlots];
         this.maxRows = maxRowsPerStep;
         this.logits = new float[maxSlots][];
@@ -28,7 +44,7 @@ public final class ReferenceBackend implements DecodeBackend {
 
     @Override
     public LlamaConfig config() {
-        return checkpoint.config();
+        return config;
     }
 
     @Override
@@ -60,7 +76,7 @@ public final class ReferenceBackend implements DecodeBackend {
                 throw new IllegalArgumentException("row " + i + ": slot " + s + " out of range [0, " + perSlot.length + ")");
             }
             if (perSlot[s] == null) {
-                perSlot[s] = new ReferenceTransformer(checkpoint);
+                perSlot[s] = newSlot.get();
             }
             float[] out = perSlot[s].forward(tokens[i], positions[i]);
             if (k < nLogits && logitRows[k] == i) {
@@ -71,12 +87,12 @@ public final class ReferenceBackend implements DecodeBackend {
 
     @Override
     public int sample(int k, float temperature, float topp, long[] rngState) {
-        return Sampler.sample(logits[k], checkpoint.config().vocabSize(), temperature, topp, rngState);
+        return Sampler.sample(logits[k], config.vocabSize(), temperature, topp, rngState);
     }
 
     @Override
     public int sample(int k, GenerationParams params, int[] recent, int nRecent, long[] rngState) {
-        return Sampler.sampleFiltered(logits[k], checkpoint.config().vocabSize(), params.temperature(), params.topP(),
+        return Sampler.sampleFiltered(logits[k], config.vocabSize(), params.temperature(), params.topP(),
             params.topK(), params.repetitionPenalty(), recent, nRecent, rngState);
     }
 

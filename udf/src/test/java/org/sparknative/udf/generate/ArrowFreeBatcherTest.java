@@ -241,8 +241,12 @@ class ArrowFreeBatcherTest {
         KvCachePlan.check(s15m, 2, "--slots", 2 * 3_538_944L, "test");
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
             () -> KvCachePlan.check(s260k, 100_000, "--slots", 1L << 30, "a test task may use"));
-        assertEquals("--slots 100000 needs 61.0 GiB of KV cache per task; at most 1,638 slots fit in the 1.0 GiB of "
-            + "native memory a test task may use", e.getMessage());
+        assertEquals("--slots 100000 needs 61.0 GiB of f32 KV cache per task at a context of 512; at most 1,638 slots "
+            + "fit in the 1.0 GiB of native memory a test task may use (a smaller --context or --kv-cache f16 fits more)",
+            e.getMessage());
+        // An F16 cache is half the bytes, so twice the slots fit.
+        assertEquals(327_680L, KvCachePlan.bytesPerSlot(s260k, org.sparknative.kernels.llama.KvCacheType.F16));
+        assertEquals(3_276, KvCachePlan.maxSlots(s260k, 1L << 30, org.sparknative.kernels.llama.KvCacheType.F16));
     }
 
     @Test
