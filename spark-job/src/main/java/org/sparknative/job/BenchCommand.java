@@ -22,6 +22,7 @@ import org.sparknative.job.report.Comparison;
 import org.sparknative.job.report.ReportBuilder;
 import org.sparknative.kernels.cuda.Cuda;
 import org.sparknative.kernels.llama.LlamaConfig;
+import org.sparknative.kernels.llama.ModelFile;
 import org.sparknative.spark.ModelFiles;
 import org.sparknative.spark.integrate.IntegrateTransform;
 import org.sparknative.udf.Backend;
@@ -105,11 +106,12 @@ class BenchCommand implements Callable<Integer> {
     @Option(names = "--partitions", description = "Partitions of the rows and of the prompts (default: Spark's default parallelism).")
     Integer partitions;
 
-    @Option(names = "--model", description = "generate: a llama2.c checkpoint (repeatable, with --tokenizer in the same "
-        + "order). Default: data/models/stories260K.bin with tok512.bin where present, else a synthetic model of its shape.")
+    @Option(names = "--model", description = "generate: a GGUF file or a llama2.c checkpoint (repeatable). "
+        + "Default: data/models/stories260K.bin with tok512.bin where present, else a synthetic model of its shape.")
     List<String> models = new ArrayList<>();
 
-    @Option(names = "--tokenizer", description = "generate: the tokenizer of each --model.")
+    @Option(names = "--tokenizer", description = "generate: the tokenizer of each --model, in the same order ('-' for a "
+        + "GGUF model's own); may be left out when every --model is a GGUF file.")
     List<String> tokenizers = new ArrayList<>();
 
     @Option(names = "--synthetic-model", description = "generate: a synthetic model shape (repeatable), e.g. "
@@ -441,12 +443,14 @@ class BenchCommand implements Callable<Integer> {
 
     /** The models to measure: --model/--tokenizer pairs, then --synthetic-model shapes, else the default. */
     private List<GenerateBench.Model> models() {
-        if (models.size() != tokenizers.size()) {
-            throw new UsageException("give one --tokenizer per --model");
+        if (!tokenizers.isEmpty() && models.size() != tokenizers.size()) {
+            throw new UsageException("give one --tokenizer per --model ('-' for a GGUF model's own), or none when every"
+                + " --model is a GGUF file");
         }
         List<GenerateBench.Model> out = new ArrayList<>();
         for (int i = 0; i < models.size(); i++) {
-            out.add(model(models.get(i), tokenizers.get(i)));
+            String tok = tokenizers.isEmpty() || "-".equals(tokenizers.get(i)) ? null : tokenizers.get(i);
+            out.add(model(models.get(i), tok));
         }
         List<String> shapes = new ArrayList<>(synthetic);
         if (out.isEmpty() && shapes.isEmpty()) {
@@ -491,9 +495,13 @@ class BenchCommand implements Callable<Integer> {
     private static GenerateBench.Model model(String checkpoint, String tokenizer) {
         String name = checkpoint.substring(checkpoint.lastIndexOf('/') + 1);
         try {
-            // The header alone, checked against the file's length (a local path or a Hadoop filesystem URI).
-            LlamaConfig config = ModelFiles.checkpointHeader(checkpoint, new org.apache.hadoop.conf.Configuration()).config();
-            return new GenerateBench.Model(name, checkpoint, tokenizer, config.toString());
+            // The header alone, checked against the file's length (a local path or a Hadoop filesystem URI), and the
+            // tokenizer (a GGUF model's own where none is given).
+            org.apache.hadoop.conf.Configuration hadoop = new org.apache.hadoop.conf.Configuration();
+            ModelFile.Info info = ModelFiles.modelInfo(checkpoint, hadoop);
+            ModelFiles.tokenizer(tokenizer, info, hadoop);
+            return new GenerateBench.Model(name, checkpoint, tokenizer, info.gguf()
+                ? info.config() + " (" + info.format() + ", " + info.tensorTypes() + ")" : info.config().toString());
         } catch (RuntimeException e) {
             throw new UsageException("--model " + checkpoint + ": " + e.getMessage());
         }

@@ -12,7 +12,7 @@ import java.util.concurrent.Callable;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
-import org.sparknative.kernels.llama.Checkpoint;
+import org.sparknative.kernels.llama.ModelFile;
 import org.sparknative.kernels.llama.LlamaConfig;
 import org.sparknative.spark.ModelFiles;
 import org.sparknative.spark.ExecutorActivity;
@@ -51,12 +51,24 @@ final class GenerateJob implements Callable<Integer> {
     @Option(names = "--input-format", description = "parquet|json|csv (default: from the file name, else parquet).")
     String inputFormat;
 
-    @Option(names = "--model", description = "llama2.c checkpoint (stories15M.bin, stories260K.bin, ...): a local path, "
-        + "the name of a file shipped with --files, or a Hadoop filesystem URI (file://, hdfs://, s3a://, abfs://, gs://).")
+    @Option(names = "--model", description = "A GGUF file of the llama architecture (F32, F16, BF16, Q8_0, Q4_0 "
+        + "weights) or a llama2.c checkpoint (stories15M.bin, stories260K.bin, ...): a local path, the name of a file "
+        + "shipped with --files, or a Hadoop filesystem URI (file://, hdfs://, s3a://, abfs://, gs://).")
     String model;
 
-    @Option(names = "--tokenizer", description = "llama2.c tokenizer.bin matching the model's vocabulary.")
+    @Option(names = "--tokenizer", description = "llama2.c tokenizer.bin matching the model's vocabulary: required with "
+        + "a llama2.c checkpoint; a GGUF model carries its own, which this overrides.")
     String tokenizer;
+
+    @Option(names = "--context", defaultValue = "0", description = "Positions per sequence, prompt plus completion "
+        + "(the KV cache length of each slot); 0: the model's own (a llama2.c checkpoint's seq_len, a GGUF file's "
+        + "context_length). A llama2.c checkpoint allows at most its seq_len (default: the model's).")
+    int context;
+
+    @Option(names = "--kv-cache", defaultValue = "auto", description = "KV cache elements: f16 (half the memory, "
+        + "llama.cpp's default), f32 (llama2.c's), or auto: f16 for a GGUF model, f32 for a llama2.c checkpoint "
+        + "(default: ${DEFAULT-VALUE}).")
+    String kvCache;
 
     @Option(names = "--model-sha256", description = "Expected SHA-256 of the --model file: each executor checks its "
         + "copy of a remote (URI) model against it; also identifies the model for --resume without reading it whole.")
@@ -151,7 +163,7 @@ final class GenerateJob implements Callable<Integer> {
 
     /** The JSON summary. Times in seconds, rates per second; {@code executors}: what each executor did. */
     record Summary(String workload, String timestamp, String sparkVersion, String master, String model, String tokenizer,
-                   String modelShape, String backend, int slots, int threads, int partitions, long prompts,
+                   String modelShape, String modelFormat, String tensorTypes, String backend, int slots, int threads, int partitions, long prompts,
                    long promptTokens, long completionTokens, long errorRows, double wallSeconds, double tokensPerSecond,
                    double msPerToken, String output, long resumedRows, int chunks, List<ExecutorActivity.Executor> executors) {
     }
@@ -186,7 +198,11 @@ final class GenerateJob implements Callable<Integer> {
         // Local files are checked before Spark starts (the header and length of the checkpoint, and a tokenizer of
         // the model's vocabulary), else tasks would find out after Spark's start-up; a file shipped with --files or
         // on a remote filesystem is checked the same way once the session is up.
-        Checkpoint.Header ckpt = locallyReadable(paths) ? validate(paths, new org.apache.hadoop.conf.Configuration()) : null;
+        if (context < 0) {
+            throw new UsageException("--context must be >= 0 (0: the model's), got " + context);
+        }
+        ModelFile.Info ckpt = locallyReadable(paths) ? validate(paths, context, new org.apache.hadoop.conf.Configuration())
+            : null;
         if (slots != null && batchSizeAlias != null && !slots.equals(batchSizeAlias)) {
             throw new UsageException("--batch-size is the old name of --slots: give one of them");
         }
@@ -195,7 +211,8 @@ final class GenerateJob implements Callable<Integer> {
         }
         int slotCount = slots != null ? slots : batchSizeAlias != null ? batchSizeAlias : GenerationSpec.DEFAULT_SLOTS;
         GenerationSpec optionSpec = IntegrateJob.usage(() -> new GenerationSpec(paths[0], paths[1], optionBackend, slotCount,
-            prefillTokens, threads, longPromptPolicy, modelSha, tokenizerSha));
+            prefillTokens, threads, longPromptPolicy, modelSha, tokenizerSha).withContext(context)
+            .withKvCache(org.sparknative.kernels.llama.KvCacheType.parse(kvCache)));
         if (partitions != null && partitions < 1) {
             throw new UsageException("--partitions must be >= 1, got " + partitions);
         }
@@ -214,14 +231,15 @@ final class GenerateJob implements Callable<Integer> {
             GenerationSpec spec = optionSpec.withBackend(backendKind).withMatmul(Jobs.cudaMatmul(spark));
             org.apache.hadoop.conf.Configuration hadoop = spark.sparkContext().hadoopConfiguration();
             if (ckpt == null) {
-                ckpt = validate(paths, hadoop);
+                ckpt = validate(paths, context, hadoop);
             }
             // What made the output (hashes the model and tokenizer files), for --resume to compare.
             OutputMetadata made = output == null ? null : OutputMetadata.of(ckpt, paths[0],
-                ModelFiles.sha256(paths[0], modelSha, hadoop), paths[1], ModelFiles.sha256(paths[1], tokenizerSha, hadoop),
+                ModelFiles.sha256(paths[0], modelSha, hadoop), paths[1],
+                paths[1] == null ? null : ModelFiles.sha256(paths[1], tokenizerSha, hadoop),
                 backendKind.label() + (backendKind != Backend.CPU && backendKind != Backend.JAVA
                     && spec.matmul() == org.sparknative.kernels.cuda.MatmulMode.CUBLAS ? " (cublas matmul)" : ""),
-                defaults, longPromptPolicy, outFormat);
+                defaults, longPromptPolicy, outFormat, spec.kvCache().resolve(ckpt.gguf()).label());
             IntegrateJob.usage(() -> {
                 GenerateTransform.checkNativeMemory(spark, spec, "--slots");
                 return null;
@@ -304,7 +322,7 @@ final class GenerateJob implements Callable<Integer> {
                 "ms/token"), List.of(List.of(String.format(Locale.ROOT, "%,d", rows), String.format(Locale.ROOT, "%,d", pt),
                 String.format(Locale.ROOT, "%,d", ct), String.valueOf(errors), Report.fixed(secs, 2), Report.fixed(tps, 1),
                 Report.fixed(ct == 0 ? Double.NaN : 1000.0 / tps, 3))));
-            System.out.println("model: " + ckpt.config() + " (" + ckpt.format() + ")");
+            System.out.println("model: " + ckpt.describe() + (paths[1] == null ? " (its own tokenizer)" : ""));
             if (compareSql) {
                 SqlComparison.generate(spark, prompts, spec, options);
             }
@@ -312,7 +330,8 @@ final class GenerateJob implements Callable<Integer> {
             Report.executors(System.out, executors, true);
             if (summary != null) {
                 Report.writeJson(new Summary("generate", Instant.now().toString(), spark.version(),
-                    spark.sparkContext().master(), paths[0], paths[1], ckpt.config().toString(), Jobs.describe(backendKind, spark), slotCount,
+                    spark.sparkContext().master(), paths[0], paths[1], ckpt.config().toString(), ckpt.format(), ckpt.tensorTypes(),
+                    Jobs.describe(backendKind, spark), slotCount,
                     spec.threads(), parts, rows, pt, ct, errors, secs, tps, ct == 0 ? Double.NaN : 1000.0 / tps, output,
                     outcome == null ? 0 : outcome.resumedRows(), outcome == null ? 0 : outcome.chunks(), executors), summary);
                 System.out.println("summary written to " + summary);
@@ -346,17 +365,18 @@ final class GenerateJob implements Callable<Integer> {
             throw new UsageException("--model FILE (or --synthetic-model SHAPE) is required; download the "
                 + "TinyStories models with data/models/fetch.sh");
         }
-        if (tokenizer == null) {
-            throw new UsageException("--tokenizer FILE is required with --model (tokenizer.bin for stories15M "
-                + "and up, tok512.bin for stories260K)");
+        if (tokenizer == null && !ModelFiles.isUri(model) && java.nio.file.Files.isRegularFile(Path.of(model))
+            && !ModelFile.isGguf(Path.of(model))) {
+            throw new UsageException("--tokenizer FILE is required with a llama2.c --model (tokenizer.bin for stories15M "
+                + "and up, tok512.bin for stories260K); a GGUF model carries its own");
         }
         return new String[] {model, tokenizer};
     }
 
-    /** @return whether both files are plain paths that exist here (so they can be checked before Spark starts) */
+    /** @return whether the files are plain paths that exist here (so they can be checked before Spark starts) */
     private static boolean locallyReadable(String[] paths) {
         for (String p : paths) {
-            if (ModelFiles.isUri(p) || !java.nio.file.Files.isRegularFile(Path.of(p))) {
+            if (p != null && (ModelFiles.isUri(p) || !java.nio.file.Files.isRegularFile(Path.of(p)))) {
                 return false;
             }
         }
@@ -364,13 +384,14 @@ final class GenerateJob implements Callable<Integer> {
     }
 
     /**
-     * Checks the checkpoint's header against its length and the tokenizer against the model's vocabulary,
-     * where the user named them ({@link ModelFiles}: a path, a file shipped with --files, a Hadoop URI).
+     * Checks the model (a checkpoint's header against its length, a GGUF file's metadata and tensor infos) and
+     * the tokenizer (the given file, else the GGUF model's own) against the model's vocabulary, where the user
+     * named them ({@link ModelFiles}: a path, a file shipped with --files, a Hadoop URI).
      */
-    private static Checkpoint.Header validate(String[] paths, org.apache.hadoop.conf.Configuration hadoop) {
-        Checkpoint.Header header = ModelFiles.checkpointHeader(paths[0], hadoop);
-        ModelFiles.tokenizer(paths[1], header.config().vocabSize(), hadoop);
-        return header;
+    private static ModelFile.Info validate(String[] paths, int context, org.apache.hadoop.conf.Configuration hadoop) {
+        ModelFile.Info info = ModelFiles.modelInfo(paths[0], hadoop, context);
+        ModelFiles.tokenizer(paths[1], info, hadoop);
+        return info;
     }
 
     /** Prints rows done and tokens/s every 10 s from the job's accumulators (as tasks report them). */

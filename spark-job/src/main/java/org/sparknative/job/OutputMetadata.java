@@ -12,7 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import org.apache.hadoop.fs.FileSystem;
-import org.sparknative.kernels.llama.Checkpoint;
+import org.sparknative.kernels.llama.ModelFile;
 import org.sparknative.udf.BadRowPolicy;
 import org.sparknative.udf.generate.GenerationParams;
 
@@ -43,15 +43,18 @@ import org.sparknative.udf.generate.GenerationParams;
  * @param topK            the default top-k (0: every token); outputs made before it existed read as 0
  * @param repetitionPenalty the default repetition penalty (1: none); outputs made before it existed read as 1
  * @param stop            the default stop strings; outputs made before they existed read as none
+ * @param kvCache         the KV cache type the run used ({@code f32} or {@code f16}); outputs made before the
+ *                        setting existed read as {@code f32}, the only cache then
  */
 record OutputMetadata(String tool, String created, String model, String modelSha256, String modelFormat,
                       String modelShape, String tokenizer, String tokenizerSha256, String backend, long seed,
                       int maxNewTokens, float temperature, float topP, String longPrompts, String format, Integer topK,
-                      Float repetitionPenalty, List<String> stop) {
+                      Float repetitionPenalty, List<String> stop, String kvCache) {
     OutputMetadata {
         topK = topK == null ? 0 : topK;
         repetitionPenalty = repetitionPenalty == null ? 1f : repetitionPenalty;
         stop = stop == null ? List.of() : List.copyOf(stop);
+        kvCache = kvCache == null ? "f32" : kvCache;
     }
 
     /** The metadata file's name in the output folder. */
@@ -61,14 +64,21 @@ record OutputMetadata(String tool, String created, String model, String modelSha
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
         .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 
-    /** Describes this run from the model's header and the files' SHA-256s. */
-    static OutputMetadata of(Checkpoint.Header ckpt, String model, String modelSha256, String tokenizer,
+    /**
+     * Describes this run from the model's header and the files' SHA-256s. A llama2.c checkpoint's format reads
+     * {@code V1} or {@code LEGACY} (as outputs made before GGUF did), a GGUF model's {@code GGUF v3, <tensor types>};
+     * a GGUF model's own tokenizer is a null tokenizer and SHA-256 (the model's SHA-256 covers it).
+     */
+    static OutputMetadata of(ModelFile.Info ckpt, String model, String modelSha256, String tokenizer,
                              String tokenizerSha256, String backend, GenerationParams defaults,
-                             BadRowPolicy longPrompts, DataIO.Format format) {
+                             BadRowPolicy longPrompts, DataIO.Format format, String kvCache) {
         return new OutputMetadata(TOOL, Instant.now().toString(), model, modelSha256,
-            ckpt.format().name(), ckpt.config().toString(), tokenizer, tokenizerSha256, backend,
+            ckpt.gguf() ? ckpt.format() + ", " + ckpt.tensorTypes()
+                : ckpt.format().substring(ckpt.format().indexOf(' ') + 1).toUpperCase(java.util.Locale.ROOT),
+            ckpt.config().toString(), tokenizer, tokenizerSha256, backend,
             defaults.seed(), defaults.maxNewTokens(), defaults.temperature(), defaults.topP(), longPrompts.label(),
-            format.name().toLowerCase(java.util.Locale.ROOT), defaults.topK(), defaults.repetitionPenalty(), defaults.stop());
+            format.name().toLowerCase(java.util.Locale.ROOT), defaults.topK(), defaults.repetitionPenalty(), defaults.stop(),
+            kvCache);
     }
 
     /**
@@ -93,6 +103,7 @@ record OutputMetadata(String tool, String created, String model, String modelSha
         check(d, "top-k", topK, run.topK);
         check(d, "repetition-penalty", repetitionPenalty, run.repetitionPenalty);
         check(d, "stop", stop, run.stop);
+        check(d, "kv-cache", kvCache, run.kvCache);
         check(d, "long-prompts", longPrompts, run.longPrompts);
         check(d, "format", format, run.format);
         return d;

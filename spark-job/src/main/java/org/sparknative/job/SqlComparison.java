@@ -41,7 +41,11 @@ final class SqlComparison {
         Map<String, String> conf = new LinkedHashMap<>();
         String m = "spark.sparknative.model.compare.";
         conf.put(m + "path", spec.checkpoint());
-        conf.put(m + "tokenizer", spec.tokenizer());
+        if (spec.tokenizer() != null) {
+            conf.put(m + "tokenizer", spec.tokenizer());
+        }
+        conf.put(m + "context", String.valueOf(spec.contextLength()));
+        conf.put(m + "kvCache", spec.kvCache().label());
         conf.put(m + "backend", spec.backend().label());
         conf.put(m + "slots", String.valueOf(spec.slots()));
         conf.put(m + "prefillTokens", String.valueOf(spec.prefillTokensPerStep()));

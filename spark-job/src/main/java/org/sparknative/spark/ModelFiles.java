@@ -8,6 +8,7 @@ import java.io.OutputStream;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.DigestInputStream;
@@ -22,7 +23,12 @@ import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.UnsupportedFileSystemException;
 import org.apache.spark.SparkFiles;
+import org.sparknative.kernels.gguf.GgufFile;
+import org.sparknative.kernels.gguf.GgufTokenizer;
 import org.sparknative.kernels.llama.Checkpoint;
+import org.sparknative.kernels.llama.GgufLlama;
+import org.sparknative.kernels.llama.LlamaConfig;
+import org.sparknative.kernels.llama.ModelFile;
 import org.sparknative.kernels.llama.CheckpointException;
 import org.sparknative.kernels.llama.Tokenizer;
 import org.sparknative.udf.generate.ModelRegistry;
@@ -99,27 +105,101 @@ public final class ModelFiles {
     }
 
     /**
-     * Driver side: validates a checkpoint's header against its file length, reading at most
-     * {@link Checkpoint#HEADER_READ_BYTES} bytes (through the Hadoop API for a URI).
-     *
-     * @param hadoop the session's Hadoop configuration ({@code spark.hadoop.*} settings included)
-     * @throws CheckpointException naming the location: missing, unreadable, or inconsistent with its header
+     * Driver side: validates a model file where the user named it and describes it, with the model's own
+     * context ({@link #modelInfo(String, Configuration, int)}).
      */
-    public static Checkpoint.Header checkpointHeader(String location, Configuration hadoop) {
+    public static ModelFile.Info modelInfo(String location, Configuration hadoop) {
+        return modelInfo(location, hadoop, 0);
+    }
+
+    /**
+     * Driver side: validates a model file where the user named it and describes it. A llama2.c checkpoint's
+     * header is checked against its file length (at most {@link Checkpoint#HEADER_READ_BYTES} bytes are read);
+     * a GGUF file's header region (metadata and tensor infos, not the tensors) is read and validated, and its
+     * {@code llama} architecture checked. A URI is read through the Hadoop API, a local file directly.
+     *
+     * @param hadoop        the session's Hadoop configuration ({@code spark.hadoop.*} settings included)
+     * @param contextLength the context to run with, {@code <= 0} for the model's own; a llama2.c checkpoint
+     *                      allows at most its {@code seq_len}
+     * @return the model's format, shape (with the context as {@code seqLen}), length and tensor types
+     * @throws CheckpointException naming the location: missing, unreadable, or invalid
+     */
+    public static ModelFile.Info modelInfo(String location, Configuration hadoop, int contextLength) {
         if (!isUri(location)) {
-            return Checkpoint.open(resolveLocal(location, "model")).header();
+            return ModelFile.open(resolveLocal(location, "model"), contextLength).info();
         }
         org.apache.hadoop.fs.Path p = hadoopPath(location);
         try {
             FileSystem fs = fileSystem(p, hadoop, location, "model");
             FileStatus st = status(fs, p, location, "model");
-            byte[] head = new byte[(int) Math.min(st.getLen(), Checkpoint.HEADER_READ_BYTES)];
             try (FSDataInputStream in = fs.open(p)) {
+                byte[] head = new byte[(int) Math.min(st.getLen(), Checkpoint.HEADER_READ_BYTES)];
                 in.readFully(0, head);
+                if (head.length >= 4 && ModelFile.isGgufMagic(ByteBuffer.wrap(head).order(ByteOrder.LITTLE_ENDIAN).getInt(0))) {
+                    GgufFile f = readGguf(location, st.getLen(), in);
+                    return ModelFile.info(GgufLlama.of(f, contextLength));
+                }
+                ModelFile.Info info = ModelFile.info(location,
+                    Checkpoint.parseHeader(location, ByteBuffer.wrap(head), st.getLen()));
+                return contextLength > 0 ? withContext(info, contextLength) : info;
             }
-            return Checkpoint.parseHeader(location, ByteBuffer.wrap(head), st.getLen());
         } catch (IOException e) {
             throw new CheckpointException(location, "cannot read the model's header: " + e.getMessage());
+        }
+    }
+
+    /** A GGUF file's header region read through Hadoop's positional reads (the tensors are not read). */
+    private static GgufFile readGguf(String location, long fileBytes, FSDataInputStream in) {
+        return GgufFile.read(location, fileBytes, (dst, pos) -> {
+            int n = in.read(pos, dst.array(), dst.arrayOffset() + dst.position(), dst.remaining());
+            if (n > 0) {
+                dst.position(dst.position() + n);
+            }
+            return n;
+        });
+    }
+
+    private static ModelFile.Info withContext(ModelFile.Info info, int contextLength) {
+        LlamaConfig c = info.config();
+        if (contextLength > c.seqLen()) {
+            throw new CheckpointException(info.location(), "context " + contextLength + ": expected 1 to the checkpoint's"
+                + " seq_len " + c.seqLen() + " (a llama2.c checkpoint runs with at most its header's context)");
+        }
+        return new ModelFile.Info(info.location(), info.format(), new LlamaConfig(c.dim(), c.hiddenDim(), c.nLayers(),
+            c.nHeads(), c.nKvHeads(), c.vocabSize(), contextLength, c.sharedClassifier()), info.fileBytes(),
+            info.tensorTypes(), info.gguf(), info.embeddedTokenizer(), info.trainedContextLength());
+    }
+
+    /**
+     * Driver side: the tokenizer a run will use: the llama2.c tokenizer file {@code location} if given, else
+     * the one a GGUF model carries (read again from its metadata), validated against the model's vocabulary.
+     *
+     * @param location the tokenizer file, or null for the model's own
+     * @param model    the model ({@link #modelInfo})
+     * @throws CheckpointException naming the file: no tokenizer for a llama2.c checkpoint, an unsupported or
+     *                             invalid one, or another vocabulary
+     */
+    public static Tokenizer tokenizer(String location, ModelFile.Info model, Configuration hadoop) {
+        if (location != null) {
+            return tokenizer(location, model.config().vocabSize(), hadoop);
+        }
+        if (!model.gguf()) {
+            throw new CheckpointException(model.location(), "a llama2.c checkpoint carries no tokenizer: give its"
+                + " tokenizer.bin (--tokenizer)");
+        }
+        if (!isUri(model.location())) {
+            return GgufTokenizer.java(GgufFile.open(resolveLocal(model.location(), "model")), null,
+                model.config().vocabSize());
+        }
+        org.apache.hadoop.fs.Path p = hadoopPath(model.location());
+        try {
+            FileSystem fs = fileSystem(p, hadoop, model.location(), "model");
+            try (FSDataInputStream in = fs.open(p)) {
+                GgufFile f = readGguf(model.location(), model.fileBytes(), in);
+                return GgufTokenizer.java(f, null, model.config().vocabSize());
+            }
+        } catch (IOException e) {
+            throw new CheckpointException(model.location(), "cannot read the model's tokenizer: " + e.getMessage());
         }
     }
 

@@ -79,6 +79,76 @@ class GenerateSparkTest {
         assertTrue(summary.contains("\"prompts\" : 12"), summary);
     }
 
+    private Map<Long, Row> runJob(String name, String... modelArgs) throws Exception {
+        Path in = tmp.resolve(name + ".jsonl");
+        Files.write(in, List.of("{\"id\":0,\"prompt\":\"\",\"max_new_tokens\":200}",
+            "{\"id\":1,\"prompt\":\"The old man\",\"max_new_tokens\":48}",
+            "{\"id\":2,\"prompt\":\"A cat sat\",\"max_new_tokens\":20}"));
+        Path out = tmp.resolve(name + "-out");
+        List<String> args = new ArrayList<>(List.of("generate", "--input", in.toString(), "--output", out.toString(),
+            "--format", "json", "--temperature", "0", "--slots", "2", "--partitions", "2", "--summary",
+            tmp.resolve(name + ".json").toString()));
+        args.addAll(List.of(modelArgs));
+        StringWriter err = new StringWriter();
+        assertEquals(0, run(err, args.toArray(new String[0])), err.toString());
+        Map<Long, Row> byId = new HashMap<>();
+        for (Row r : spark.read().json(out.toString()).collectAsList()) {
+            byId.put(r.getLong(r.fieldIndex("id")), r);
+        }
+        assertEquals(3, byId.size());
+        return byId;
+    }
+
+    private static String completion(Map<Long, Row> rows, long id) {
+        Row r = rows.get(id);
+        return r.getString(r.fieldIndex("completion"));
+    }
+
+    /** A GGUF model needs no --tokenizer; the job reproduces llama2.c (F32 file) and llama.cpp (quantized files). */
+    @Test
+    void ggufModelsRunInTheJobWithTheirOwnTokenizer() throws Exception {
+        Path f32 = TestModels.require(TestModels.STORIES_260K_GGUF);
+        // The file's trained context is 128 positions; llama2.c's 200-token story needs more.
+        Map<Long, Row> rows = runJob("gguf-f32", "--model", f32.toString(), "--context", "512");
+        assertEquals(TestModels.GREEDY_260K, completion(rows, 0));
+        assertEquals(TestModels.OLD_MAN_F32_Q8_0.substring("The old man".length()), completion(rows, 1));
+        String summary = Files.readString(tmp.resolve("gguf-f32.json"));
+        assertTrue(summary.contains("\"modelFormat\" : \"GGUF v3\""), summary);
+        assertTrue(summary.contains("\"tensorTypes\" : \"F32 x "), summary);
+        assertTrue(summary.contains("\"tokenizer\" : null"), summary);
+        Map<Long, Row> q8 = runJob("gguf-q8", "--model", TestModels.require(TestModels.STORIES_260K_GGUF_Q8_0).toString());
+        assertEquals(TestModels.OLD_MAN_F32_Q8_0.substring("The old man".length()), completion(q8, 1));
+        Map<Long, Row> q4 = runJob("gguf-q4", "--model", TestModels.require(TestModels.STORIES_260K_GGUF_Q4_0).toString());
+        assertEquals(TestModels.OLD_MAN_Q4_0.substring("The old man".length()), completion(q4, 1));
+        assertTrue(Files.readString(tmp.resolve("gguf-q4.json")).contains("\"tensorTypes\" : \"Q4_0 x "));
+    }
+
+    /**
+     * The same synthetic model as a llama2.c checkpoint and as GGUF F32 (converted by quantize's converter): the job
+     * gives the same texts from both, the GGUF one with its embedded tokenizer; a given --tokenizer overrides it.
+     */
+    @Test
+    void aSyntheticGgufF32GivesTheTextsOfItsLlama2cCheckpoint() throws Exception {
+        Path[] files = synthetic("conv", new LlamaConfig(64, 96, 2, 4, 2, 320, 96, false));
+        Path gguf = tmp.resolve("conv.gguf");
+        org.sparknative.kernels.gguf.GgufConverter.fromLlama2c(files[0], files[1],
+            org.sparknative.kernels.gguf.GgmlType.F32, gguf);
+        Map<Long, Row> bin = runJob("conv-bin", "--model", files[0].toString(), "--tokenizer", files[1].toString());
+        Map<Long, Row> own = runJob("conv-gguf", "--model", gguf.toString(), "--kv-cache", "f32");
+        Map<Long, Row> overridden = runJob("conv-gguf-tok", "--model", gguf.toString(), "--tokenizer", files[1].toString(),
+            "--kv-cache", "f32");
+        for (long id = 0; id < 3; id++) {
+            assertEquals(completion(bin, id), completion(own, id), "row " + id);
+            assertEquals(completion(bin, id), completion(overridden, id), "row " + id);
+        }
+        assertTrue(completion(bin, 2).length() > 0);
+        // A llama2.c checkpoint still needs its tokenizer, named as an option error before Spark starts.
+        StringWriter err = new StringWriter();
+        assertEquals(2, run(err, "generate", "--input", tmp.resolve("conv-bin.jsonl").toString(), "--model",
+            files[0].toString()));
+        assertTrue(err.toString().contains("--tokenizer FILE is required with a llama2.c --model"), err.toString());
+    }
+
     private static Path[] synthetic(String name, LlamaConfig cfg) {
         Path m = tmp.resolve(name + ".bin");
         Path t = tmp.resolve(name + "-tok.bin");

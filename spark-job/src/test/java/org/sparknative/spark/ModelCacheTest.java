@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -22,7 +23,12 @@ import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.sparknative.kernels.gguf.GgmlType;
+import org.sparknative.kernels.gguf.GgufConverter;
 import org.sparknative.kernels.llama.Checkpoint;
+import org.sparknative.kernels.llama.ModelFile;
+import org.sparknative.kernels.llama.Tokenizer;
+import org.sparknative.kernels.llama.TokenizerWriter;
 import org.sparknative.kernels.llama.CheckpointException;
 import org.sparknative.kernels.llama.CheckpointFormat;
 import org.sparknative.kernels.llama.LlamaConfig;
@@ -151,33 +157,71 @@ class ModelCacheTest {
     void theDriverReadsOnlyTheHeaderAndNamesTheUriOfATruncatedOrMissingFile() throws Exception {
         Path src = checkpoint();
         String uri = TestFs.uri(src);
-        Checkpoint.Header h = ModelFiles.checkpointHeader(uri, hadoop());
-        assertEquals(Checkpoint.open(src).header(), h);
+        ModelFile.Info h = ModelFiles.modelInfo(uri, hadoop());
+        assertEquals(ModelFile.info(uri, Checkpoint.open(src).header()), h);
+        assertEquals("llama2.c v1", h.format());
 
         byte[] all = Files.readAllBytes(src);
         Path cut = dir.resolve("cut.bin");
         Files.write(cut, java.util.Arrays.copyOf(all, all.length - 64));
         CheckpointException truncated = assertThrows(CheckpointException.class,
-            () -> ModelFiles.checkpointHeader(TestFs.uri(cut), hadoop()));
+            () -> ModelFiles.modelInfo(TestFs.uri(cut), hadoop()));
         assertTrue(truncated.getMessage().startsWith(TestFs.uri(cut) + ": file length: expected " + all.length + " bytes"),
             truncated.getMessage());
         // Only the header was read: a stream that drops after 256 bytes still validates.
         TestFs.FAIL_AFTER_BYTES.set(Checkpoint.HEADER_READ_BYTES);
-        assertEquals(h, ModelFiles.checkpointHeader(uri, hadoop()));
+        assertEquals(h, ModelFiles.modelInfo(uri, hadoop()));
         TestFs.reset();
 
         CheckpointException missing = assertThrows(CheckpointException.class,
-            () -> ModelFiles.checkpointHeader(TestFs.uri(dir.resolve("nope.bin")), hadoop()));
+            () -> ModelFiles.modelInfo(TestFs.uri(dir.resolve("nope.bin")), hadoop()));
         assertEquals(TestFs.uri(dir.resolve("nope.bin")) + ": model file not found", missing.getMessage());
         CheckpointException noConnector = assertThrows(CheckpointException.class,
-            () -> ModelFiles.checkpointHeader("nosuchfs://bucket/m.bin", hadoop()));
+            () -> ModelFiles.modelInfo("nosuchfs://bucket/m.bin", hadoop()));
         assertTrue(noConnector.getMessage().startsWith("nosuchfs://bucket/m.bin: no Hadoop FileSystem for scheme 'nosuchfs'"),
             noConnector.getMessage());
         // s3a: Hadoop's defaults name org.apache.hadoop.fs.s3a.S3AFileSystem, which is missing without hadoop-aws.
         CheckpointException s3a = assertThrows(CheckpointException.class,
-            () -> ModelFiles.checkpointHeader("s3a://bucket/m.bin", hadoop()));
+            () -> ModelFiles.modelInfo("s3a://bucket/m.bin", hadoop()));
         assertTrue(s3a.getMessage().startsWith("s3a://bucket/m.bin: no Hadoop FileSystem for scheme 's3a' on the classpath, "
             + "so the model cannot be read: add its connector jar (hadoop-aws for s3a"), s3a.getMessage());
+    }
+
+    @Test
+    void aRemoteGgufModelIsReadUpToItsTensorsWithItsTokenizerAndNamedByUri() throws Exception {
+        Path src = checkpoint();
+        Path tok = dir.resolve("tok.bin");
+        TokenizerWriter.writeByteLevel(tok, 300);
+        Path gguf = dir.resolve("model-q8.gguf");
+        GgufConverter.fromLlama2c(src, tok, GgmlType.Q8_0, gguf);
+        String uri = TestFs.uri(gguf);
+        ModelFile.Info remote = ModelFiles.modelInfo(uri, hadoop());
+        ModelFile.Info local = ModelFile.open(gguf).info();
+        assertEquals(uri, remote.location());
+        assertEquals(local.config(), remote.config());
+        assertEquals("GGUF v3", remote.format());
+        assertEquals(local.tensorTypes(), remote.tensorTypes());
+        assertTrue(remote.gguf() && remote.embeddedTokenizer(), remote.toString());
+        // The driver reads the embedded tokenizer through the same URI; it equals the file it was made from.
+        Tokenizer t = ModelFiles.tokenizer(null, remote, hadoop());
+        assertArrayEquals(Tokenizer.load(tok, 300).encode("héllo".getBytes(StandardCharsets.UTF_8), true, false),
+            t.encode("héllo".getBytes(StandardCharsets.UTF_8), true, false));
+        // --context: a GGUF model may run longer than trained; a llama2.c checkpoint at most its seq_len.
+        assertEquals(100, ModelFiles.modelInfo(uri, hadoop(), 100).config().seqLen());
+        assertEquals(16, ModelFiles.modelInfo(TestFs.uri(src), hadoop(), 16).config().seqLen());
+        CheckpointException longer = assertThrows(CheckpointException.class,
+            () -> ModelFiles.modelInfo(TestFs.uri(src), hadoop(), 33));
+        assertTrue(longer.getMessage().contains("context 33: expected 1 to the checkpoint's seq_len 32"), longer.getMessage());
+        CheckpointException none = assertThrows(CheckpointException.class,
+            () -> ModelFiles.tokenizer(null, ModelFiles.modelInfo(TestFs.uri(src), hadoop()), hadoop()));
+        assertTrue(none.getMessage().contains("a llama2.c checkpoint carries no tokenizer"), none.getMessage());
+
+        byte[] all = Files.readAllBytes(gguf);
+        Path cut = dir.resolve("cut.gguf");
+        Files.write(cut, java.util.Arrays.copyOf(all, 2000));
+        CheckpointException truncated = assertThrows(CheckpointException.class,
+            () -> ModelFiles.modelInfo(TestFs.uri(cut), hadoop()));
+        assertTrue(truncated.getMessage().startsWith(TestFs.uri(cut) + ": "), truncated.getMessage());
     }
 
     @Test

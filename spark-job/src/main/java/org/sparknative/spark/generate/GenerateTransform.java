@@ -171,7 +171,7 @@ public final class GenerateTransform {
 
     /**
      * Checks on the driver, before any task runs, that a task's KV cache fits in the native memory a task may
-     * use ({@link NativeMemory}). Reads the checkpoint's header where the user named it ({@link ModelFiles}).
+     * use ({@link NativeMemory}). Reads the model's header where the user named it ({@link ModelFiles}).
      * Not for {@code cuda}: its KV cache lives in device memory, sized on the executor to what the device holds.
      *
      * @param setting the setting's name for the message ({@code --slots} on the command line)
@@ -182,10 +182,12 @@ public final class GenerateTransform {
         if (spec.backend() == org.sparknative.udf.Backend.CUDA) {
             return;
         }
-        LlamaConfig config = ModelFiles.checkpointHeader(spec.checkpoint(),
-            spark.sparkContext().hadoopConfiguration()).config();
+        org.sparknative.kernels.llama.ModelFile.Info info = ModelFiles.modelInfo(spec.checkpoint(),
+            spark.sparkContext().hadoopConfiguration(), spec.contextLength());
+        LlamaConfig config = info.config();
         NativeMemory budget = NativeMemory.perTask(spark.sparkContext().getConf(),
             spark.sparkContext().defaultParallelism());
-        KvCachePlan.check(config, spec.slots(), setting, budget.bytesPerTask(), budget.what());
+        KvCachePlan.check(config, spec.slots(), spec.kvCache().resolve(info.gguf()), setting, budget.bytesPerTask(),
+            budget.what());
     }
 }

@@ -254,7 +254,8 @@ final class GenerateBatches implements BatchEvaluator {
     static GenerationScheduler newTaskBatcher(GenerationSpec spec, int taskRows, TaskResources resources) {
         ModelRegistry.Entry model = ModelRegistry.get(
             ModelFiles.resolve(spec.checkpoint(), spec.checkpointSha256(), "model"),
-            ModelFiles.resolve(spec.tokenizer(), spec.tokenizerSha256(), "tokenizer"));
+            spec.tokenizer() == null ? null : ModelFiles.resolve(spec.tokenizer(), spec.tokenizerSha256(), "tokenizer"),
+            spec.contextLength());
         return GenerationPipeline.newScheduler(model, spec, SparkTasks.threads(spec.threads()), SparkTasks.gpuOrdinal(),
             taskRows, resources)
             .cancelWhen(SparkTasks.cancellation());

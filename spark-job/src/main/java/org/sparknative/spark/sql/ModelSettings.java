@@ -13,8 +13,10 @@ import org.sparknative.udf.generate.GenerationSpec;
 /**
  * The models SQL's {@code generate()} can name, from Spark settings (session or application):
  * <pre>
- * spark.sparknative.model.&lt;name&gt;.path          the llama2.c checkpoint (local path, URI, or a --files name)
- * spark.sparknative.model.&lt;name&gt;.tokenizer     its tokenizer.bin
+ * spark.sparknative.model.&lt;name&gt;.path          a GGUF file or a llama2.c checkpoint (local path, URI, or a --files name)
+ * spark.sparknative.model.&lt;name&gt;.tokenizer     its tokenizer.bin (a llama2.c checkpoint); a GGUF model's own if unset
+ * spark.sparknative.model.&lt;name&gt;.context       positions per sequence, 0 = the model's (default 0)
+ * spark.sparknative.model.&lt;name&gt;.kvCache       auto | f32 | f16 (default auto: f16 for GGUF, f32 for llama2.c)
  * spark.sparknative.model.&lt;name&gt;.backend       cpu | cuda | auto | java (default: spark.sparknative.backend, else cpu)
  * spark.sparknative.model.&lt;name&gt;.slots         KV cache slots per task (default 32)
  * spark.sparknative.model.&lt;name&gt;.threads       threads per task, 0 = spark.task.cpus (default 0)
@@ -59,7 +61,8 @@ final class ModelSettings {
             if (name == null) {
                 if (names.size() != 1) {
                     throw SqlArguments.error("generate(): " + (names.isEmpty()
-                        ? "no model is configured: set " + PREFIX + "<name>.path and " + PREFIX + "<name>.tokenizer"
+                        ? "no model is configured: set " + PREFIX + "<name>.path (and " + PREFIX + "<name>.tokenizer for a"
+                        + " llama2.c checkpoint)"
                         : "several models are configured (" + String.join(", ", names) + "): name one with model => '...'"
                         + " or set " + DEFAULT));
                 }
@@ -67,7 +70,7 @@ final class ModelSettings {
             }
         }
         if (!names.contains(name)) {
-            throw SqlArguments.error("generate(): unknown model '" + name + "': set " + PREFIX + name + ".path and .tokenizer"
+            throw SqlArguments.error("generate(): unknown model '" + name + "': set " + PREFIX + name + ".path (and .tokenizer)"
                 + (names.isEmpty() ? "" : " (configured: " + String.join(", ", names) + ")"));
         }
         String p = PREFIX + name + ".";
@@ -78,8 +81,8 @@ final class ModelSettings {
             }
         });
         String tokenizer = own.get("tokenizer");
-        if (tokenizer == null || tokenizer.isEmpty()) {
-            throw SqlArguments.error("generate(): model '" + name + "' has no tokenizer: set " + p + "tokenizer");
+        if (tokenizer != null && tokenizer.isEmpty()) {
+            tokenizer = null; // a GGUF model's own; a llama2.c checkpoint without one fails when it is read
         }
         try {
             Backend backend = Backend.parse(own.getOrDefault("backend", conf.getOrDefault(Backend.SPARK_CONF, "cpu")));
@@ -87,7 +90,9 @@ final class ModelSettings {
             GenerationSpec spec = new GenerationSpec(own.get("path"), tokenizer, backend, slots,
                 integer(own, "prefillTokens", GenerationSpec.DEFAULT_PREFILL_TOKENS, p), integer(own, "threads", 0, p),
                 BadRowPolicy.LONG_PROMPTS.parse(own.getOrDefault("longPrompts", "row-error")), own.get("sha256"),
-                own.get("tokenizerSha256"), MatmulMode.parse(conf.getOrDefault("spark.sparknative.cuda.matmul", "invariant")));
+                own.get("tokenizerSha256"), MatmulMode.parse(conf.getOrDefault("spark.sparknative.cuda.matmul", "invariant")),
+                integer(own, "context", 0, p),
+                org.sparknative.kernels.llama.KvCacheType.parse(own.getOrDefault("kvCache", "auto")));
             int batch = integer(own, "recordBatchRows", Math.max(256, 8 * slots), p);
             if (batch < 1) {
                 throw new IllegalArgumentException(p + "recordBatchRows must be >= 1, got " + batch);
