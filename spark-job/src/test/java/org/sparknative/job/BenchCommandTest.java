@@ -135,6 +135,36 @@ class BenchCommandTest {
         }
     }
 
+    /** bench measures GGUF models beside llama2.c ones; a GGUF model's tokenizer is its own ('-' or none given). */
+    @Test
+    void ggufModelsAreMeasuredWithTheirOwnTokenizer() throws Exception {
+        Path q8 = org.sparknative.kernels.testing.TestModels.require(
+            org.sparknative.kernels.testing.TestModels.STORIES_260K_GGUF_Q8_0);
+        Path bin = org.sparknative.kernels.testing.TestModels.require(org.sparknative.kernels.testing.TestModels.STORIES_260K);
+        Path tok = org.sparknative.kernels.testing.TestModels.require(org.sparknative.kernels.testing.TestModels.TOK_512);
+        Path dir = tmp.resolve("gguf-report");
+        CliRun r = CliRun.of("bench", "--workloads", "generate", "--model", q8.toString(), "--tokenizer", "-",
+            "--model", bin.toString(), "--tokenizer", tok.toString(), "--slots", "2", "--prompt-count", "4",
+            "--max-new-tokens", "5", "--temperature", "0", "--warmup", "0", "--repeats", "1", "--partitions", "1",
+            "--report", dir.toString());
+        assertEquals(0, r.exit(), r.err());
+        List<BenchReport.GenerateRun> runs = ReportBuilder.read(dir.resolve("report.json")).generate().runs();
+        assertEquals(2, runs.size(), runs.toString());
+        assertEquals(q8.getFileName().toString(), runs.get(0).model());
+        assertTrue(runs.get(0).modelShape().contains("GGUF v3, Q8_0 x 32 + F32 x 16"), runs.get(0).modelShape());
+        for (BenchReport.GenerateRun run : runs) {
+            assertEquals(4 * 5, run.completionTokens(), run.toString());
+            assertEquals(0, run.errorRows(), run.toString());
+        }
+        CliRun bad = CliRun.of("bench", "--workloads", "generate", "--model", q8.toString(), "--model", bin.toString(),
+            "--tokenizer", tok.toString());
+        assertEquals(2, bad.exit(), bad.err());
+        assertTrue(bad.err().contains("give one --tokenizer per --model ('-' for a GGUF model's own)"), bad.err());
+        CliRun noTok = CliRun.of("bench", "--workloads", "generate", "--model", bin.toString());
+        assertEquals(2, noTok.exit(), noTok.err());
+        assertTrue(noTok.err().contains("a llama2.c checkpoint carries no tokenizer"), noTok.err());
+    }
+
     @Test
     void badOptionsAreUsageErrors() {
         CliRun r = CliRun.of("bench", "--workloads", "integrate,sort");
