@@ -145,7 +145,10 @@ typedef struct sn_llama_batch {
     int32_t max_slots, max_rows;
     int32_t force_generic; /* 1: never use the AVX2 code path (tests prove both paths agree bitwise) */
     int32_t kv_f16;        /* 1: the caches hold IEEE binary16 (uint16_t) elements, 0: float */
-    void *key_cache, *value_cache; /* [layer][slot][pos][kv_dim] of float, or of uint16_t when kv_f16 */
+    void *key_cache, *value_cache; /* [layer][slot][pos][kv_dim] of float, or of uint16_t when kv_f16; each an
+                                      anonymous mapping of kv_bytes: pages are committed as positions are written
+                                      and handed back when a slot's sequence ends (sn_llama_batch_release_slot) */
+    size_t kv_bytes;
     float *x, *xb, *q, *k, *v, *hb, *hb2; /* [max_rows][dim | kv_dim | hidden] */
     float *att;                          /* [max_rows][n_heads][seq_len] */
     float *logits;                       /* [max_rows][vocab] */
@@ -460,12 +463,25 @@ static inline void *sn_llama_alloc(size_t count, size_t elem, int *failed) {
     return p;
 }
 
+/*
+ * A KV cache: an anonymous private mapping, zero-filled, reserved without swap accounting (MAP_NORESERVE), so that
+ * only the pages of the positions written take memory. NULL (and *failed) if the mapping fails.
+ */
+static inline void *sn_kv_map(size_t bytes, int *failed) {
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        *failed = 1;
+        return NULL;
+    }
+    return p;
+}
+
 static inline void sn_llama_batch_free(int64_t batch) {
     sn_llama_batch *b = (sn_llama_batch *) (intptr_t) batch;
     if (b == NULL) return;
     sn_pool_free(b->pool);
-    free(b->key_cache);
-    free(b->value_cache);
+    if (b->key_cache != NULL) munmap(b->key_cache, b->kv_bytes);
+    if (b->value_cache != NULL) munmap(b->value_cache, b->kv_bytes);
     free(b->x);
     free(b->xb);
     free(b->q);
@@ -505,8 +521,9 @@ static inline sn_status sn_llama_batch_new(int64_t model, int32_t max_slots, int
     const size_t cache = (size_t) m->n_layers * (size_t) max_slots * (size_t) m->seq_len * (size_t) m->kv_dim;
     const size_t kv_elem = kv_f16 ? sizeof(uint16_t) : sizeof(float);
     int failed = 0;
-    b->key_cache = sn_llama_alloc(cache, kv_elem, &failed);
-    b->value_cache = sn_llama_alloc(cache, kv_elem, &failed);
+    b->kv_bytes = (cache == 0 ? 1 : cache) * kv_elem;
+    b->key_cache = sn_kv_map(b->kv_bytes, &failed);
+    b->value_cache = sn_kv_map(b->kv_bytes, &failed);
     b->x = (float *) sn_llama_alloc(R * m->dim, sizeof(float), &failed);
     b->xb = (float *) sn_llama_alloc(R * m->dim, sizeof(float), &failed);
     b->q = (float *) sn_llama_alloc(R * m->dim, sizeof(float), &failed);
@@ -529,6 +546,37 @@ static inline sn_status sn_llama_batch_new(int64_t model, int32_t max_slots, int
     }
     out[0] = (int64_t) (intptr_t) b;
     return SN_OK;
+}
+
+/*
+ * Hands back to the OS the KV cache pages of a slot whose sequence ended: for every layer, the whole pages inside
+ * the slot's [seq_len][kv_dim] region of the keys and of the values (MADV_DONTNEED: they read as zeros and take no
+ * memory until written again). The next sequence in the slot writes every position before attention reads it, so
+ * its results do not change; a slot's resident memory is then what its current sequence has written (prompt plus
+ * completion so far), not the most any earlier one wrote. Regions under two pages are left alone (small models:
+ * nothing to gain). Returns the bytes handed back (keys and values), or -1 for a bad slot.
+ */
+static inline int64_t sn_llama_batch_release_slot(int64_t batch, int32_t slot) {
+    sn_llama_batch *b = (sn_llama_batch *) (intptr_t) batch;
+    if (b == NULL || slot < 0 || slot >= b->max_slots) return -1;
+    const size_t page = (size_t) sysconf(_SC_PAGESIZE);
+    const size_t elem = b->kv_f16 ? sizeof(uint16_t) : sizeof(float);
+    const size_t region = (size_t) b->m->seq_len * (size_t) b->m->kv_dim * elem;
+    if (region < 2 * page) return 0;
+    int64_t released = 0;
+    for (int l = 0; l < b->m->n_layers; l++) {
+        const size_t slot_stride = (size_t) b->m->seq_len * (size_t) b->m->kv_dim;
+        const size_t off = ((size_t) l * (size_t) b->max_slots * slot_stride + (size_t) slot * slot_stride) * elem;
+        const size_t first = (off + page - 1) / page * page, end = (off + region) / page * page;
+        if (end <= first) continue;
+        void *caches[2] = {b->key_cache, b->value_cache};
+        for (int c = 0; c < 2; c++) {
+            if (madvise((unsigned char *) caches[c] + first, end - first, MADV_DONTNEED) == 0) {
+                released += (int64_t) (end - first);
+            }
+        }
+    }
+    return released;
 }
 
 /* Address of the [max_rows][vocab] logits buffer: row k holds the k-th logit row of the last forward. */

@@ -111,6 +111,15 @@ public final class LlamaKernels {
     @Name("sn_llama_batch_free")
     public static native void batchFree(@Cast("int64_t") long batch);
 
+    /**
+     * Hands back the KV cache pages of a slot whose sequence ended ({@code madvise(MADV_DONTNEED)} on the whole
+     * pages of its regions).
+     *
+     * @return the bytes handed back, or -1 for a bad slot
+     */
+    @Name("sn_llama_batch_release_slot")
+    public static native @Cast("int64_t") long batchReleaseSlot(@Cast("int64_t") long batch, int slot);
+
     /** @return the address of the batch's {@code [maxRows][vocab]} float logits buffer */
     @Name("sn_llama_batch_logits")
     public static native @Cast("int64_t") long batchLogits(@Cast("int64_t") long batch);

@@ -244,6 +244,23 @@ public final class NativeLlamaBatch implements AutoCloseable {
         return model;
     }
 
+    /**
+     * Hands the KV cache memory of {@code slot} back to the OS: call when its sequence has ended. The slot stays
+     * usable; its next sequence writes every position before reading it, so results do not change. Small models
+     * (a slot's region under two pages per layer) hand back nothing.
+     *
+     * @return bytes handed back
+     * @throws IllegalArgumentException if {@code slot} is out of range
+     * @throws IllegalStateException    if the batch is closed
+     */
+    public long releaseSlot(int slot) {
+        checkOpen();
+        if (slot < 0 || slot >= maxSlots) {
+            throw new IllegalArgumentException("slot " + slot + " out of range [0, " + maxSlots + ")");
+        }
+        return LlamaKernels.batchReleaseSlot(handle, slot);
+    }
+
     /** @return the number of sequence slots */
     public int maxSlots() {
         return maxSlots;

@@ -63,6 +63,14 @@ public interface DecodeBackend extends AutoCloseable {
     default void willSample(int nLogits, boolean[] sampled) {
     }
 
+    /**
+     * Called when the sequence in {@code slot} has ended (finished or dropped) and before another takes the slot:
+     * a backend may hand that slot's KV cache memory back, so that a slot holds only what its current sequence
+     * wrote. The next sequence writes every position before reading it. The default does nothing.
+     */
+    default void slotFreed(int slot) {
+    }
+
     /** Frees the KV cache and scratch memory; idempotent. */
     @Override
     void close();

@@ -399,6 +399,7 @@ final class DecodeSlots {
                 double ttft = q.firstToken < 0 ? Double.NaN : (q.firstToken - q.admitted) / 1e6;
                 slots[s] = null;
                 active--;
+                backend.slotFreed(s);
                 sink.finished(q, new Result(q.text.toByteArray(), q.promptLen, q.generated, end, ttft,
                     (now - q.admitted) / 1e6));
             }

@@ -80,6 +80,11 @@ public final class NativeBackend implements DecodeBackend {
     }
 
     @Override
+    public void slotFreed(int slot) {
+        batch.releaseSlot(slot);
+    }
+
+    @Override
     public void close() {
         batch.close();
     }
