@@ -150,6 +150,21 @@ public final class ChatTemplate implements Serializable {
             throw new GgufException(gguf.path(), "metadata key '" + METADATA_KEY + "' is missing: the model has no chat "
                 + "template; give one explicitly (spark.sparknative.generate.chatTemplate, or --chat-template)");
         }
+        String[] special = specialTokens(gguf);
+        try {
+            return of(text, special[0], special[1], where);
+        } catch (IllegalArgumentException ex) {
+            // The message starts with the file's name, which GgufException puts first itself.
+            throw new GgufException(gguf.path(), ex.getMessage().substring(gguf.path().toString().length() + 2), ex);
+        }
+    }
+
+    /**
+     * @return the texts of a GGUF vocabulary's BOS and EOS tokens: {@code tokenizer.ggml.tokens} at
+     *         {@code tokenizer.ggml.bos_token_id} and {@code eos_token_id} (default 1 and 2), or {@value #DEFAULT_BOS}
+     *         and {@value #DEFAULT_EOS} where the file has no such tokens
+     */
+    public static String[] specialTokens(GgufFile gguf) {
         String bos = DEFAULT_BOS;
         String eos = DEFAULT_EOS;
         if (gguf.has(GgufTokenizer.TOKENS_KEY)) {
@@ -163,12 +178,7 @@ public final class ChatTemplate implements Serializable {
                 eos = tokens[e];
             }
         }
-        try {
-            return of(text, bos, eos, where);
-        } catch (IllegalArgumentException ex) {
-            // The message starts with the file's name, which GgufException puts first itself.
-            throw new GgufException(gguf.path(), ex.getMessage().substring(gguf.path().toString().length() + 2), ex);
-        }
+        return new String[] {bos, eos};
     }
 
     /** @return whether {@code gguf} carries a chat template ({@value #METADATA_KEY}) */
