@@ -111,8 +111,9 @@ class JobJarIT {
             + "{% endif %}{% endfor %}";
         try (java.net.URLClassLoader loader = new java.net.URLClassLoader(urls.toArray(new java.net.URL[0]),
             ClassLoader.getPlatformClassLoader())) {
-            // Jinjava's JUEL loads its tree builder through the context loader, as Spark's executors set it to theirs.
-            Thread.currentThread().setContextClassLoader(loader);
+            // The thread's context loader stays this test's, which holds another copy of the jar's classes (failsafe puts
+            // the job jar on the test classpath): Jinjava's expression engine loads classes through the context loader,
+            // and ChatTemplate must point it at its own.
             Class<?> ct = Class.forName("org.sparknative.udf.generate.ChatTemplate", true, loader);
             Class<?> msg = Class.forName("org.sparknative.udf.generate.ChatTemplate$Message", true, loader);
             Object t = ct.getMethod("of", String.class, String.class, String.class, String.class)
@@ -121,8 +122,6 @@ class JobJarIT {
             Object out = ct.getMethod("render", List.class, boolean.class).invoke(t, List.of(m), true);
             assertEquals("[INST] Hello! [/INST]", out);
             assertTrue(ct.getClassLoader() == loader, "the jar's own ChatTemplate");
-        } finally {
-            Thread.currentThread().setContextClassLoader(JobJarIT.class.getClassLoader());
         }
     }
 }

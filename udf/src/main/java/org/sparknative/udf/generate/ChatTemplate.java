@@ -209,7 +209,8 @@ public final class ChatTemplate implements Serializable {
         bindings.put("bos_token", bosToken);
         bindings.put("eos_token", eosToken);
         bindings.put("add_generation_prompt", addGenerationPrompt);
-        String out = engine().render(bindings);
+        Engine e = engine();
+        String out = withOwnClassLoader(() -> e.render(bindings));
         return !bosToken.isEmpty() && out.startsWith(bosToken) ? out.substring(bosToken.length()) : out;
     }
 
@@ -255,12 +256,32 @@ public final class ChatTemplate implements Serializable {
             synchronized (this) {
                 e = engine;
                 if (e == null) {
-                    e = new Engine(template, source);
+                    e = withOwnClassLoader(() -> new Engine(template, source));
                     engine = e;
                 }
             }
         }
         return e;
+    }
+
+    /**
+     * Runs {@code body} with this class's loader as the thread's context loader: Jinjava's expression engine loads its
+     * own classes through the context loader, which on a Spark thread may be one that cannot see them, or sees another
+     * copy of the job jar (an application's, a test's).
+     */
+    private static <T> T withOwnClassLoader(java.util.function.Supplier<T> body) {
+        Thread thread = Thread.currentThread();
+        ClassLoader before = thread.getContextClassLoader();
+        ClassLoader own = ChatTemplate.class.getClassLoader();
+        if (before == own) {
+            return body.get();
+        }
+        thread.setContextClassLoader(own);
+        try {
+            return body.get();
+        } finally {
+            thread.setContextClassLoader(before);
+        }
     }
 
     /** Called by templates as {@code raise_exception(message)}. */
