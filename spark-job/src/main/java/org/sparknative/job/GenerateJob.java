@@ -17,10 +17,12 @@ import org.sparknative.kernels.llama.LlamaConfig;
 import org.sparknative.spark.ModelFiles;
 import org.sparknative.spark.ExecutorActivity;
 import org.sparknative.spark.RowIds;
+import org.sparknative.spark.generate.ChatTemplates;
 import org.sparknative.spark.generate.GenerateFunctions;
 import org.sparknative.spark.generate.GenerateTransform;
 import org.sparknative.udf.Backend;
 import org.sparknative.udf.BadRowPolicy;
+import org.sparknative.udf.generate.ChatTemplate;
 import org.sparknative.udf.generate.GenerationParams;
 import org.sparknative.udf.generate.GenerationSpec;
 import org.sparknative.udf.generate.ModelRegistry;
@@ -37,7 +39,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "generate", mixinStandardHelpOptions = true, sortOptions = false,
     description = {"Batch text generation over a DataFrame of prompts with a llama2.c-format model.",
-        "Input: JSONL, Parquet or CSV with a 'prompt' column; optional per-row columns max_new_tokens, temperature, top_p, seed, top_k, repetition_penalty, stop, id."})
+        "Input: JSONL, Parquet or CSV with a 'prompt' column (or 'messages', rendered by a chat template); optional per-row columns max_new_tokens, temperature, top_p, seed, top_k, repetition_penalty, stop, id."})
 final class GenerateJob implements Callable<Integer> {
     @Spec
     CommandSpec commandSpec;
@@ -154,6 +156,11 @@ final class GenerateJob implements Callable<Integer> {
     @Option(names = "--limit", description = "Only the first N prompts.")
     Integer limit;
 
+    @Option(names = "--chat-template", description = "Input with a 'messages' column (an array of {role, content}) and no "
+        + "'prompt': each row's prompt is its messages rendered by this chat template (its text, or a file); default: "
+        + ChatTemplates.CONF + ", else the GGUF model's tokenizer.chat_template.")
+    String chatTemplate;
+
     @Option(names = "--summary", description = "Also write the summary as JSON to this file.")
     Path summary;
 
@@ -269,13 +276,13 @@ final class GenerateJob implements Callable<Integer> {
             int parts;
             if (chunked != null) {
                 // Every row numbered as read (also with an id): chunks are ranges of input positions.
-                prompts = ChunkPlan.numbered(prompts);
+                prompts = chatPrompts(ChunkPlan.numbered(prompts), spark, paths[0]);
                 GenerateTransform.apply(prompts, options); // checks the columns now, before any Spark job
                 // A chunk is a range of the input, so spread each one over every task slot.
                 parts = partitions != null ? partitions : parallelism;
             } else {
                 // Rows without an id are numbered as read, so that messages name the same row under any partitioning.
-                prompts = RowIds.numbered(prompts);
+                prompts = chatPrompts(RowIds.numbered(prompts), spark, paths[0]);
                 if (partitions != null) {
                     prompts = prompts.repartition(partitions);
                 } else if (prompts.rdd().getNumPartitions() < parallelism) {
@@ -371,6 +378,26 @@ final class GenerateJob implements Callable<Integer> {
                 + "and up, tok512.bin for stories260K); a GGUF model carries its own");
         }
         return new String[] {model, tokenizer};
+    }
+
+    /**
+     * Rows that give {@code messages} and no {@code prompt}: their prompt rendered by the chat template (the
+     * {@code messages} column stays, as every input column does). A row whose messages are null or invalid gets a null
+     * prompt, so it becomes an error row ({@code prompt is null}); the executor's log says what was wrong with it.
+     */
+    private Dataset<Row> chatPrompts(Dataset<Row> in, SparkSession spark, String model) {
+        List<String> columns = List.of(in.columns());
+        if (columns.contains("prompt") || !columns.contains("messages")) {
+            return in;
+        }
+        String conf = spark.conf().get(ChatTemplates.CONF, null);
+        String setting = chatTemplate != null ? "--chat-template" : conf != null ? ChatTemplates.CONF
+            : "--chat-template (or " + ChatTemplates.CONF + ")";
+        ChatTemplate template = IntegrateJob.usage(() -> ChatTemplates.resolve(chatTemplate != null ? chatTemplate : conf,
+            setting, model));
+        System.out.println("generate: prompts from 'messages' by the chat template of " + template.source());
+        return in.withColumn("prompt", IntegrateJob.usage(() -> GenerateFunctions.applyChatTemplate(in, "messages", template,
+            true, BadRowPolicy.ROW_ERROR)));
     }
 
     /** @return whether the files are plain paths that exist here (so they can be checked before Spark starts) */

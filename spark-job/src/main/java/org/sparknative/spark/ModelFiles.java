@@ -148,6 +148,34 @@ public final class ModelFiles {
         }
     }
 
+    /**
+     * Driver side: a GGUF model's header region (metadata and tensor infos, not the tensors), where the user named
+     * it: a local path or {@code --files} name, or a URI read through the Hadoop API.
+     *
+     * @return the validated header region, or null if the file is not a GGUF file (a llama2.c checkpoint)
+     * @throws CheckpointException naming the location: missing, unreadable or invalid
+     */
+    public static GgufFile ggufHeader(String location, Configuration hadoop) {
+        if (!isUri(location)) {
+            Path local = resolveLocal(location, "model");
+            return ModelFile.isGguf(local) ? GgufFile.open(local) : null;
+        }
+        org.apache.hadoop.fs.Path p = hadoopPath(location);
+        try {
+            FileSystem fs = fileSystem(p, hadoop, location, "model");
+            FileStatus st = status(fs, p, location, "model");
+            try (FSDataInputStream in = fs.open(p)) {
+                byte[] head = new byte[(int) Math.min(st.getLen(), 4)];
+                in.readFully(0, head);
+                boolean gguf = head.length == 4
+                    && ModelFile.isGgufMagic(ByteBuffer.wrap(head).order(ByteOrder.LITTLE_ENDIAN).getInt(0));
+                return gguf ? readGguf(location, st.getLen(), in) : null;
+            }
+        } catch (IOException e) {
+            throw new CheckpointException(location, "cannot read the model's header: " + e.getMessage());
+        }
+    }
+
     /** A GGUF file's header region read through Hadoop's positional reads (the tensors are not read). */
     private static GgufFile readGguf(String location, long fileBytes, FSDataInputStream in) {
         return GgufFile.read(location, fileBytes, (dst, pos) -> {

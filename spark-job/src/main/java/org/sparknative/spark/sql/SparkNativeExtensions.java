@@ -15,8 +15,8 @@ import scala.runtime.BoxedUnit;
  * The project's Spark SQL session extension: {@code spark.sql.extensions=org.sparknative.spark.sql.SparkNativeExtensions}.
  * <ul>
  *   <li>Registers the SQL functions {@code integrate_f(a, b, n)} ({@link IntegrateSql}),
- *       {@code generate(prompt, ...)} and {@code generate_details(prompt, ...)} ({@link GenerateSql}), with
- *       named arguments.</li>
+ *       {@code generate(prompt, ...)} and {@code generate_details(prompt, ...)} ({@link GenerateSql}), and
+ *       {@code apply_chat_template(messages, ...)} ({@link ChatTemplateSql}), with named arguments.</li>
  *   <li>Plans their calls as Arrow-batched physical operators ({@link NativeEvalRule},
  *       {@link NativeEvalStrategy}, {@link NativeEvalExec}) that read columnar input in bulk
  *       ({@link NativeColumnarRule}).</li>
@@ -41,6 +41,11 @@ public final class SparkNativeExtensions extends AbstractFunction1<SparkSessionE
         ext.injectFunction(function(GenerateSql.DETAILS_NAME, "generate_details(prompt[, ...]) - as generate(), as a "
             + "struct: completion, prompt_tokens, completion_tokens, finish_reason, ttft_ms, latency_ms.",
             "as generate()", args -> GenerateSql.build(args, true)));
+        ext.injectFunction(function(ChatTemplateCall.NAME, "apply_chat_template(messages[, model, add_generation_prompt]) - "
+            + "a conversation rendered into an instruct model's prompt by its chat template (the GGUF model's "
+            + "tokenizer.chat_template, or spark.sparknative.generate.chatTemplate).",
+            "messages ARRAY<STRUCT<role STRING, content STRING>> or ARRAY<MAP<STRING, STRING>>; by name: model => 'name', "
+            + "add_generation_prompt => BOOLEAN (default true)", ChatTemplateSql::build));
         ext.injectOptimizerRule(session -> new NativeEvalRule());
         ext.injectPlannerStrategy(session -> new NativeEvalStrategy());
         ext.injectColumnar(session -> new NativeColumnarRule());
