@@ -219,6 +219,34 @@ class GgufNativeForwardTest {
         }
     }
 
+    /**
+     * Every finite half as an F16 weight (the AVX-512 path converts with vcvtph2ps, the others through the table): each
+     * path gives the bits of the F32 kernel on the same values, subnormals, zeros of both signs and 65504 included.
+     */
+    @Test
+    void everyFiniteHalfWeightGivesTheF32BitsOnEveryPath() {
+        int rows = 64;
+        int n = 1024;
+        byte[] w = new byte[rows * n * 2];
+        for (int h = 0; h < 65536; h++) {
+            int v = (h & 0x7C00) == 0x7C00 ? h & 0x83FF : h; // infinities and NaNs become other finite halves
+            w[2 * h] = (byte) v;
+            w[2 * h + 1] = (byte) (v >> 8);
+        }
+        float[] x = randoms(new SplittableRandom(4), 3 * n, 1f);
+        float[] asF32 = new float[rows * n];
+        Quants.dequantize(GgmlType.F16, ByteBuffer.wrap(w), 0, asF32, 0, asF32.length);
+        float[] want = nativeMatmul(GgmlType.F32, Quants.quantize(GgmlType.F32, asF32), rows, n, x, 3,
+            LlamaKernels.SIMD_GENERIC);
+        for (int simd : NativeLlamaForwardTest.simdLevels()) {
+            float[] got = nativeMatmul(GgmlType.F16, w, rows, n, x, 3, simd);
+            for (int k = 0; k < want.length; k++) {
+                assertBits(want[k], got[k], "F16, " + LlamaKernels.simdName(simd) + ", out[" + k / rows + "][" + k % rows
+                    + "]");
+            }
+        }
+    }
+
     /** Where the CPU has AVX-512 with VNNI, the tests above run its path (and skip it, saying so, where it has not). */
     @Test
     void theAvx512VnniPathRunsWhereTheCpuHasIt() {
