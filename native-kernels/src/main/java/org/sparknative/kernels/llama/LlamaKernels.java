@@ -113,7 +113,7 @@ public final class LlamaKernels {
     @Name("sn_llama_batch_logits")
     public static native @Cast("int64_t") long batchLogits(@Cast("int64_t") long batch);
 
-    /** Instruction-set path {@link #simdDefault} and friends: the portable code (SSE2 on x86-64). */
+    /** Instruction-set path (the {@code SIMD_*} levels of {@link #simdDefault} and friends): the portable code, SSE2. */
     public static final int SIMD_GENERIC = 0;
     /** Instruction-set path: AVX2. */
     public static final int SIMD_AVX2 = 1;

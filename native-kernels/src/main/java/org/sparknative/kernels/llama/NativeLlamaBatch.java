@@ -16,7 +16,7 @@ import org.sparknative.kernels.NativeStatus;
  * that reuses a slot for a new sequence simply starts again at position 0: attention at position
  * {@code p} reads cache positions {@code 0..p} only, so what an earlier sequence left at higher positions
  * is never seen. Results are bitwise reproducible: a row's logits do not depend on which other rows share
- * the step, on the thread count, nor on the instruction set (SSE2 or AVX2).
+ * the step, on the thread count, nor on the instruction set (SSE2, AVX2 or AVX-512).
  *
  * <p>Threading: not thread-safe; one batch per Spark task. {@code forward(..., threads)} runs the step on
  * the calling thread alone for {@code threads == 1}; otherwise on the calling thread plus
