@@ -8,8 +8,8 @@
  * the dot products of the matmuls and of the attention scores, which use SN_LANES (8) independent float
  * accumulators combined in one fixed order (sn_hsum8), then the tail (n % 8) added sequentially. Every
  * output element is computed by the same sequence of float operations whatever the batch composition, the
- * batch size, the thread count or the instruction set (SSE2 or AVX2: the same 8 lanes, as two 4-wide or one
- * 8-wide vector), and the library is built with -ffp-contract=off (no FMA), so results are bitwise
+ * batch size, the thread count or the instruction set (SSE2, AVX2 or AVX-512, see SN_SIMD_*: the same 8 lanes, as
+ * two 4-wide or one 8-wide vector), and the library is built with -ffp-contract=off (no FMA), so results are bitwise
  * reproducible. The remaining dependency is libm: expf (softmax, SiLU) and powf/sinf/cosf (the RoPE table)
  * come from the C library, and glibc picks FMA builds of them at run time on FMA CPUs. They evaluate in
  * double and round to float, so a different last bit across CPUs is possible only in rare rounding-boundary
@@ -22,8 +22,9 @@
  * holding the same values. Q8_0 and Q4_0 follow ggml's CPU backend (ggml-quants.c, its reference quantizer): each
  * matmul input row is quantized to Q8_0 once per step and layer (quantize_row_q8_0_ref: halves rounded away from
  * zero), and each output is sum over blocks in order of (float) isum * (d_w * d_a), isum the exact integer dot of the
- * block: the canonical order of org.sparknative.kernels.gguf.Quants, which both instruction-set paths reproduce bit
- * for bit. Norm weights are F32; RMSNorm epsilon and RoPE base come from the file (llama2.c: 1e-5f and 10000).
+ * block: the canonical order of org.sparknative.kernels.gguf.Quants, which every instruction-set path reproduces bit
+ * for bit (AVX-512: 16 weight rows in 16 lanes, each lane that same sequence). Norm weights are F32; RMSNorm epsilon
+ * and RoPE base come from the file (llama2.c: 1e-5f and 10000).
  *
  * Threading model:
  *   - sn_llama_model: immutable after sn_llama_model_map(); any number of threads may share it.
@@ -143,7 +144,8 @@ typedef struct sn_llama_model {
 typedef struct sn_llama_batch {
     const sn_llama_model *m;
     int32_t max_slots, max_rows;
-    int32_t force_generic; /* 1: never use the AVX2 code path (tests prove both paths agree bitwise) */
+    int32_t simd_cap; /* the highest SN_SIMD_* level this batch may run, or -1 for sn_llama_simd_default()
+                         (tests lower it to prove every path gives the same bits) */
     int32_t kv_f16;        /* 1: the caches hold IEEE binary16 (uint16_t) elements, 0: float */
     void *key_cache, *value_cache; /* [layer][slot][pos][kv_dim] of float, or of uint16_t when kv_f16; each an
                                       anonymous mapping of kv_bytes: pages are committed as positions are written
@@ -514,6 +516,7 @@ static inline sn_status sn_llama_batch_new(int64_t model, int32_t max_slots, int
     sn_llama_batch *b = (sn_llama_batch *) calloc(1, sizeof(sn_llama_batch));
     if (b == NULL) return SN_ERR_NOMEM;
     b->m = m;
+    b->simd_cap = -1;
     b->max_slots = max_slots;
     b->max_rows = max_rows;
     b->kv_f16 = kv_f16;
@@ -584,23 +587,72 @@ static inline int64_t sn_llama_batch_logits(int64_t batch) {
     return (int64_t) (intptr_t) ((sn_llama_batch *) (intptr_t) batch)->logits;
 }
 
-/* Tests only: 1 forces the portable (SSE2) code path on this batch, 0 restores the automatic choice. */
-static inline void sn_llama_batch_force_generic(int64_t batch, int32_t force) {
-    ((sn_llama_batch *) (intptr_t) batch)->force_generic = force != 0;
-}
+/*
+ * The instruction-set paths of the forward pass, each a worker compiled for its instruction set; every path gives
+ * the same bits (the float operations are the same, and integer sums are exact in any order).
+ *   SN_SIMD_GENERIC      the portable code: SSE2 on x86-64 (its baseline), plain C elsewhere;
+ *   SN_SIMD_AVX2         AVX2: the same 8-lane float kernels in one 256-bit vector, 256-bit integer Q8_0/Q4_0 dots;
+ *   SN_SIMD_AVX512_VNNI  AVX-512 (F, BW, VL) with VNNI: Q8_0/Q4_0 matmuls 16 weight rows at a time with vpdpbusd,
+ *                        everything else as AVX2 (the same 8-lane float order; EVEX encoding, 32 registers).
+ */
+enum { SN_SIMD_GENERIC = 0, SN_SIMD_AVX2 = 1, SN_SIMD_AVX512_VNNI = 2 };
 
-/* 1 when this CPU runs the AVX2 code path (chosen per call unless the batch forces the generic one). */
-static inline int32_t sn_llama_cpu_has_avx(void) {
+/* The best path this CPU (and its OS, for the AVX-512 register state) supports, whatever SPARKNATIVE_SIMD says. */
+static inline int32_t sn_llama_simd_supported(void) {
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-    return __builtin_cpu_supports("avx2") ? 1 : 0;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")
+        && __builtin_cpu_supports("avx512vnni")) {
+        return SN_SIMD_AVX512_VNNI;
+    }
+    return __builtin_cpu_supports("avx2") ? SN_SIMD_AVX2 : SN_SIMD_GENERIC;
 #else
-    return 0;
+    return SN_SIMD_GENERIC;
 #endif
 }
 
+/* The SN_SIMD_* level a name of SPARKNATIVE_SIMD stands for, or -1 for no (or an unknown) name. */
+static inline int32_t sn_simd_level_of(const char *name) {
+    if (name == NULL) return -1;
+    if (strcmp(name, "avx512-vnni") == 0 || strcmp(name, "avx512") == 0) return SN_SIMD_AVX512_VNNI;
+    if (strcmp(name, "avx2") == 0) return SN_SIMD_AVX2;
+    if (strcmp(name, "sse2") == 0 || strcmp(name, "generic") == 0) return SN_SIMD_GENERIC;
+    return -1;
+}
+
+static int32_t sn_simd_default_level = SN_SIMD_GENERIC;
+static pthread_once_t sn_simd_default_once = PTHREAD_ONCE_INIT;
+
+static void sn_simd_default_init(void) {
+    const int32_t best = sn_llama_simd_supported();
+    const int32_t cap = sn_simd_level_of(getenv("SPARKNATIVE_SIMD"));
+    sn_simd_default_level = cap >= 0 && cap < best ? cap : best;
+}
+
+/*
+ * The path a batch runs unless told otherwise: the best one the CPU supports, lowered by the environment variable
+ * SPARKNATIVE_SIMD (avx512-vnni, avx2 or sse2; read once per process; an unknown value or a path the CPU lacks
+ * changes nothing). The results are the same bits on every path: lowering it only trades speed, e.g. where wide
+ * vectors slow a CPU's clock.
+ */
+static inline int32_t sn_llama_simd_default(void) {
+    pthread_once(&sn_simd_default_once, sn_simd_default_init);
+    return sn_simd_default_level;
+}
+
+/*
+ * Tests and measurements: the highest SN_SIMD_* level this batch may run (it runs the lower of this and
+ * sn_llama_simd_supported()); -1 restores sn_llama_simd_default(). SN_ERR_ARG for another value.
+ */
+static inline int32_t sn_llama_batch_limit_simd(int64_t batch, int32_t level) {
+    if (level < -1 || level > SN_SIMD_AVX512_VNNI) return SN_ERR_ARG;
+    ((sn_llama_batch *) (intptr_t) batch)->simd_cap = level;
+    return SN_OK;
+}
+
 /* ------------------------------------------------------------------------------------------------ */
-/* Kernels. Everything below is always_inline so that each of the two workers (generic, AVX2) gets its  */
-/* own copy compiled for its instruction set; the float operations are the same in both.              */
+/* Kernels. Everything below is always_inline so that each of the workers (generic, AVX2, AVX-512) gets */
+/* its own copy compiled for its instruction set; the float operations are the same in all of them.    */
 
 #if defined(__GNUC__)
 /* sn_v8 helpers are always inlined, so the "AVX vector return changes the ABI" note never applies. */
@@ -1073,11 +1125,17 @@ SN_INLINE float sn_dot_q4_0_q8_0(const unsigned char *w, const unsigned char *a,
  * eight lanes added. Exact because the activations are in [-127, 127] (sn_quantize_row_q8_0 never makes -128), so
  * no int16 pair sum exceeds 128 * 127 * 2 = 32512 and vpmaddubsw never saturates; Q4_0 multiplies the unsigned
  * nibbles and subtracts 8 * sum(a). The per-block float accumulation is the scalar one, so the results are the bits
- * of the SSE2 path and of Quants. Not inlined into the generic worker: the AVX2 worker calls them (sn_forward_job.avx).
+ * of the SSE2 path and of Quants. Not inlined into the generic worker: the AVX2 worker calls them (sn_forward_job.simd),
+ * and the AVX-512 one for the rows its 16-row kernel leaves.
  */
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define SN_HAVE_QUANT_AVX2 1
+/* GCC 12's AVX-512 intrinsics start from _mm512_undefined_*(), which -Wmaybe-uninitialized reports once inlined
+   (GCC bug 105593, fixed in the headers of later releases); the warning is about the header, not about its callers. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
+#pragma GCC diagnostic pop
 __attribute__((target("avx2"))) static inline int32_t sn_hsum_i32x8_avx2(__m256i v) {
     __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
@@ -1120,6 +1178,147 @@ __attribute__((target("avx2"))) static float sn_dot_q4_0_q8_0_avx2(const unsigne
 }
 #else
 #define SN_HAVE_QUANT_AVX2 0
+#endif
+
+/*
+ * The Q8_0 / Q4_0 matmul with AVX-512 and VNNI, 16 weight rows at a time (sn_matmul_quant_avx512). Per block, the
+ * exact int32 sums of the 16 rows come out in one vector, so the float accumulation of the 16 rows runs in its 16
+ * lanes: lane r does sum = sum + (float) isum_r * (d_w,r * d_a), blocks in order, exactly the scalar sequence of
+ * sn_dot_q8_0_q8_0 / sn_dot_q4_0_q8_0 (and Quants), only for 16 rows at once; the scales convert exactly
+ * (vcvtph2ps is sn_f16_to_f32). The integer part, exact in any order:
+ *   vpdpbusd multiplies unsigned by signed bytes, so the weights go in offset to unsigned, w + 128 (Q8_0: w xor 0x80)
+ *   or the raw nibble (Q4_0, whose value is nibble - 8), and each int32 lane starts at -offset * (the sum of the
+ *   activations it will multiply), itself one vpdpbusd of the activations with a vector of ones. Products of bytes
+ *   summed in int32 neither saturate nor overflow (|sum| < 2^21), for any byte values, -128 included.
+ *   Q8_0: a 512-bit vector holds block b of 2 rows (2 x 32 bytes) against the activation block twice: 8 lanes per
+ *   row. Q4_0: block b of 4 rows (4 x 16 bytes), low nibbles against activations 0..15 and high nibbles against
+ *   16..31, both into the same lanes: 4 lanes per row. A transposing add tree brings the 8 (Q8_0) or 4 (Q4_0)
+ *   vectors to one vector of the 16 row sums, its lanes in a fixed permutation of the rows, which the scales follow
+ *   and the final store undoes. Rows past the last multiple of 16 take the AVX2 dots (the same bits).
+ */
+#if SN_HAVE_QUANT_AVX2
+#define SN_HAVE_QUANT_AVX512 1
+#define SN_AVX512_TARGET __attribute__((target("avx2,avx512f,avx512bw,avx512vl,avx512vnni")))
+
+/* Lane L of sn_reduce_q8_avx512's result holds row SN_Q8_ROW(L) of the 16; of sn_reduce_q4_avx512's, SN_Q4_ROW(L). */
+#define SN_Q8_ROW(L) (8 * ((L) / 8) + 2 * ((L) % 4) + ((L) / 4) % 2)
+#define SN_Q4_ROW(L) (4 * ((L) % 4) + (L) / 4)
+
+/* a + b where each 128-bit quarter of the result is [a0+a2, b0+b2, a1+a3, b1+b3] of the quarters of a and b. */
+SN_AVX512_TARGET static inline __m512i sn_add32x2_avx512(__m512i a, __m512i b) {
+    return _mm512_add_epi32(_mm512_unpacklo_epi32(a, b), _mm512_unpackhi_epi32(a, b));
+}
+
+/* Quarter q of the result: the sums of quarter q of v[0], v[1], v[2], v[3] (each quarter's 4 lanes added). */
+SN_AVX512_TARGET static inline __m512i sn_add4x4_avx512(const __m512i *v) {
+    const __m512i ab = sn_add32x2_avx512(v[0], v[1]), cd = sn_add32x2_avx512(v[2], v[3]);
+    return _mm512_add_epi32(_mm512_unpacklo_epi64(ab, cd), _mm512_unpackhi_epi64(ab, cd));
+}
+
+/* p[k]: rows 2k (lanes 0..7) and 2k + 1 (lanes 8..15). Lane L of the result: the 8-lane sum of row SN_Q8_ROW(L). */
+SN_AVX512_TARGET static inline __m512i sn_reduce_q8_avx512(const __m512i *p) {
+    const __m512i ra = sn_add4x4_avx512(p), rb = sn_add4x4_avx512(p + 4);
+    return _mm512_add_epi32(_mm512_shuffle_i32x4(ra, rb, _MM_SHUFFLE(2, 0, 2, 0)),
+                            _mm512_shuffle_i32x4(ra, rb, _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+/* Blocks per pass of sn_matmul_quant16_avx512: 16 rows of 32 Q8_0 blocks are 17 KiB, which stay in L1 for every input row. */
+#define SN_AVX512_CHUNK 32
+
+/*
+ * Y[c][i] for weight rows [i, i + 16) of a Q8_0 (q8 != 0) or Q4_0 matrix (w: row i, row_bytes apart, nb blocks) and
+ * the N Q8_0 input rows xq (xq_stride apart); y: Y[0][i], rows ldy apart. The blocks go in chunks: the 16 rows' scales
+ * of a chunk are first copied into lane order (a gather per block is slower), then each input row runs the chunk,
+ * its 16 sums kept in y between chunks (a float stored and loaded back is the same float).
+ */
+SN_AVX512_TARGET static void sn_matmul_quant16_avx512(const unsigned char *w, size_t row_bytes, int q8, int nb,
+                                                      const unsigned char *xq, size_t xq_stride, int N, float *y,
+                                                      int ldy) {
+    const size_t bb = q8 ? SN_Q8_0_BYTES : SN_Q4_0_BYTES;
+    int32_t perm[16], unperm[16];
+    for (int L = 0; L < 16; L++) {
+        perm[L] = q8 ? SN_Q8_ROW(L) : SN_Q4_ROW(L);
+        unperm[perm[L]] = L;
+    }
+    const __m512i perm_v = _mm512_loadu_si512((const void *) perm);
+    const __m512i unperm_v = _mm512_loadu_si512((const void *) unperm);
+    const __m512i ones = _mm512_set1_epi8(1), flip = _mm512_set1_epi8((char) 0x80), low4 = _mm512_set1_epi8(0x0F);
+    const __m512i zero = _mm512_setzero_si512();
+    uint16_t scales[SN_AVX512_CHUNK * 16]; /* [block of the chunk][lane]: the scale of row perm[lane] */
+    for (int b0 = 0; b0 < nb; b0 += SN_AVX512_CHUNK) {
+        const int b1 = nb - b0 < SN_AVX512_CHUNK ? nb : b0 + SN_AVX512_CHUNK;
+        for (int L = 0; L < 16; L++) {
+            const unsigned char *wr = w + (size_t) perm[L] * row_bytes;
+            for (int b = b0; b < b1; b++) scales[(b - b0) * 16 + L] = sn_rd16(wr + (size_t) b * bb);
+        }
+        for (int c = 0; c < N; c++) {
+            const unsigned char *a = xq + (size_t) c * xq_stride;
+            float *yc = y + (size_t) c * ldy;
+            __m512 sum = b0 == 0 ? _mm512_setzero_ps() : _mm512_permutexvar_ps(perm_v, _mm512_loadu_ps(yc));
+            for (int b = b0; b < b1; b++) {
+                const unsigned char *ab = a + (size_t) b * SN_Q8_0_BYTES, *wb = w + (size_t) b * bb + 2;
+                __m512i isum;
+                if (q8) {
+                    const __m512i av = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *) (const void *) (ab + 2)));
+                    /* -128 * (the sum of the activations each lane multiplies) */
+                    const __m512i init = _mm512_sub_epi32(zero, _mm512_slli_epi32(_mm512_dpbusd_epi32(zero, ones, av), 7));
+                    __m512i p[8];
+                    for (int k = 0; k < 8; k++) {
+                        const unsigned char *r0 = wb + (size_t) (2 * k) * row_bytes;
+                        const __m512i wv = _mm512_inserti64x4(
+                            _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *) (const void *) r0)),
+                            _mm256_loadu_si256((const __m256i *) (const void *) (r0 + row_bytes)), 1);
+                        p[k] = _mm512_dpbusd_epi32(init, _mm512_xor_si512(wv, flip), av);
+                    }
+                    isum = sn_reduce_q8_avx512(p);
+                } else {
+                    const __m512i alo = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *) (const void *) (ab + 2)));
+                    const __m512i ahi = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *) (const void *) (ab + 18)));
+                    /* -8 * (the sum of the activations each lane multiplies) */
+                    const __m512i sa = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(zero, ones, alo), ones, ahi);
+                    const __m512i init = _mm512_sub_epi32(zero, _mm512_slli_epi32(sa, 3));
+                    __m512i p[4];
+                    for (int k = 0; k < 4; k++) {
+                        const unsigned char *r0 = wb + (size_t) (4 * k) * row_bytes;
+                        __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *) (const void *) r0));
+                        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *) (const void *) (r0 + row_bytes)), 1);
+                        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *) (const void *) (r0 + 2 * row_bytes)), 2);
+                        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *) (const void *) (r0 + 3 * row_bytes)), 3);
+                        const __m512i lo = _mm512_and_si512(v, low4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+                        p[k] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(init, lo, alo), hi, ahi);
+                    }
+                    isum = sn_add4x4_avx512(p);
+                }
+                const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *) (const void *) &scales[(b - b0) * 16]));
+                const __m512 da = _mm512_cvtph_ps(_mm256_set1_epi16((short) sn_rd16(ab)));
+                sum = _mm512_add_ps(sum, _mm512_mul_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(dw, da)));
+            }
+            _mm512_storeu_ps(yc, _mm512_permutexvar_ps(unperm_v, sum));
+        }
+    }
+}
+
+/* sn_matmul_quant's Q8_0 / Q4_0 rows [i0, i1) on the AVX-512 path: groups of 16 rows, then the rest one by one. */
+SN_AVX512_TARGET static void sn_matmul_quant_avx512(const unsigned char *data, int32_t type, size_t row_bytes, int n,
+                                                    const unsigned char *xq, int N, float *y, int ldy, int i0,
+                                                    int i1) {
+    const int nb = n / SN_QK;
+    const size_t xq_stride = (size_t) nb * SN_Q8_0_BYTES;
+    const int q8 = type == SN_GGML_Q8_0;
+    int i = i0;
+    for (; i + 16 <= i1; i += 16) {
+        sn_matmul_quant16_avx512(data + (size_t) i * row_bytes, row_bytes, q8, nb, xq, xq_stride, N, y + i, ldy);
+    }
+    for (; i < i1; i++) {
+        const unsigned char *wr = data + (size_t) i * row_bytes;
+        for (int c = 0; c < N; c++) {
+            const unsigned char *a = xq + (size_t) c * xq_stride;
+            y[(size_t) c * ldy + i] = q8 ? sn_dot_q8_0_q8_0_avx2(wr, a, nb) : sn_dot_q4_0_q8_0_avx2(wr, a, nb);
+        }
+    }
+}
+#else
+#define SN_HAVE_QUANT_AVX512 0
 #endif
 
 /*
@@ -1166,11 +1365,17 @@ SN_INLINE void sn_matmul_half(const unsigned char *w, int32_t type, int n, const
 }
 
 /*
- * Q8_0 / Q4_0 weight rows [i0, i1) times N input rows already quantized to Q8_0 (xq, n / 32 blocks each); avx: use
- * the AVX2 dots (only the AVX2 worker passes 1). The same bits either way.
+ * Q8_0 / Q4_0 weight rows [i0, i1) times N input rows already quantized to Q8_0 (xq, n / 32 blocks each); simd: the
+ * worker's SN_SIMD_* level, which picks the AVX2 dots or the AVX-512 kernel. The same bits on every level.
  */
 SN_INLINE void sn_matmul_quant(const sn_weight *w, int n, const unsigned char *xq, int N, float *y, int ldy, int i0,
-                               int i1, int avx) {
+                               int i1, int simd) {
+#if SN_HAVE_QUANT_AVX512
+    if (simd >= SN_SIMD_AVX512_VNNI) {
+        sn_matmul_quant_avx512(w->data, w->type, (size_t) w->row_bytes, n, xq, N, y, ldy, i0, i1);
+        return;
+    }
+#endif
     const int nb = n / SN_QK;
     const size_t xq_stride = (size_t) nb * SN_Q8_0_BYTES;
     for (int i = i0; i < i1; i++) {
@@ -1179,12 +1384,12 @@ SN_INLINE void sn_matmul_quant(const sn_weight *w, int n, const unsigned char *x
             const unsigned char *a = xq + (size_t) c * xq_stride;
             float v;
 #if SN_HAVE_QUANT_AVX2
-            if (avx) {
+            if (simd >= SN_SIMD_AVX2) {
                 v = w->type == SN_GGML_Q8_0 ? sn_dot_q8_0_q8_0_avx2(wr, a, nb) : sn_dot_q4_0_q8_0_avx2(wr, a, nb);
             } else
 #endif
             {
-                (void) avx;
+                (void) simd;
                 v = w->type == SN_GGML_Q8_0 ? sn_dot_q8_0_q8_0(wr, a, nb) : sn_dot_q4_0_q8_0(wr, a, nb);
             }
             y[(size_t) c * ldy + i] = v;
@@ -1192,19 +1397,69 @@ SN_INLINE void sn_matmul_quant(const sn_weight *w, int n, const unsigned char *x
     }
 }
 
+#if SN_HAVE_QUANT_AVX512
+/*
+ * sn_matmul_half for F16 on the AVX-512 path: every output the same float operations in the same order, but each 8
+ * weights converted by one vcvtph2ps (exact, as sn_f16_to_f32 and the table) instead of 8 table reads, and 4 weight
+ * rows at a time, whose independent accumulators hide the add latency that bounds one row at batch 1. The tail
+ * (n % 8) reads the table as sn_matmul_half does.
+ */
+SN_AVX512_TARGET static void sn_matmul_f16_avx512(const unsigned char *w, int n, const float *x, int N, float *y,
+                                                  int ldy, int i0, int i1) {
+    const int n8 = n & ~(SN_LANES - 1);
+    for (int i = i0; i < i1; i += 4) { /* 4 rows x up to 4 input rows: independent accumulators, shared loads */
+        const int nr = i1 - i < 4 ? i1 - i : 4;
+        const unsigned char *wr = w + (size_t) i * 2 * (size_t) n;
+        for (int c0 = 0; c0 < N; c0 += 4) {
+            const int nc = N - c0 < 4 ? N - c0 : 4;
+            const float *xc = x + (size_t) c0 * n;
+            sn_v8 acc[4][4];
+            for (int r = 0; r < 4; r++)
+                for (int c = 0; c < 4; c++) acc[r][c] = sn_bcast8(0.0f);
+            int j = 0;
+            for (; j < n8; j += 8) {
+                sn_v8 xv[4];
+                for (int c = 0; c < nc; c++) xv[c] = sn_load8(xc + (size_t) c * n + j);
+                for (int r = 0; r < nr; r++) {
+                    const __m128i h = _mm_loadu_si128((const __m128i *) (const void *) (wr + 2 * ((size_t) r * n + j)));
+                    const sn_v8 wv = (sn_v8) _mm256_maskz_cvtph_ps((__mmask8) 0xFF, h);
+                    for (int c = 0; c < nc; c++) acc[r][c] += wv * xv[c];
+                }
+            }
+            for (int r = 0; r < nr; r++) {
+                const unsigned char *wrr = wr + 2 * (size_t) r * n;
+                for (int c = 0; c < nc; c++) {
+                    float v = sn_hsum8(&acc[r][c]);
+                    for (int t = j; t < n; t++) v += sn_half_at(wrr, SN_GGML_F16, t) * xc[(size_t) c * n + t];
+                    y[(size_t) (c0 + c) * ldy + i + r] = v;
+                }
+            }
+        }
+    }
+}
+#endif
+
 /*
  * Y[c][i] = W[i] . X[c] for weight rows [i0, i1) of the typed matrix w (row length n) and N input rows: F32 through
  * sn_matmul_rows (llama2.c checkpoints take exactly this path), F16/BF16 through sn_matmul_half, Q8_0/Q4_0 through
  * sn_matmul_quant on xq, the input rows quantized to Q8_0 beforehand (sn_quantize_rows).
  */
 SN_INLINE void sn_matmul_typed(const sn_weight *w, int n, const float *x, const unsigned char *xq, int N, float *y,
-                               int ldy, int i0, int i1, int avx) {
+                               int ldy, int i0, int i1, int simd) {
     switch (w->type) {
         case SN_GGML_F32: sn_matmul_rows((const float *) (const void *) w->data, n, x, N, y, ldy, i0, i1); break;
         /* constant types, so that each inlined copy converts without a per-element branch */
-        case SN_GGML_F16: sn_matmul_half(w->data, SN_GGML_F16, n, x, N, y, ldy, i0, i1); break;
+        case SN_GGML_F16:
+#if SN_HAVE_QUANT_AVX512
+            if (simd >= SN_SIMD_AVX512_VNNI) {
+                sn_matmul_f16_avx512(w->data, n, x, N, y, ldy, i0, i1);
+                break;
+            }
+#endif
+            sn_matmul_half(w->data, SN_GGML_F16, n, x, N, y, ldy, i0, i1);
+            break;
         case SN_GGML_BF16: sn_matmul_half(w->data, SN_GGML_BF16, n, x, N, y, ldy, i0, i1); break;
-        default: sn_matmul_quant(w, n, xq, N, y, ldy, i0, i1, avx); break;
+        default: sn_matmul_quant(w, n, xq, N, y, ldy, i0, i1, simd); break;
     }
 }
 
@@ -1319,7 +1574,7 @@ typedef struct sn_forward_job {
     const int32_t *tokens, *positions, *slots;
     int n_logits;
     const int32_t *logit_rows; /* [n_logits] ascending */
-    int avx;                   /* 1 on the AVX2 worker: the Q8_0/Q4_0 dots take their AVX2 versions */
+    int simd;                  /* the worker's SN_SIMD_* level: which Q8_0/Q4_0 kernels it calls */
 } sn_forward_job;
 
 /*
@@ -1353,11 +1608,11 @@ SN_INLINE void sn_phase_qkv(const sn_forward_job *s, int l, int tid, int nth) {
     const size_t layer = sn_cache_layer(b, l);
     int i0, i1;
     sn_split(dim, tid, nth, &i0, &i1);
-    sn_matmul_typed(SN_W(m, SN_T_WQ, l), dim, b->xb, b->xq, R, b->q, dim, i0, i1, s->avx);
+    sn_matmul_typed(SN_W(m, SN_T_WQ, l), dim, b->xb, b->xq, R, b->q, dim, i0, i1, s->simd);
     for (int r = 0; r < R; r++) sn_rope(b->q + (size_t) r * dim, m->rope + (size_t) s->positions[r] * hs, hs, i0, i1);
     sn_split(kv_dim, tid, nth, &i0, &i1);
-    sn_matmul_typed(SN_W(m, SN_T_WK, l), dim, b->xb, b->xq, R, b->k, kv_dim, i0, i1, s->avx);
-    sn_matmul_typed(SN_W(m, SN_T_WV, l), dim, b->xb, b->xq, R, b->v, kv_dim, i0, i1, s->avx);
+    sn_matmul_typed(SN_W(m, SN_T_WK, l), dim, b->xb, b->xq, R, b->k, kv_dim, i0, i1, s->simd);
+    sn_matmul_typed(SN_W(m, SN_T_WV, l), dim, b->xb, b->xq, R, b->v, kv_dim, i0, i1, s->simd);
     for (int r = 0; r < R; r++) {
         const int pos = s->positions[r];
         float *k = b->k + (size_t) r * kv_dim;
@@ -1418,7 +1673,7 @@ SN_INLINE void sn_phase_attention_out(const sn_forward_job *s, int l, int tid, i
     const int dim = b->m->dim;
     int i0, i1;
     sn_split(dim, tid, nth, &i0, &i1);
-    sn_matmul_typed(SN_W(b->m, SN_T_WO, l), dim, b->xb, b->xq, s->rows, b->q, dim, i0, i1, s->avx);
+    sn_matmul_typed(SN_W(b->m, SN_T_WO, l), dim, b->xb, b->xq, s->rows, b->q, dim, i0, i1, s->simd);
     sn_residual_add(b->x, b->q, s->rows, dim, i0, i1);
 }
 
@@ -1429,8 +1684,8 @@ SN_INLINE void sn_phase_ffn_up(const sn_forward_job *s, int l, int tid, int nth)
     const int dim = m->dim, hidden = m->hidden;
     int i0, i1;
     sn_split(hidden, tid, nth, &i0, &i1);
-    sn_matmul_typed(SN_W(m, SN_T_W1, l), dim, b->xb, b->xq, s->rows, b->hb, hidden, i0, i1, s->avx);
-    sn_matmul_typed(SN_W(m, SN_T_W3, l), dim, b->xb, b->xq, s->rows, b->hb2, hidden, i0, i1, s->avx);
+    sn_matmul_typed(SN_W(m, SN_T_W1, l), dim, b->xb, b->xq, s->rows, b->hb, hidden, i0, i1, s->simd);
+    sn_matmul_typed(SN_W(m, SN_T_W3, l), dim, b->xb, b->xq, s->rows, b->hb2, hidden, i0, i1, s->simd);
     for (int r = 0; r < s->rows; r++) sn_swiglu(b->hb + (size_t) r * hidden, b->hb2 + (size_t) r * hidden, i0, i1);
 }
 
@@ -1440,7 +1695,7 @@ SN_INLINE void sn_phase_ffn_down(const sn_forward_job *s, int l, int tid, int nt
     const int dim = b->m->dim, hidden = b->m->hidden;
     int i0, i1;
     sn_split(dim, tid, nth, &i0, &i1);
-    sn_matmul_typed(SN_W(b->m, SN_T_W2, l), hidden, b->hb, b->xq, s->rows, b->q, dim, i0, i1, s->avx);
+    sn_matmul_typed(SN_W(b->m, SN_T_W2, l), hidden, b->hb, b->xq, s->rows, b->q, dim, i0, i1, s->simd);
     sn_residual_add(b->x, b->q, s->rows, dim, i0, i1);
 }
 
@@ -1508,7 +1763,7 @@ SN_INLINE void sn_classifier(const sn_forward_job *s, int tid, int nth) {
     if (s->n_logits > 0) {
         int i0, i1;
         sn_split(m->vocab, tid, nth, &i0, &i1);
-        sn_matmul_typed(wcls, dim, b->xb, b->xq, s->n_logits, b->logits, m->vocab, i0, i1, s->avx);
+        sn_matmul_typed(wcls, dim, b->xb, b->xq, s->n_logits, b->logits, m->vocab, i0, i1, s->simd);
     }
 }
 
@@ -1532,56 +1787,86 @@ static void sn_forward_worker_generic(void *s, int tid, int nth) {
 __attribute__((target("avx2"))) static void sn_forward_worker_avx(void *s, int tid, int nth) {
     sn_forward_worker_body((const sn_forward_job *) s, tid, nth);
 }
+/* The AVX-512 worker: the AVX2 worker's code compiled for AVX-512, with the 16-row Q8_0/Q4_0 kernel. */
+SN_AVX512_TARGET static void sn_forward_worker_avx512(void *s, int tid, int nth) {
+    sn_forward_worker_body((const sn_forward_job *) s, tid, nth);
+}
 #else
 #define SN_HAVE_AVX_PATH 0
 #endif
 
-/* ---- test hooks: the typed kernels alone, on either instruction set ------------------------------ */
+/* The worker of a SN_SIMD_* level this build and CPU can run (the caller checked the CPU). */
+static inline sn_pool_fn sn_forward_worker_of(int32_t simd) {
+#if SN_HAVE_AVX_PATH
+    if (simd >= SN_SIMD_AVX512_VNNI) return sn_forward_worker_avx512;
+    if (simd >= SN_SIMD_AVX2) return sn_forward_worker_avx;
+#endif
+    (void) simd;
+    return sn_forward_worker_generic;
+}
+
+/* The SN_SIMD_* level sn_llama_forward() runs this batch on now (its limit, if any, and the CPU's best). */
+static inline int32_t sn_llama_batch_simd(int64_t batch) {
+    const sn_llama_batch *b = (const sn_llama_batch *) (intptr_t) batch;
+    if (b->simd_cap < 0) return sn_llama_simd_default();
+    const int32_t best = sn_llama_simd_supported();
+    return b->simd_cap < best ? b->simd_cap : best;
+}
+
+/* ---- test hooks: the typed kernels alone, on each instruction set -------------------------------- */
 
 /* Y[c][i] = W[i] . X[c] for all `rows` rows of a typed matrix (row length n) and N float input rows. */
 SN_INLINE void sn_test_matmul_body(int32_t type, const unsigned char *w, int32_t rows, int32_t n, const float *x,
-                                   int32_t N, float *y, unsigned char *xq, int avx) {
+                                   int32_t N, float *y, unsigned char *xq, int simd) {
     sn_weight wt;
     wt.data = w;
     wt.type = type;
     wt.cols = n;
     wt.row_bytes = sn_row_bytes(type, n);
     if (sn_type_quantized(type)) sn_quantize_rows(xq, x, N, n, 0, 1);
-    sn_matmul_typed(&wt, n, x, xq, N, y, rows, 0, rows, avx);
+    sn_matmul_typed(&wt, n, x, xq, N, y, rows, 0, rows, simd);
 }
 
 static void sn_test_matmul_generic(int32_t type, const unsigned char *w, int32_t rows, int32_t n, const float *x,
                                    int32_t N, float *y, unsigned char *xq) {
-    sn_test_matmul_body(type, w, rows, n, x, N, y, xq, 0);
+    sn_test_matmul_body(type, w, rows, n, x, N, y, xq, SN_SIMD_GENERIC);
 }
 
 #if SN_HAVE_AVX_PATH
 __attribute__((target("avx2"))) static void sn_test_matmul_avx(int32_t type, const unsigned char *w, int32_t rows,
                                                                 int32_t n, const float *x, int32_t N, float *y,
                                                                 unsigned char *xq) {
-    sn_test_matmul_body(type, w, rows, n, x, N, y, xq, 1);
+    sn_test_matmul_body(type, w, rows, n, x, N, y, xq, SN_SIMD_AVX2);
+}
+
+SN_AVX512_TARGET static void sn_test_matmul_avx512(int32_t type, const unsigned char *w, int32_t rows, int32_t n,
+                                                   const float *x, int32_t N, float *y, unsigned char *xq) {
+    sn_test_matmul_body(type, w, rows, n, x, N, y, xq, SN_SIMD_AVX512_VNNI);
 }
 #endif
 
 /*
  * Tests only: y [N][rows] = the typed matrix w ([rows][n] of SN_GGML_* type) times x [N][n], through the forward
- * pass's kernels (Q8_0/Q4_0: x quantized to Q8_0 first), on the AVX2 path unless force_generic or the CPU lacks it.
- * Returns 1 if the AVX2 path ran, 0 for the generic one, SN_ERR_ARG for a bad type or shape, SN_ERR_NOMEM.
+ * pass's kernels (Q8_0/Q4_0: x quantized to Q8_0 first), on the SN_SIMD_* level max_simd, or the CPU's best if that
+ * is lower (SPARKNATIVE_SIMD does not apply). Returns the level that ran, SN_ERR_ARG for a bad type, shape or level,
+ * SN_ERR_NOMEM.
  */
 static inline int32_t sn_llama_test_matmul(int32_t type, const unsigned char *w, int32_t rows, int32_t n,
-                                           const float *x, int32_t N, float *y, int32_t force_generic) {
+                                           const float *x, int32_t N, float *y, int32_t max_simd) {
     if (rows <= 0 || n <= 0 || N <= 0 || sn_row_bytes(type, n) < 0) return SN_ERR_ARG;
+    if (max_simd < SN_SIMD_GENERIC || max_simd > SN_SIMD_AVX512_VNNI) return SN_ERR_ARG;
     sn_f16_table_ready();
     unsigned char *xq = (unsigned char *) malloc((size_t) N * (size_t) (n / SN_QK + 1) * SN_Q8_0_BYTES);
     if (xq == NULL) return SN_ERR_NOMEM;
-    int32_t avx = 0;
+    const int32_t best = sn_llama_simd_supported();
+    const int32_t simd = max_simd < best ? max_simd : best;
 #if SN_HAVE_AVX_PATH
-    avx = !force_generic && sn_llama_cpu_has_avx();
-    if (avx) sn_test_matmul_avx(type, w, rows, n, x, N, y, xq);
+    if (simd == SN_SIMD_AVX512_VNNI) sn_test_matmul_avx512(type, w, rows, n, x, N, y, xq);
+    if (simd == SN_SIMD_AVX2) sn_test_matmul_avx(type, w, rows, n, x, N, y, xq);
 #endif
-    if (!avx) sn_test_matmul_generic(type, w, rows, n, x, N, y, xq);
+    if (simd == SN_SIMD_GENERIC) sn_test_matmul_generic(type, w, rows, n, x, N, y, xq);
     free(xq);
-    return avx;
+    return simd;
 }
 
 /* Tests only: n floats (a multiple of 32) quantized to Q8_0 at dst (n / 32 * 34 bytes), as the forward pass does. */
@@ -1592,12 +1877,6 @@ static inline void sn_llama_test_quantize_q8_0(const float *x, int32_t n, unsign
 /* Tests only: float to binary16 bits and back, as the forward pass converts. */
 static inline int32_t sn_llama_test_f32_to_f16(float f) { return sn_f32_to_f16(f); }
 static inline float sn_llama_test_f16_to_f32(int32_t h) { return sn_f16_to_f32((uint16_t) h); }
-
-/* 1 when sn_llama_forward() runs this batch on the AVX2 code path, 0 on the portable (SSE2) one. */
-static inline int32_t sn_llama_batch_uses_avx(int64_t batch) {
-    const sn_llama_batch *b = (const sn_llama_batch *) (intptr_t) batch;
-    return SN_HAVE_AVX_PATH && !b->force_generic && sn_llama_cpu_has_avx();
-}
 
 /*
  * One batched step over the rows of `step` (see sn_llama_step). In every layer all rows' K/V are written to
@@ -1635,12 +1914,8 @@ static inline sn_status sn_llama_forward(int64_t batch, const sn_llama_step *ste
     s.slots = step->slot;
     s.n_logits = n_logits;
     s.logit_rows = b->logit_rows;
-    s.avx = 0;
-    sn_pool_fn worker = sn_forward_worker_generic;
-#if SN_HAVE_AVX_PATH
-    if (sn_llama_batch_uses_avx(batch)) worker = sn_forward_worker_avx;
-    s.avx = worker == sn_forward_worker_avx;
-#endif
+    s.simd = sn_llama_batch_simd(batch);
+    const sn_pool_fn worker = sn_forward_worker_of(s.simd);
     if (threads > 1 && b->pool_threads != threads) {
         sn_pool_free(b->pool);
         b->pool = sn_pool_new(threads - 1); /* NULL or fewer workers if threads cannot be created: same results */

@@ -60,7 +60,7 @@ class BenchCommandTest {
         assertEquals("driver", env.executors().get(0).executorId());
         assertEquals(4, env.executors().get(0).cores());
         assertTrue(env.executors().get(0).maxMemoryBytes() > 0);
-        assertTrue(Set.of("avx2", "sse2").contains(env.simdPath()), env.simdPath());
+        assertTrue(Set.of("avx512-vnni", "avx2", "sse2").contains(env.simdPath()), env.simdPath());
         assertTrue(env.jdk().contains(System.getProperty("java.runtime.version")), env.jdk());
         assertNotNull(env.gitCommit());
         assertEquals("2", env.settings().get("partitions"));

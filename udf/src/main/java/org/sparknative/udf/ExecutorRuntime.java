@@ -33,15 +33,17 @@ public final class ExecutorRuntime {
     }
 
     /**
-     * @return the code path the CPU kernels chose on this machine, {@code avx2} or {@code sse2} (the portable
-     *         one, which gives the same bits), or null where this JVM has not loaded the kernel library (the
-     *         answer needs it; asking does not load it)
+     * @return the code path the CPU kernels chose on this machine, {@code avx512-vnni}, {@code avx2} or
+     *         {@code sse2} (the portable one; every path gives the same bits): the best the CPU has, or a lower one
+     *         that the environment variable {@code SPARKNATIVE_SIMD} names. Null where this JVM has not loaded the
+     *         kernel library (the answer needs it; asking does not load it)
      */
     public static String simdPath() {
         if (NativeLibrary.loadCount() == 0) {
             return null;
         }
-        return org.sparknative.kernels.llama.LlamaKernels.cpuHasAvx() == 1 ? "avx2" : "sse2";
+        return org.sparknative.kernels.llama.LlamaKernels.simdName(
+            org.sparknative.kernels.llama.LlamaKernels.simdDefault());
     }
 
     /**

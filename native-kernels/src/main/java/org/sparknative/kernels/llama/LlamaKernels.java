@@ -124,17 +124,50 @@ public final class LlamaKernels {
     @Name("sn_llama_batch_logits")
     public static native @Cast("int64_t") long batchLogits(@Cast("int64_t") long batch);
 
-    /** Tests only: {@code 1} forces the portable SSE2 code path on this batch. */
-    @Name("sn_llama_batch_force_generic")
-    public static native void batchForceGeneric(@Cast("int64_t") long batch, int force);
+    /** Instruction-set path (the {@code SIMD_*} levels of {@link #simdDefault} and friends): the portable code, SSE2. */
+    public static final int SIMD_GENERIC = 0;
+    /** Instruction-set path: AVX2. */
+    public static final int SIMD_AVX2 = 1;
+    /** Instruction-set path: AVX-512 (F, BW, VL) with VNNI. */
+    public static final int SIMD_AVX512_VNNI = 2;
 
-    /** @return 1 if this CPU runs the AVX2 code path */
-    @Name("sn_llama_cpu_has_avx")
-    public static native int cpuHasAvx();
+    /**
+     * @param level a {@code SIMD_*} level
+     * @return its name as reports give it: {@code sse2}, {@code avx2} or {@code avx512-vnni} (also the values the
+     *         environment variable {@code SPARKNATIVE_SIMD} takes)
+     */
+    public static String simdName(int level) {
+        return switch (level) {
+            case SIMD_GENERIC -> "sse2";
+            case SIMD_AVX2 -> "avx2";
+            case SIMD_AVX512_VNNI -> "avx512-vnni";
+            default -> throw new IllegalArgumentException("no SIMD level " + level);
+        };
+    }
 
-    /** @return 1 if {@link #forward} runs this batch on the AVX2 code path, 0 on the portable SSE2 one */
-    @Name("sn_llama_batch_uses_avx")
-    public static native int batchUsesAvx(@Cast("int64_t") long batch);
+    /** @return the best {@code SIMD_*} path this CPU supports, whatever {@code SPARKNATIVE_SIMD} says */
+    @Name("sn_llama_simd_supported")
+    public static native int simdSupported();
+
+    /**
+     * @return the {@code SIMD_*} path a batch runs by default: {@link #simdSupported}, lowered by the environment
+     *         variable {@code SPARKNATIVE_SIMD} ({@code avx512-vnni}, {@code avx2} or {@code sse2}) if that names a
+     *         lower one. Every path gives the same bits.
+     */
+    @Name("sn_llama_simd_default")
+    public static native int simdDefault();
+
+    /**
+     * Tests and measurements: the highest {@code SIMD_*} path this batch may run, or -1 for {@link #simdDefault}.
+     *
+     * @return {@link NativeStatus#OK}, or {@link NativeStatus#ERR_ARG} for another level
+     */
+    @Name("sn_llama_batch_limit_simd")
+    public static native int batchLimitSimd(@Cast("int64_t") long batch, int level);
+
+    /** @return the {@code SIMD_*} path {@link #forward} runs this batch on */
+    @Name("sn_llama_batch_simd")
+    public static native int batchSimd(@Cast("int64_t") long batch);
 
     /**
      * The rows of one forward step: the C struct {@code sn_llama_step} (in the shape of llama.cpp's
@@ -247,13 +280,14 @@ public final class LlamaKernels {
     /**
      * Tests only: {@code y [n_in][rows] = W x} for a typed matrix {@code w} ({@code rows} rows of {@code n}
      * elements of ggml type {@code type}: F32, F16, BF16, Q8_0, Q4_0) and {@code x [nIn][n]}, through the forward
-     * pass's kernels (Q8_0/Q4_0 quantize {@code x} to Q8_0 first).
+     * pass's kernels (Q8_0/Q4_0 quantize {@code x} to Q8_0 first), on the {@code SIMD_*} path {@code maxSimd}, or
+     * {@link #simdSupported} where that is lower ({@code SPARKNATIVE_SIMD} does not apply).
      *
-     * @return 1 if the AVX2 path ran, 0 the generic one, or a negative {@link NativeStatus} code
+     * @return the {@code SIMD_*} path that ran, or a negative {@link NativeStatus} code
      */
     @Name("sn_llama_test_matmul")
     public static native int testMatmul(int type, @Cast("const unsigned char*") byte[] w, int rows, int n, float[] x,
-                                        int nIn, float[] y, int forceGeneric);
+                                        int nIn, float[] y, int maxSimd);
 
     /** Tests only: {@code n} floats (a multiple of 32) to Q8_0 blocks in {@code dst}, as the forward pass does. */
     @Name("sn_llama_test_quantize_q8_0")

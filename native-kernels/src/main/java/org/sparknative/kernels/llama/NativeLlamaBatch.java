@@ -16,7 +16,7 @@ import org.sparknative.kernels.NativeStatus;
  * that reuses a slot for a new sequence simply starts again at position 0: attention at position
  * {@code p} reads cache positions {@code 0..p} only, so what an earlier sequence left at higher positions
  * is never seen. Results are bitwise reproducible: a row's logits do not depend on which other rows share
- * the step, on the thread count, nor on the instruction set (SSE2 or AVX2).
+ * the step, on the thread count, nor on the instruction set (SSE2, AVX2 or AVX-512).
  *
  * <p>Threading: not thread-safe; one batch per Spark task. {@code forward(..., threads)} runs the step on
  * the calling thread alone for {@code threads == 1}; otherwise on the calling thread plus
@@ -227,16 +227,21 @@ public final class NativeLlamaBatch implements AutoCloseable {
         }
     }
 
-    /** Tests: {@code true} forces the portable SSE2 code path (results are bitwise the same as AVX2). */
-    void forceGenericIsa(boolean force) {
+    /**
+     * Tests: the highest instruction-set path ({@link LlamaKernels#SIMD_GENERIC} and up) {@link #forward} may run, or
+     * -1 for {@link LlamaKernels#simdDefault}. Every path gives the same bits.
+     */
+    void limitSimd(int level) {
         checkOpen();
-        LlamaKernels.batchForceGeneric(handle, force ? 1 : 0);
+        if (LlamaKernels.batchLimitSimd(handle, level) != 0) {
+            throw new IllegalArgumentException("no SIMD level " + level);
+        }
     }
 
-    /** Tests: the code path {@link #forward} runs on now, {@code "avx2"} or {@code "generic"} (SSE2). */
+    /** Tests: the path {@link #forward} runs on now, as {@link LlamaKernels#simdName} names it. */
     String codePath() {
         checkOpen();
-        return LlamaKernels.batchUsesAvx(handle) == 1 ? "avx2" : "generic";
+        return LlamaKernels.simdName(LlamaKernels.batchSimd(handle));
     }
 
     /** @return the model this batch runs */

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
@@ -39,15 +40,18 @@ class GgufNativeForwardTest {
         return v;
     }
 
-    /** y[c][i] through the native kernels; asserts which path ran where that can be told. */
-    private static float[] nativeMatmul(GgmlType type, byte[] w, int rows, int n, float[] x, int nIn, boolean generic) {
+    /** y[c][i] through the native kernels on the instruction-set path simd (one this CPU has), asserted to run. */
+    private static float[] nativeMatmul(GgmlType type, byte[] w, int rows, int n, float[] x, int nIn, int simd) {
         float[] y = new float[nIn * rows];
-        int path = LlamaKernels.testMatmul(type.id(), w, rows, n, x, nIn, y, generic ? 1 : 0);
-        assertTrue(path == 0 || path == 1, "native status " + path);
-        if (generic) {
-            assertEquals(0, path, "forced generic path");
-        }
+        int path = LlamaKernels.testMatmul(type.id(), w, rows, n, x, nIn, y, simd);
+        assertEquals(LlamaKernels.simdName(simd), path < 0 ? "native status " + path : LlamaKernels.simdName(path),
+            "the path that ran");
         return y;
+    }
+
+    /** The best path, where the CPU has several. */
+    private static int bestSimd() {
+        return LlamaKernels.simdSupported();
     }
 
     private static void assertBits(float want, float got, String what) {
@@ -55,12 +59,14 @@ class GgufNativeForwardTest {
     }
 
     /**
-     * Every type, odd row counts, 1 to 5 input rows, row lengths with and without an 8-lane tail: AVX2 and generic
-     * give the same bits; Q8_0/Q4_0 give exactly Quants' dot of the weight row with the Q8_0-quantized input; F16
-     * and BF16 exactly the F32 kernel on the converted weights.
+     * Every type, odd row counts, 1 to 5 input rows, row lengths with and without an 8-lane tail, on every path this
+     * CPU has (NativeLlamaForwardTest.simdLevels: asserted against /proc/cpuinfo): every path gives the generic path's
+     * bits; Q8_0/Q4_0 exactly Quants' dot of the weight row with the Q8_0-quantized input; F16 and BF16 exactly the
+     * F32 kernel on the converted weights.
      */
     @Test
-    void typedKernelsMatchQuantsBitwiseOnBothPaths() {
+    void typedKernelsMatchQuantsBitwiseOnEveryPath() {
+        int[] levels = NativeLlamaForwardTest.simdLevels();
         SplittableRandom rnd = new SplittableRandom(17);
         for (GgmlType type : TYPES) {
             boolean quant = type == GgmlType.Q8_0 || type == GgmlType.Q4_0;
@@ -70,26 +76,29 @@ class GgufNativeForwardTest {
                     float[] wf = randoms(rnd, rows * n, 0.3f);
                     byte[] w = Quants.quantize(type, wf);
                     float[] x = randoms(rnd, nIn * n, 2f);
-                    float[] avx = nativeMatmul(type, w, rows, n, x, nIn, false);
-                    float[] gen = nativeMatmul(type, w, rows, n, x, nIn, true);
+                    float[] gen = nativeMatmul(type, w, rows, n, x, nIn, LlamaKernels.SIMD_GENERIC);
                     float[] asF32 = new float[rows * n];
                     Quants.dequantize(type, ByteBuffer.wrap(w), 0, asF32, 0, asF32.length);
                     float[] f32 = quant ? null : nativeMatmul(GgmlType.F32, Quants.quantize(GgmlType.F32, asF32), rows,
-                        n, x, nIn, false);
+                        n, x, nIn, bestSimd());
                     int rowBytes = (int) type.byteSize(n);
-                    for (int c = 0; c < nIn; c++) {
-                        float[] xc = java.util.Arrays.copyOfRange(x, c * n, (c + 1) * n);
-                        ByteBuffer act = quant ? ByteBuffer.wrap(Quants.quantizeRowQ8_0(xc)) : null;
-                        for (int i = 0; i < rows; i++) {
-                            String what = type + " n=" + n + " nIn=" + nIn + " out[" + c + "][" + i + "]";
-                            float got = avx[c * rows + i];
-                            assertBits(gen[c * rows + i], got, what + " AVX2 vs generic");
-                            if (type == GgmlType.Q8_0) {
-                                assertBits(Quants.dotQ8_0Q8_0(ByteBuffer.wrap(w), i * rowBytes, act, 0, n), got, what);
-                            } else if (type == GgmlType.Q4_0) {
-                                assertBits(Quants.dotQ4_0Q8_0(ByteBuffer.wrap(w), i * rowBytes, act, 0, n), got, what);
-                            } else {
-                                assertBits(f32[c * rows + i], got, what + " vs F32 kernel");
+                    for (int simd : levels) {
+                        float[] y = nativeMatmul(type, w, rows, n, x, nIn, simd);
+                        for (int c = 0; c < nIn; c++) {
+                            float[] xc = java.util.Arrays.copyOfRange(x, c * n, (c + 1) * n);
+                            ByteBuffer act = quant ? ByteBuffer.wrap(Quants.quantizeRowQ8_0(xc)) : null;
+                            for (int i = 0; i < rows; i++) {
+                                String what = type + " " + LlamaKernels.simdName(simd) + " n=" + n + " nIn=" + nIn
+                                    + " out[" + c + "][" + i + "]";
+                                float got = y[c * rows + i];
+                                assertBits(gen[c * rows + i], got, what + " vs generic");
+                                if (type == GgmlType.Q8_0) {
+                                    assertBits(Quants.dotQ8_0Q8_0(ByteBuffer.wrap(w), i * rowBytes, act, 0, n), got, what);
+                                } else if (type == GgmlType.Q4_0) {
+                                    assertBits(Quants.dotQ4_0Q8_0(ByteBuffer.wrap(w), i * rowBytes, act, 0, n), got, what);
+                                } else {
+                                    assertBits(f32[c * rows + i], got, what + " vs F32 kernel");
+                                }
                             }
                         }
                     }
@@ -100,12 +109,13 @@ class GgufNativeForwardTest {
 
     /**
      * Raw blocks a file may hold but ggml's quantizer never makes (Q8_0 values of -128, any bytes, negative and
-     * subnormal scales): still Quants' bits on both paths.
+     * subnormal scales): still Quants' bits on every path.
      */
     @Test
     void rawQuantBlocksMatchQuants() {
+        int[] levels = NativeLlamaForwardTest.simdLevels();
         SplittableRandom rnd = new SplittableRandom(8);
-        int rows = 9;
+        int rows = 41; // two of the AVX-512 kernel's 16-row groups and 9 rows past them
         int n = 128;
         short[] scales = {0x3C00, (short) 0xB400, 0x0001, 0x2E66, (short) 0x8000};
         for (GgmlType type : new GgmlType[] {GgmlType.Q8_0, GgmlType.Q4_0}) {
@@ -122,19 +132,132 @@ class GgufNativeForwardTest {
             }
             float[] x = randoms(rnd, 2 * n, 5f);
             java.util.Arrays.fill(x, 0, 32, -3f); // a block that quantizes to all -127
-            float[] avx = nativeMatmul(type, w, rows, n, x, 2, false);
-            float[] gen = nativeMatmul(type, w, rows, n, x, 2, true);
-            for (int c = 0; c < 2; c++) {
-                ByteBuffer act = ByteBuffer.wrap(Quants.quantizeRowQ8_0(java.util.Arrays.copyOfRange(x, c * n, (c + 1) * n)));
-                for (int i = 0; i < rows; i++) {
-                    float want = type == GgmlType.Q8_0
-                        ? Quants.dotQ8_0Q8_0(ByteBuffer.wrap(w), i * n / 32 * blockBytes, act, 0, n)
-                        : Quants.dotQ4_0Q8_0(ByteBuffer.wrap(w), i * n / 32 * blockBytes, act, 0, n);
-                    assertBits(want, avx[c * rows + i], type + " raw, AVX2, out[" + c + "][" + i + "]");
-                    assertBits(want, gen[c * rows + i], type + " raw, generic, out[" + c + "][" + i + "]");
+            for (int simd : levels) {
+                float[] y = nativeMatmul(type, w, rows, n, x, 2, simd);
+                for (int c = 0; c < 2; c++) {
+                    ByteBuffer act = ByteBuffer.wrap(Quants.quantizeRowQ8_0(java.util.Arrays.copyOfRange(x, c * n,
+                        (c + 1) * n)));
+                    for (int i = 0; i < rows; i++) {
+                        float want = type == GgmlType.Q8_0
+                            ? Quants.dotQ8_0Q8_0(ByteBuffer.wrap(w), i * n / 32 * blockBytes, act, 0, n)
+                            : Quants.dotQ4_0Q8_0(ByteBuffer.wrap(w), i * n / 32 * blockBytes, act, 0, n);
+                        assertBits(want, y[c * rows + i], type + " raw, " + LlamaKernels.simdName(simd) + ", out[" + c
+                            + "][" + i + "]");
+                    }
                 }
             }
         }
+    }
+
+    /**
+     * Q8_0 and Q4_0 matmuls at the edges, on every path: row counts around the AVX-512 kernel's 16-row groups, 1 to 24
+     * blocks, 1 to 3 input rows. Weight blocks random, all -128 or all 127 (Q8_0), all nibbles 0 or 15 (Q4_0); weight
+     * scales zero, negative zero, the least and the largest subnormal, the largest finite (both signs), random finite.
+     * Activation blocks quantizing to all 127, all -127, alternating +-127, zeros (scale 0) or random, with subnormal
+     * (amax 2^-20), ordinary and large (amax 1e6) scales. Every output is Quants', bit for bit.
+     */
+    @Test
+    void quantMatmulsMatchQuantsAtTheEdgesOnEveryPath() {
+        int[] levels = NativeLlamaForwardTest.simdLevels();
+        SplittableRandom rnd = new SplittableRandom(29);
+        short[] scales = {0x0000, (short) 0x8000, 0x0001, 0x03FF, 0x7BFF, (short) 0xFBFF, 0x3C00, (short) 0xB800};
+        for (GgmlType type : new GgmlType[] {GgmlType.Q8_0, GgmlType.Q4_0}) {
+            boolean q8 = type == GgmlType.Q8_0;
+            int blockBytes = q8 ? 34 : 18;
+            for (int rows : new int[] {1, 15, 16, 17, 33, 47}) {
+                for (int nb : new int[] {1, 2, 3, 7, 24}) {
+                    int n = nb * 32;
+                    int nIn = 1 + rnd.nextInt(3);
+                    byte[] w = new byte[rows * nb * blockBytes];
+                    rnd.nextBytes(w);
+                    for (int o = 0; o < w.length; o += blockBytes) {
+                        int kind = rnd.nextInt(4);
+                        if (kind < 2) {
+                            java.util.Arrays.fill(w, o + 2, o + blockBytes, q8 ? (byte) (kind == 0 ? -128 : 127)
+                                : (byte) (kind == 0 ? 0x00 : 0xFF));
+                        }
+                        short d = rnd.nextInt(3) == 0 ? (short) (rnd.nextInt(0x7C00) | (rnd.nextBoolean() ? 0x8000 : 0))
+                            : scales[rnd.nextInt(scales.length)];
+                        w[o] = (byte) d;
+                        w[o + 1] = (byte) (d >> 8);
+                    }
+                    float[] x = new float[nIn * n];
+                    for (int blk = 0; blk < nIn * nb; blk++) {
+                        float bound = switch (rnd.nextInt(4)) {
+                            case 0 -> 0x1p-20f; // d = 2^-20 / 127: a subnormal half
+                            case 1 -> 1e6f;
+                            default -> 3f;
+                        };
+                        int kind = rnd.nextInt(5);
+                        for (int j = 0; j < 32; j++) {
+                            x[blk * 32 + j] = switch (kind) {
+                                case 0 -> bound;
+                                case 1 -> -bound;
+                                case 2 -> j % 2 == 0 ? bound : -bound;
+                                case 3 -> 0f;
+                                default -> (float) ((rnd.nextDouble() * 2 - 1) * bound);
+                            };
+                        }
+                    }
+                    float[] want = new float[nIn * rows];
+                    for (int c = 0; c < nIn; c++) {
+                        ByteBuffer act = ByteBuffer.wrap(Quants.quantizeRowQ8_0(java.util.Arrays.copyOfRange(x, c * n,
+                            (c + 1) * n)));
+                        for (int i = 0; i < rows; i++) {
+                            want[c * rows + i] = q8 ? Quants.dotQ8_0Q8_0(ByteBuffer.wrap(w), i * nb * blockBytes, act, 0, n)
+                                : Quants.dotQ4_0Q8_0(ByteBuffer.wrap(w), i * nb * blockBytes, act, 0, n);
+                        }
+                    }
+                    for (int simd : levels) {
+                        float[] got = nativeMatmul(type, w, rows, n, x, nIn, simd);
+                        for (int k = 0; k < want.length; k++) {
+                            assertBits(want[k], got[k], type + " edges, " + LlamaKernels.simdName(simd) + ", rows=" + rows
+                                + " blocks=" + nb + " out[" + k / rows + "][" + k % rows + "]");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Every finite half as an F16 weight (the AVX-512 path converts with vcvtph2ps, the others through the table): each
+     * path gives the bits of the F32 kernel on the same values, subnormals, zeros of both signs and 65504 included.
+     */
+    @Test
+    void everyFiniteHalfWeightGivesTheF32BitsOnEveryPath() {
+        int rows = 64;
+        int n = 1024;
+        byte[] w = new byte[rows * n * 2];
+        for (int h = 0; h < 65536; h++) {
+            int v = (h & 0x7C00) == 0x7C00 ? h & 0x83FF : h; // infinities and NaNs become other finite halves
+            w[2 * h] = (byte) v;
+            w[2 * h + 1] = (byte) (v >> 8);
+        }
+        float[] x = randoms(new SplittableRandom(4), 3 * n, 1f);
+        float[] asF32 = new float[rows * n];
+        Quants.dequantize(GgmlType.F16, ByteBuffer.wrap(w), 0, asF32, 0, asF32.length);
+        float[] want = nativeMatmul(GgmlType.F32, Quants.quantize(GgmlType.F32, asF32), rows, n, x, 3,
+            LlamaKernels.SIMD_GENERIC);
+        for (int simd : NativeLlamaForwardTest.simdLevels()) {
+            float[] got = nativeMatmul(GgmlType.F16, w, rows, n, x, 3, simd);
+            for (int k = 0; k < want.length; k++) {
+                assertBits(want[k], got[k], "F16, " + LlamaKernels.simdName(simd) + ", out[" + k / rows + "][" + k % rows
+                    + "]");
+            }
+        }
+    }
+
+    /** Where the CPU has AVX-512 with VNNI, the tests above run its path (and skip it, saying so, where it has not). */
+    @Test
+    void theAvx512VnniPathRunsWhereTheCpuHasIt() {
+        assumeTrue(NativeLlamaForwardTest.cpuinfoSimd() == LlamaKernels.SIMD_AVX512_VNNI, "this CPU lacks AVX-512 with "
+            + "VNNI (/proc/cpuinfo flags avx512f, avx512bw, avx512vl, avx512_vnni): the avx512-vnni path is untested here");
+        assertArrayEquals(new int[] {LlamaKernels.SIMD_GENERIC, LlamaKernels.SIMD_AVX2, LlamaKernels.SIMD_AVX512_VNNI},
+            NativeLlamaForwardTest.simdLevels());
+        float[] y = new float[32];
+        assertEquals(LlamaKernels.SIMD_AVX512_VNNI, LlamaKernels.testMatmul(GgmlType.Q4_0.id(), new byte[32 * 18], 32, 32,
+            new float[32], 1, y, LlamaKernels.SIMD_AVX512_VNNI));
     }
 
     /** The activation quantizer and the half conversions the kernels use are Quants', bit for bit. */

@@ -40,7 +40,8 @@ public final class LlamaKernelBench {
         Path llama2c = args.length > 2 && !args[2].isEmpty() ? Path.of(args[2]) : null;
         int reps = args.length > 3 ? Integer.parseInt(args[3]) : 2;
         NativeLibrary.ensureLoaded();
-        System.out.println("AVX path: " + (LlamaKernels.cpuHasAvx() == 1) + ", cores: " + Runtime.getRuntime().availableProcessors());
+        System.out.println("SIMD path: " + LlamaKernels.simdName(LlamaKernels.simdDefault()) + ", cores: "
+            + Runtime.getRuntime().availableProcessors());
 
         List<Path[]> runs = new ArrayList<>();
         Path small = models.resolve("stories260K.bin");

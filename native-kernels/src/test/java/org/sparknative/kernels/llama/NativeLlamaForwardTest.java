@@ -2,6 +2,7 @@ package org.sparknative.kernels.llama;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -129,12 +130,12 @@ class NativeLlamaForwardTest {
      * The same sequence (slot 2) inside a busy batch: two other sequences in other slots, its prompt
      * prefilled 5 rows at once, rows in shuffled order, logits requested for varying row subsets.
      */
-    static float[][] batched(NativeLlamaModel m, int[] tokens, int threads, boolean generic, long seed) {
+    static float[][] batched(NativeLlamaModel m, int[] tokens, int threads, int simd, long seed) {
         int vocab = m.config().vocabSize();
         float[][] out = new float[tokens.length][vocab];
         SplittableRandom rnd = new SplittableRandom(seed);
         try (NativeLlamaBatch b = m.newBatch(4, 24)) {
-            b.forceGenericIsa(generic);
+            b.limitSimd(simd);
             int p = 0;
             int otherPos = 0;
             while (p < tokens.length) {
@@ -193,10 +194,54 @@ class NativeLlamaForwardTest {
         float[][] ref = alone(m, tokens, 1);
         assertTrue(Arrays.stream(ref).allMatch(r -> Float.isFinite(r[0]) && r[0] != 0f), "sane logits");
         assertBitwise(ref, alone(m, tokens, 2), "alone, 2 threads");
-        assertBitwise(ref, batched(m, tokens, 1, false, 1), "batched, 1 thread");
-        assertBitwise(ref, batched(m, tokens, 2, false, 2), "batched, 2 threads");
-        assertBitwise(ref, batched(m, tokens, 3, false, 3), "batched, 3 threads");
-        assertBitwise(ref, batched(m, tokens, 2, true, 4), "batched, 2 threads, SSE2 path");
+        assertBitwise(ref, batched(m, tokens, 1, -1, 1), "batched, 1 thread");
+        assertBitwise(ref, batched(m, tokens, 2, -1, 2), "batched, 2 threads");
+        assertBitwise(ref, batched(m, tokens, 3, -1, 3), "batched, 3 threads");
+        for (int simd : simdLevels()) {
+            assertBitwise(ref, batched(m, tokens, 2, simd, 4 + simd),
+                "batched, 2 threads, " + LlamaKernels.simdName(simd) + " path");
+        }
+    }
+
+    /**
+     * The instruction-set paths this CPU has by its /proc/cpuinfo flags ({@code LlamaKernels.SIMD_*}, lowest first),
+     * asserted to be the ones the C library detects, so that the tests looping over them cannot silently skip one.
+     * Without /proc/cpuinfo, the ones the C library reports.
+     */
+    static int[] simdLevels() {
+        int best = cpuinfoSimd();
+        if (best >= 0) {
+            assertEquals(LlamaKernels.simdName(best), LlamaKernels.simdName(LlamaKernels.simdSupported()),
+                "the best path the C library detects, against /proc/cpuinfo");
+        } else {
+            best = LlamaKernels.simdSupported();
+        }
+        return java.util.stream.IntStream.rangeClosed(LlamaKernels.SIMD_GENERIC, best).toArray();
+    }
+
+    /**
+     * The best {@code LlamaKernels.SIMD_*} path by the first "flags" line of /proc/cpuinfo (x86 lists CPU features
+     * there, other architectures on "Features" lines, never these), or -1 where that file cannot be read.
+     */
+    static int cpuinfoSimd() {
+        Path cpuinfo = Path.of("/proc/cpuinfo");
+        if (!Files.isReadable(cpuinfo)) {
+            return -1;
+        }
+        List<String> flags;
+        try {
+            flags = Files.readAllLines(cpuinfo).stream()
+                .filter(l -> l.startsWith("flags"))
+                .findFirst()
+                .map(l -> Arrays.asList(l.substring(l.indexOf(':') + 1).trim().split("\\s+")))
+                .orElse(List.of());
+        } catch (IOException e) {
+            return -1;
+        }
+        if (flags.containsAll(List.of("avx512f", "avx512bw", "avx512vl", "avx512_vnni"))) {
+            return LlamaKernels.SIMD_AVX512_VNNI;
+        }
+        return flags.contains("avx2") ? LlamaKernels.SIMD_AVX2 : LlamaKernels.SIMD_GENERIC;
     }
 
     @Test
@@ -217,28 +262,35 @@ class NativeLlamaForwardTest {
     }
 
     /**
-     * A batch runs the AVX2 path exactly where the CPU (per /proc/cpuinfo's flags) has AVX2, and the portable
-     * SSE2 path once forced: so on an AVX2 machine the ISA-invariance checks above really compare two paths.
+     * A batch runs the best path the CPU has (per /proc/cpuinfo's flags: AVX-512 with VNNI, else AVX2, else the
+     * portable SSE2 one), lowered by SPARKNATIVE_SIMD where that is set, and exactly the path it is limited to: so on
+     * an AVX-512 machine the instruction-set invariance checks above really compare three paths.
      */
     @Test
-    void reportsTheCodePathInUse() throws IOException {
-        Path cpuinfo = Path.of("/proc/cpuinfo");
-        assumeTrue(Files.isReadable(cpuinfo), "needs Linux /proc/cpuinfo");
-        // x86 lists CPU features on "flags" lines (other architectures on "Features" lines, never avx2)
-        boolean avx2 = Files.readAllLines(cpuinfo).stream()
-            .filter(l -> l.startsWith("flags"))
-            .findFirst()
-            .map(l -> Arrays.asList(l.substring(l.indexOf(':') + 1).trim().split("\\s+")).contains("avx2"))
-            .orElse(false);
-        String expected = avx2 ? "avx2" : "generic";
-        assertEquals(avx2, LlamaKernels.cpuHasAvx() == 1, "cpuHasAvx() against /proc/cpuinfo");
+    void reportsTheCodePathInUse() {
+        int best = cpuinfoSimd();
+        assumeTrue(best >= 0, "needs Linux /proc/cpuinfo");
+        assertEquals(LlamaKernels.simdName(best), LlamaKernels.simdName(LlamaKernels.simdSupported()),
+            "simdSupported() against /proc/cpuinfo");
+        String env = System.getenv("SPARKNATIVE_SIMD");
+        int cap = env == null ? best : switch (env) {
+            case "avx512-vnni", "avx512" -> LlamaKernels.SIMD_AVX512_VNNI;
+            case "avx2" -> LlamaKernels.SIMD_AVX2;
+            case "sse2", "generic" -> LlamaKernels.SIMD_GENERIC;
+            default -> best;
+        };
+        String expected = LlamaKernels.simdName(Math.min(best, cap));
+        assertEquals(expected, LlamaKernels.simdName(LlamaKernels.simdDefault()), "the default, SPARKNATIVE_SIMD=" + env);
         Path file = synthetic(tmp.resolve("odd.bin"), CheckpointFormat.LEGACY, ODD, 3, 0.3f);
         try (NativeLlamaModel m = NativeLlamaModel.map(Checkpoint.open(file)); NativeLlamaBatch b = m.newBatch(1, 1)) {
             assertEquals(expected, b.codePath(), "a new batch");
-            b.forceGenericIsa(true);
-            assertEquals("generic", b.codePath(), "forced to the portable path");
-            b.forceGenericIsa(false);
-            assertEquals(expected, b.codePath(), "no longer forced");
+            for (int level = LlamaKernels.SIMD_GENERIC; level <= LlamaKernels.SIMD_AVX512_VNNI; level++) {
+                b.limitSimd(level);
+                assertEquals(LlamaKernels.simdName(Math.min(level, best)), b.codePath(), "limited to level " + level);
+            }
+            b.limitSimd(-1);
+            assertEquals(expected, b.codePath(), "no longer limited");
+            assertThrows(IllegalArgumentException.class, () -> b.limitSimd(3));
         }
     }
 }

@@ -49,7 +49,8 @@ public record BenchReport(int schemaVersion, String createdAt, long startedMilli
      * @param defaultParallelism Spark's default parallelism (the cores the tasks got)
      * @param executors          the executors that were up when the run ended ({@code driver} alone in local mode)
      * @param cpuModel           the driver's CPU model ({@code /proc/cpuinfo}, else the OS architecture)
-     * @param simdPath           the code path the CPU kernels chose on the driver ({@code avx2} or {@code sse2})
+     * @param simdPath           the code path the CPU kernels chose on the driver ({@code avx512-vnni}, {@code avx2}
+     *                           or {@code sse2})
      * @param gpu                the driver's CUDA device 0, or null where none is usable
      * @param jdk                the driver's Java runtime (vendor and version)
      * @param os                 the driver's OS name, version and architecture
