@@ -251,7 +251,7 @@ static void compare(const char *name, const Config &c, const std::vector<std::ve
     int max_rows = 1;
     for (auto &s : steps) max_rows = std::max<int>(max_rows, (int) s.size());
     int64_t cpu_h;
-    if (sn_llama_batch_new((int64_t) (intptr_t) &mm.m, 3, max_rows, &cpu_h) != SN_OK) abort();
+    if (sn_llama_batch_new((int64_t) (intptr_t) &mm.m, 3, max_rows, 0, &cpu_h) != SN_OK) abort();
     EmuBatch gpu(&mm.m, 3, max_rows);
     double worst = 0;
     for (size_t s = 0; s < steps.size(); s++) {
