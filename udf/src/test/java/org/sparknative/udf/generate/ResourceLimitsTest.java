@@ -25,7 +25,7 @@ class ResourceLimitsTest {
             // 2e9 slots of 640 KiB: about 1.2 PiB, which no allocator grants; an OutOfMemoryError here would be
             // fatal to a Spark executor, an IllegalStateException is one task's error.
             IllegalStateException e = assertThrows(IllegalStateException.class, () -> model.newBatch(2_000_000_000, 1));
-            assertTrue(e.getMessage().contains("cannot allocate the KV cache of 2000000000 slots")
+            assertTrue(e.getMessage().contains("cannot allocate the f32 KV cache of 2000000000 slots")
                 && e.getMessage().contains("lower --slots"), e.getMessage());
             model.newBatch(2, 4).close(); // the model is still usable
         }
