@@ -5,7 +5,7 @@
 #   mvn -q -o -pl native-kernels,udf -DskipTests package     # once: builds the classes and the C library
 #   LLAMA_BATCHED_BENCH=/path/to/llama-batched-bench bin/gguf-bench.sh [key=value ...]
 # Keys (defaults): types=f32,f16,q8_0,q4_0 slots=1,8,32 threads=2 prompt=16 steps=64 repeats=3 seed=1
-# dir=$TMPDIR/spark-native-gguf-bench (the model files, about 1.3 GB, kept for the next run) llama-args="-fa on"
+# dir=$TMPDIR/spark-native-gguf-bench (the model files, about 1.3 GB, kept for the next run) llama-args= (extra llama.cpp arguments, e.g. "-fa on")
 # probe=true shape=dim=768,hidden=2048,layers=12,heads=12,kv_heads=12,vocab=32000,seq=1024
 # Environment: JAVA_HOME (else java on PATH), GGUF_BENCH_JAVA_OPTS (default -Xmx3g).
 set -euo pipefail

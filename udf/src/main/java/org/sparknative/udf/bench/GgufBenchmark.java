@@ -479,8 +479,9 @@ public final class GgufBenchmark {
     }
 
     /**
-     * A rough read bandwidth of this machine: {@code threads} threads each summing their own 256 MiB array (well
-     * past any cache), best of three passes, in bytes per second. The 1-slot roofline is this over the weight bytes.
+     * A rough read bandwidth of this machine: {@code threads} threads each reading their own 256 MiB array (well past
+     * any cache) one long per cache line, so the loop is bound by moving the lines and not by adding, best of three
+     * passes, in bytes per second. The 1-slot roofline is this over the weight bytes.
      */
     public static double probeReadBandwidth(int threads) {
         int n = 32 << 20; // longs: 256 MiB
@@ -497,12 +498,13 @@ public final class GgufBenchmark {
                 long[] a = arrays[t];
                 int id = t;
                 ts[t] = new Thread(() -> {
+                    // one long per 64-byte line: the memory system still moves every line, the core barely works
                     long s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-                    for (int i = 0; i < a.length; i += 4) {
+                    for (int i = 0; i < a.length; i += 32) {
                         s0 += a[i];
-                        s1 += a[i + 1];
-                        s2 += a[i + 2];
-                        s3 += a[i + 3];
+                        s1 += a[i + 8];
+                        s2 += a[i + 16];
+                        s3 += a[i + 24];
                     }
                     sink[id] += s0 + s1 + s2 + s3;
                 });
@@ -650,8 +652,10 @@ public final class GgufBenchmark {
         List<Row> rows = new ArrayList<>();
         long t0 = System.nanoTime();
         for (GgmlType t : plan.types()) {
-            rows.addAll(run(dir, t, plan, llama, llamaArgs, log));
-            System.out.printf(Locale.ROOT, "%s done at %.0f s%n", t.ggmlName(), (System.nanoTime() - t0) / 1e9);
+            List<Row> mine = run(dir, t, plan, llama, llamaArgs, log);
+            rows.addAll(mine);
+            System.out.printf(Locale.ROOT, "%s done at %.0f s%n%s", t.ggmlName(), (System.nanoTime() - t0) / 1e9,
+                table(mine, plan).lines().skip(2).map(l -> l + System.lineSeparator()).reduce("", String::concat));
         }
         System.out.println();
         System.out.print(table(rows, plan));
