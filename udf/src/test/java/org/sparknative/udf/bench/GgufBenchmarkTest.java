@@ -54,7 +54,7 @@ class GgufBenchmarkTest {
     }
 
     @Test
-    void anExistingFileIsReusedAndAnotherShapeIsWrittenAgain() throws Exception {
+    void anExistingFileOfTheSameShapeAndTypeIsReused() throws Exception {
         GgufBenchmark.Model a = GgufBenchmark.model(dir, TINY, GgmlType.Q8_0, 7);
         long written = java.nio.file.Files.getLastModifiedTime(a.file()).toMillis();
         Thread.sleep(20);
