@@ -520,6 +520,7 @@ static inline sn_status sn_llama_batch_new(int64_t model, int32_t max_slots, int
     b->max_slots = max_slots;
     b->max_rows = max_rows;
     b->kv_f16 = kv_f16;
+    if (kv_f16) sn_f16_table_ready(); /* attention reads the cache through the table */
     const size_t R = (size_t) max_rows;
     const size_t cache = (size_t) m->n_layers * (size_t) max_slots * (size_t) m->seq_len * (size_t) m->kv_dim;
     const size_t kv_elem = kv_f16 ? sizeof(uint16_t) : sizeof(float);
@@ -935,11 +936,26 @@ SN_INLINE uint16_t sn_f32_to_f16(float f) {
 }
 
 /*
+ * Every half's float, sn_f16_to_f32 tabulated (256 KiB, as ggml's ggml_table_f32_f16): the F16 matmul reads it
+ * instead of converting, a few times faster. Filled once per process (sn_f16_table_ready) before any model or test
+ * hook can run an F16 matmul; read-only afterwards.
+ */
+static float sn_f16_table[65536];
+static pthread_once_t sn_f16_table_once = PTHREAD_ONCE_INIT;
+
+static void sn_f16_table_fill(void) {
+    for (uint32_t h = 0; h < 65536; h++) sn_f16_table[h] = sn_f16_to_f32((uint16_t) h);
+}
+
+static inline void sn_f16_table_ready(void) { pthread_once(&sn_f16_table_once, sn_f16_table_fill); }
+
+/*
  * Attention over an F16 KV cache, with llama.cpp's roundings: the query head is rounded to binary16 before the
  * scores, as ggml converts the query to the F16 key cache's dot type (without it the greedy texts of the
  * stories260K GGUF files part from llama.cpp's after about 40 tokens; with it they are llama.cpp's). The keys
  * (values) of a chunk of positions are converted to float, exactly, into a stack buffer of SN_KV_CHUNK_FLOATS
- * floats, and the float functions above run on the buffer: every score and every output element is computed with
+ * floats (through sn_f16_table, which holds sn_f16_to_f32 of every half: a load instead of the conversion's
+ * arithmetic, which cost a third of a 1-slot Q8_0 decode step), and the float functions above run on the buffer: every score and every output element is computed with
  * the float path's operations in its order (positions ascending for the values), so the result is the float
  * path's bits on the rounded query, keys and values (ReferenceTransformer's F16 cache does the same roundings).
  */
@@ -951,7 +967,7 @@ SN_INLINE int sn_kv_chunk(int hs) {
 SN_INLINE void sn_kv_rows_to_f32(float *dst, const uint16_t *src, int ld, int hs, int rows) {
     for (int t = 0; t < rows; t++) {
         const uint16_t *row = src + (size_t) t * ld;
-        for (int i = 0; i < hs; i++) dst[(size_t) t * hs + i] = sn_f16_to_f32(row[i]);
+        for (int i = 0; i < hs; i++) dst[(size_t) t * hs + i] = sn_f16_table[row[i]];
     }
 }
 
@@ -990,19 +1006,6 @@ SN_INLINE void sn_att_values_f16(float *out, const float *att, const uint16_t *v
     }
 }
 
-/*
- * Every half's float, sn_f16_to_f32 tabulated (256 KiB, as ggml's ggml_table_f32_f16): the F16 matmul reads it
- * instead of converting, a few times faster. Filled once per process (sn_f16_table_ready) before any model or test
- * hook can run an F16 matmul; read-only afterwards.
- */
-static float sn_f16_table[65536];
-static pthread_once_t sn_f16_table_once = PTHREAD_ONCE_INIT;
-
-static void sn_f16_table_fill(void) {
-    for (uint32_t h = 0; h < 65536; h++) sn_f16_table[h] = sn_f16_to_f32((uint16_t) h);
-}
-
-static inline void sn_f16_table_ready(void) { pthread_once(&sn_f16_table_once, sn_f16_table_fill); }
 
 /* Element j of an F16 or BF16 row, as a float (F16: through the table, the same value). */
 SN_INLINE float sn_half_at(const unsigned char *row, int32_t type, int j) {
@@ -1298,6 +1301,16 @@ SN_AVX512_TARGET static void sn_matmul_quant16_avx512(const unsigned char *w, si
     }
 }
 
+/*
+ * Input rows below which the AVX-512 path runs the AVX2 dots, row by row (the same bits): at one input row (a 1-slot
+ * decode step) the 16-row kernel is slower end to end on the stories110M-shape benchmark (148 against 205 tokens/s
+ * for Q8_0 on 2 threads: its first touch of each weight line is the scale copy, and perf puts 70% of the step there),
+ * although it wins in a cache-warm microbenchmark; from a few rows up it wins by 3x.
+ */
+#ifndef SN_AVX512_MIN_ROWS
+#define SN_AVX512_MIN_ROWS 2
+#endif
+
 /* sn_matmul_quant's Q8_0 / Q4_0 rows [i0, i1) on the AVX-512 path: groups of 16 rows, then the rest one by one. */
 SN_AVX512_TARGET static void sn_matmul_quant_avx512(const unsigned char *data, int32_t type, size_t row_bytes, int n,
                                                     const unsigned char *xq, int N, float *y, int ldy, int i0,
@@ -1306,7 +1319,7 @@ SN_AVX512_TARGET static void sn_matmul_quant_avx512(const unsigned char *data, i
     const size_t xq_stride = (size_t) nb * SN_Q8_0_BYTES;
     const int q8 = type == SN_GGML_Q8_0;
     int i = i0;
-    for (; i + 16 <= i1; i += 16) {
+    for (; N >= SN_AVX512_MIN_ROWS && i + 16 <= i1; i += 16) {
         sn_matmul_quant16_avx512(data + (size_t) i * row_bytes, row_bytes, q8, nb, xq, xq_stride, N, y + i, ldy);
     }
     for (; i < i1; i++) {

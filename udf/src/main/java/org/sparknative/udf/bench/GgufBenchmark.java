@@ -51,7 +51,8 @@ import org.sparknative.udf.generate.SyntheticModels;
  * same pattern, {@code npl} sequences of {@code npp} prompt tokens, then {@code ntg} steps of one token per sequence,
  * logits for every row, no sampling), parsed from {@code --output-format jsonl}; one warm-up invocation, then one
  * invocation per repeat, each interleaved with one repeat of ours, so that background load hits both alike.
- * llama.cpp's KV cache is F16 by default (ours is F32), and it picks flash attention itself ({@code -fa auto}).
+ * Both KV caches are F16 (ours by default for GGUF models, {@link org.sparknative.kernels.llama.KvCacheType}); llama.cpp
+ * picks flash attention itself ({@code -fa auto}).
  *
  * <p>The table also says what bounds each figure: the bytes one decode step reads (every weight once, however many
  * slots, plus each slot's KV cache so far; the token embedding is one row per slot and not counted), the memory
@@ -113,7 +114,7 @@ public final class GgufBenchmark {
      * @param fileBytes    its size
      * @param weightBytes  bytes of every matrix a decode step multiplies (per-layer matrices and the classifier)
      * @param matmulParams elements of those matrices (2 FLOPs each per token)
-     * @param kvBytesPerPosition F32 KV cache bytes per cached position of one sequence, all layers, keys and values
+     * @param kvBytesPerPosition F16 KV cache bytes per cached position of one sequence, all layers, keys and values
      * @param config       the shape read back from the file
      */
     public record Model(GgmlType type, Path file, long fileBytes, long weightBytes, long matmulParams,
@@ -121,7 +122,7 @@ public final class GgufBenchmark {
         /**
          * @param slots sequences decoded together
          * @param plan  for the average cached length during the timed steps ({@code prompt + steps / 2})
-         * @return bytes one decode step reads: the weights once, and every slot's F32 KV cache
+         * @return bytes one decode step reads: the weights once, and every slot's F16 KV cache
          */
         public double bytesPerStep(int slots, Plan plan) {
             return weightBytes + (double) slots * kvBytesPerPosition * averageContext(plan);
@@ -234,7 +235,8 @@ public final class GgufBenchmark {
         GgufLlama.TensorRef cls = g.tensor(Tensor.WCLS, 0);
         bytes += cls.byteSize();
         params += (long) cls.rows() * cls.cols();
-        long kv = 2L * 4L * c.nLayers() * c.kvDim();
+        // The cache type NativeBackend gives a GGUF model by default (KvCacheType.AUTO: F16, as llama.cpp's).
+        long kv = 2L * org.sparknative.kernels.llama.KvCacheType.AUTO.resolve(true).bytes() * c.nLayers() * c.kvDim();
         return new Model(g.tensor(Tensor.WQ, 0).type(), file, g.file().fileBytes(), bytes, params, kv, c);
     }
 
@@ -532,7 +534,7 @@ public final class GgufBenchmark {
     private static final double MIB = 1 << 20;
 
     /**
-     * The Markdown table: per type and slot count, the file size, the bytes a decode step reads (weights + our F32
+     * The Markdown table: per type and slot count, the file size, the bytes a decode step reads (weights + our F16
      * KV cache at the average cached length), our and llama.cpp's tokens/s (median and range), their ratio, and the
      * bandwidth and FLOP/s our median implies.
      */
@@ -666,6 +668,6 @@ public final class GgufBenchmark {
     /** The code path our kernels take here (as {@code ExecutorRuntime.simdPath}, without needing Arrow). */
     private static String cpuPath() {
         NativeLibrary.ensureLoaded();
-        return LlamaKernels.cpuHasAvx() == 1 ? "avx2" : "sse2";
+        return LlamaKernels.simdName(LlamaKernels.simdDefault());
     }
 }

@@ -49,7 +49,7 @@ class GgufBenchmarkTest {
             long params = 2L * (4 * 64 * 64 + 3 * 64 * 128) + 320L * 64;
             assertEquals(params, m.matmulParams());
             assertEquals(type.byteSize(params), m.weightBytes(), type.ggmlName());
-            assertEquals(2L * 4 * 2 * 64, m.kvBytesPerPosition());
+            assertEquals(2L * 2 * 2 * 64, m.kvBytesPerPosition()); // K and V, F16, 2 layers, kv_dim 64
         }
     }
 
