@@ -26,10 +26,10 @@ import org.apache.spark.SparkFiles;
 import org.sparknative.kernels.gguf.GgufFile;
 import org.sparknative.kernels.gguf.GgufTokenizer;
 import org.sparknative.kernels.llama.Checkpoint;
+import org.sparknative.kernels.llama.CheckpointException;
 import org.sparknative.kernels.llama.GgufLlama;
 import org.sparknative.kernels.llama.LlamaConfig;
 import org.sparknative.kernels.llama.ModelFile;
-import org.sparknative.kernels.llama.CheckpointException;
 import org.sparknative.kernels.llama.Tokenizer;
 import org.sparknative.udf.generate.ModelRegistry;
 

@@ -26,13 +26,13 @@ import org.junit.jupiter.api.io.TempDir;
 import org.sparknative.kernels.gguf.GgmlType;
 import org.sparknative.kernels.gguf.GgufConverter;
 import org.sparknative.kernels.llama.Checkpoint;
-import org.sparknative.kernels.llama.ModelFile;
-import org.sparknative.kernels.llama.Tokenizer;
-import org.sparknative.kernels.llama.TokenizerWriter;
 import org.sparknative.kernels.llama.CheckpointException;
 import org.sparknative.kernels.llama.CheckpointFormat;
 import org.sparknative.kernels.llama.LlamaConfig;
+import org.sparknative.kernels.llama.ModelFile;
 import org.sparknative.kernels.llama.SyntheticCheckpoint;
+import org.sparknative.kernels.llama.Tokenizer;
+import org.sparknative.kernels.llama.TokenizerWriter;
 
 /**
  * The executor's copy-once model cache and the driver's header-only check, on a synthetic checkpoint served by

@@ -255,14 +255,7 @@ public final class GenerateBenchmark {
      * {@code matmul} (invariant). Without a usable device the CUDA rows are left out, and the reason printed.
      */
     public static void main(String[] args) {
-        Map<String, String> a = new HashMap<>();
-        for (String arg : args) {
-            int eq = arg.indexOf('=');
-            if (eq < 0) {
-                throw new IllegalArgumentException("arguments are key=value, got '" + arg + "'");
-            }
-            a.put(arg.substring(0, eq), arg.substring(eq + 1));
-        }
+        Map<String, String> a = keyValues(args);
         System.out.println("CUDA: " + Cuda.availability().reason());
         int[] cudaSlots = Cuda.availability().usable() ? ints(a.getOrDefault("cuda-slots", "1,8,64,256,1024")) : new int[0];
         Plan plan = new Plan(ints(a.getOrDefault("cpu-slots", "32")), ints(a.getOrDefault("threads", "1")),
@@ -287,5 +280,22 @@ public final class GenerateBenchmark {
 
     private static int[] ints(String list) {
         return list.isBlank() ? new int[0] : Arrays.stream(list.split(",")).map(String::trim).mapToInt(Integer::parseInt).toArray();
+    }
+
+    /**
+     * The benchmark harnesses' command line: {@code key=value} arguments.
+     *
+     * @throws IllegalArgumentException naming an argument without {@code =}
+     */
+    static Map<String, String> keyValues(String[] args) {
+        Map<String, String> a = new HashMap<>();
+        for (String arg : args) {
+            int eq = arg.indexOf('=');
+            if (eq < 0) {
+                throw new IllegalArgumentException("arguments are key=value, got '" + arg + "'");
+            }
+            a.put(arg.substring(0, eq), arg.substring(eq + 1));
+        }
+        return a;
     }
 }

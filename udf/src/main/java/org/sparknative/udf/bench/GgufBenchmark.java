@@ -608,14 +608,7 @@ public final class GgufBenchmark {
      * {@code probe} (true: measure the read bandwidth first).
      */
     public static void main(String[] args) {
-        Map<String, String> a = new HashMap<>();
-        for (String arg : args) {
-            int eq = arg.indexOf('=');
-            if (eq < 0) {
-                throw new IllegalArgumentException("arguments are key=value, got '" + arg + "'");
-            }
-            a.put(arg.substring(0, eq), arg.substring(eq + 1));
-        }
+        Map<String, String> a = GenerateBenchmark.keyValues(args);
         List<GgmlType> types = new ArrayList<>();
         for (String t : a.getOrDefault("types", "f32,f16,q8_0,q4_0").split(",")) {
             types.add(GgufConverter.parseType(t));
