@@ -423,6 +423,17 @@ class ClusterIT {
         String executorLogs = executorStderr();
         assertEquals(2, count(executorLogs, "model " + ckpt.toUri() + ": copied"), executorLogs);
 
+        // The same model as GGUF F32 (llama.cpp's conversion), as a URI with no --tokenizer: each executor copies it,
+        // reads its embedded tokenizer (tok512's vocabulary) and, with llama2.c's float cache and 512 positions, gives
+        // the .bin's texts byte for byte.
+        java.util.Optional<Path> gguf = TestModels.find(TestModels.STORIES_260K_GGUF);
+        if (gguf.isPresent()) {
+            Path viaGguf = dir.resolve("generate-gguf-uri");
+            launcher("generate-gguf-uri", generateArgs(viaGguf, "--master", cluster.masterUrl(), "--model",
+                gguf.get().toUri().toString(), "--kv-cache", "f32", "--context", "512").toArray(String[]::new)).ok();
+            assertEquals(expected, generated(viaGguf));
+        }
+
         Path truncated = dir.resolve("truncated.bin");
         byte[] bytes = Files.readAllBytes(ckpt);
         Files.write(truncated, Arrays.copyOf(bytes, bytes.length - 4096));
