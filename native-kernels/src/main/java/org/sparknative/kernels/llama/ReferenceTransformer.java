@@ -57,18 +57,12 @@ public final class ReferenceTransformer {
     private final LlamaConfig c;
     private final float rmsEps;
     private final float ropeBase;
-    private final Matrix emb;
-    private final float[][] rmsAtt;
-    private final Matrix[] wq;
-    private final Matrix[] wk;
-    private final Matrix[] wv;
-    private final Matrix[] wo;
-    private final float[][] rmsFfn;
-    private final Matrix[] w1;
-    private final Matrix[] w2;
-    private final Matrix[] w3;
-    private final float[] rmsFinal;
-    private final Matrix wcls;
+    private final Weights w;
+
+    /** The read-only weights of a model, mapped once and shared by every sequence made from them. */
+    private record Weights(Matrix emb, float[][] rmsAtt, Matrix[] wq, Matrix[] wk, Matrix[] wv, Matrix[] wo,
+                           float[][] rmsFfn, Matrix[] w1, Matrix[] w2, Matrix[] w3, float[] rmsFinal, Matrix wcls) {
+    }
 
     /** llama2.c's RMSNorm epsilon, {@code 1e-5f}. */
     static final float LLAMA2C_RMS_EPS = 1e-5f;
@@ -105,11 +99,12 @@ public final class ReferenceTransformer {
      * llama2.c's).
      */
     public ReferenceTransformer(Checkpoint ckpt, KvCacheType kvCache) {
-        Objects.requireNonNull(ckpt, "ckpt");
-        this.kvF16 = kvCache.resolve(false) == KvCacheType.F16;
-        this.c = ckpt.config();
-        this.rmsEps = LLAMA2C_RMS_EPS;
-        this.ropeBase = GgufLlama.DEFAULT_ROPE_BASE;
+        this(Objects.requireNonNull(ckpt, "ckpt").config(), LLAMA2C_RMS_EPS, GgufLlama.DEFAULT_ROPE_BASE,
+            kvCache.resolve(false) == KvCacheType.F16, weights(ckpt));
+    }
+
+    private static Weights weights(Checkpoint ckpt) {
+        LlamaConfig c = ckpt.config();
         checkCache(c);
         MappedByteBuffer file;
         try (FileChannel ch = FileChannel.open(ckpt.path(), StandardOpenOption.READ)) {
@@ -132,42 +127,22 @@ public final class ReferenceTransformer {
         final int kvDim = c.kvDim();
         final int hidden = c.hiddenDim();
         final int n = c.nLayers();
-        emb = new F32Matrix(tensor(file, ckpt, Tensor.TOKEN_EMBEDDING), 0, c.vocabSize(), dim);
-        rmsAtt = new float[n][];
-        wq = new Matrix[n];
-        wk = new Matrix[n];
-        wv = new Matrix[n];
-        wo = new Matrix[n];
-        rmsFfn = new float[n][];
-        w1 = new Matrix[n];
-        w2 = new Matrix[n];
-        w3 = new Matrix[n];
+        Weights w = new Weights(new F32Matrix(tensor(file, ckpt, Tensor.TOKEN_EMBEDDING), 0, c.vocabSize(), dim),
+            new float[n][], new Matrix[n], new Matrix[n], new Matrix[n], new Matrix[n], new float[n][], new Matrix[n],
+            new Matrix[n], new Matrix[n], floats(tensor(file, ckpt, Tensor.RMS_FINAL), 0, dim),
+            new F32Matrix(tensor(file, ckpt, Tensor.WCLS), 0, c.vocabSize(), dim));
         for (int l = 0; l < n; l++) {
-            rmsAtt[l] = floats(tensor(file, ckpt, Tensor.RMS_ATT), l * dim, dim);
-            wq[l] = new F32Matrix(tensor(file, ckpt, Tensor.WQ), l * dim * dim, dim, dim);
-            wk[l] = new F32Matrix(tensor(file, ckpt, Tensor.WK), l * dim * kvDim, kvDim, dim);
-            wv[l] = new F32Matrix(tensor(file, ckpt, Tensor.WV), l * dim * kvDim, kvDim, dim);
-            wo[l] = new F32Matrix(tensor(file, ckpt, Tensor.WO), l * dim * dim, dim, dim);
-            rmsFfn[l] = floats(tensor(file, ckpt, Tensor.RMS_FFN), l * dim, dim);
-            w1[l] = new F32Matrix(tensor(file, ckpt, Tensor.W1), l * dim * hidden, hidden, dim);
-            w2[l] = new F32Matrix(tensor(file, ckpt, Tensor.W2), l * dim * hidden, dim, hidden);
-            w3[l] = new F32Matrix(tensor(file, ckpt, Tensor.W3), l * dim * hidden, hidden, dim);
+            w.rmsAtt[l] = floats(tensor(file, ckpt, Tensor.RMS_ATT), l * dim, dim);
+            w.wq[l] = new F32Matrix(tensor(file, ckpt, Tensor.WQ), l * dim * dim, dim, dim);
+            w.wk[l] = new F32Matrix(tensor(file, ckpt, Tensor.WK), l * dim * kvDim, kvDim, dim);
+            w.wv[l] = new F32Matrix(tensor(file, ckpt, Tensor.WV), l * dim * kvDim, kvDim, dim);
+            w.wo[l] = new F32Matrix(tensor(file, ckpt, Tensor.WO), l * dim * dim, dim, dim);
+            w.rmsFfn[l] = floats(tensor(file, ckpt, Tensor.RMS_FFN), l * dim, dim);
+            w.w1[l] = new F32Matrix(tensor(file, ckpt, Tensor.W1), l * dim * hidden, hidden, dim);
+            w.w2[l] = new F32Matrix(tensor(file, ckpt, Tensor.W2), l * dim * hidden, dim, hidden);
+            w.w3[l] = new F32Matrix(tensor(file, ckpt, Tensor.W3), l * dim * hidden, hidden, dim);
         }
-        rmsFinal = floats(tensor(file, ckpt, Tensor.RMS_FINAL), 0, dim);
-        wcls = new F32Matrix(tensor(file, ckpt, Tensor.WCLS), 0, c.vocabSize(), dim);
-        keyCache = new float[(int) ((long) n * c.seqLen() * kvDim)];
-        valueCache = new float[keyCache.length];
-        x = new float[c.dim()];
-        xb = new float[c.dim()];
-        xb2 = new float[c.dim()];
-        hb = new float[c.hiddenDim()];
-        hb2 = new float[c.hiddenDim()];
-        q = new float[c.dim()];
-        k = new float[c.kvDim()];
-        v = new float[c.kvDim()];
-        att = new float[c.seqLen()];
-        fcr = new float[c.dim() / 2];
-        fci = new float[c.dim() / 2];
+        return w;
     }
 
     /**
@@ -195,38 +170,42 @@ public final class ReferenceTransformer {
      * the native F16 cache computes with.
      */
     public ReferenceTransformer(GgufLlama model, KvCacheType kvCache) {
-        Objects.requireNonNull(model, "model");
-        this.kvF16 = kvCache.resolve(true) == KvCacheType.F16;
-        this.c = model.config();
-        this.rmsEps = model.rmsEps();
-        this.ropeBase = model.ropeBase();
+        this(Objects.requireNonNull(model, "model").config(), model.rmsEps(), model.ropeBase(),
+            kvCache.resolve(true) == KvCacheType.F16, weights(model));
+    }
+
+    private static Weights weights(GgufLlama model) {
+        LlamaConfig c = model.config();
         checkCache(c);
         GgufFile f = model.file();
         final int n = c.nLayers();
-        emb = typed(f, model.tensor(Tensor.TOKEN_EMBEDDING, 0));
-        rmsAtt = new float[n][];
-        wq = new Matrix[n];
-        wk = new Matrix[n];
-        wv = new Matrix[n];
-        wo = new Matrix[n];
-        rmsFfn = new float[n][];
-        w1 = new Matrix[n];
-        w2 = new Matrix[n];
-        w3 = new Matrix[n];
+        Matrix emb = typed(f, model.tensor(Tensor.TOKEN_EMBEDDING, 0));
+        Weights w = new Weights(emb, new float[n][], new Matrix[n], new Matrix[n], new Matrix[n], new Matrix[n],
+            new float[n][], new Matrix[n], new Matrix[n], new Matrix[n],
+            f.dequantize(f.requireTensor(model.tensor(Tensor.RMS_FINAL, 0).name())),
+            c.sharedClassifier() ? emb : typed(f, model.tensor(Tensor.WCLS, 0)));
         for (int l = 0; l < n; l++) {
-            rmsAtt[l] = f.dequantize(f.requireTensor(model.tensor(Tensor.RMS_ATT, l).name()));
-            wq[l] = typed(f, model.tensor(Tensor.WQ, l));
-            wk[l] = typed(f, model.tensor(Tensor.WK, l));
-            wv[l] = typed(f, model.tensor(Tensor.WV, l));
-            wo[l] = typed(f, model.tensor(Tensor.WO, l));
-            rmsFfn[l] = f.dequantize(f.requireTensor(model.tensor(Tensor.RMS_FFN, l).name()));
-            w1[l] = typed(f, model.tensor(Tensor.W1, l));
-            w2[l] = typed(f, model.tensor(Tensor.W2, l));
-            w3[l] = typed(f, model.tensor(Tensor.W3, l));
+            w.rmsAtt[l] = f.dequantize(f.requireTensor(model.tensor(Tensor.RMS_ATT, l).name()));
+            w.wq[l] = typed(f, model.tensor(Tensor.WQ, l));
+            w.wk[l] = typed(f, model.tensor(Tensor.WK, l));
+            w.wv[l] = typed(f, model.tensor(Tensor.WV, l));
+            w.wo[l] = typed(f, model.tensor(Tensor.WO, l));
+            w.rmsFfn[l] = f.dequantize(f.requireTensor(model.tensor(Tensor.RMS_FFN, l).name()));
+            w.w1[l] = typed(f, model.tensor(Tensor.W1, l));
+            w.w2[l] = typed(f, model.tensor(Tensor.W2, l));
+            w.w3[l] = typed(f, model.tensor(Tensor.W3, l));
         }
-        rmsFinal = f.dequantize(f.requireTensor(model.tensor(Tensor.RMS_FINAL, 0).name()));
-        wcls = c.sharedClassifier() ? emb : typed(f, model.tensor(Tensor.WCLS, 0));
-        keyCache = new float[(int) ((long) n * c.seqLen() * c.kvDim())];
+        return w;
+    }
+
+    /** The one constructor: the shared weights, and this sequence's own KV cache and scratch. */
+    private ReferenceTransformer(LlamaConfig c, float rmsEps, float ropeBase, boolean kvF16, Weights w) {
+        this.c = c;
+        this.rmsEps = rmsEps;
+        this.ropeBase = ropeBase;
+        this.kvF16 = kvF16;
+        this.w = w;
+        keyCache = new float[(int) ((long) c.nLayers() * c.seqLen() * c.kvDim())];
         valueCache = new float[keyCache.length];
         x = new float[c.dim()];
         xb = new float[c.dim()];
@@ -239,6 +218,16 @@ public final class ReferenceTransformer {
         att = new float[c.seqLen()];
         fcr = new float[c.dim() / 2];
         fci = new float[c.dim() / 2];
+    }
+
+    /**
+     * @return a new sequence of the same model and KV cache type: its own (empty) KV cache and scratch, the weights
+     *         of this one, shared rather than mapped and converted again. The quantized matrices' input scratch is
+     *         shared too, so drive the sequences made this way from one thread (as {@code ReferenceBackend}'s
+     *         slots are); a sequence for another thread comes from a constructor
+     */
+    public ReferenceTransformer newSequence() {
+        return new ReferenceTransformer(c, rmsEps, ropeBase, kvF16, w);
     }
 
     private static void checkCache(LlamaConfig c) {
@@ -303,7 +292,7 @@ public final class ReferenceTransformer {
         final int headSize = c.headSize();
         final int seqLen = c.seqLen();
 
-        emb.row(token, x);
+        w.emb().row(token, x);
 
         // RoPE rotation for this position (the same for every layer); run.c recomputes it per layer
         // with identical float operations
@@ -315,12 +304,12 @@ public final class ReferenceTransformer {
         final float scoreScale = (float) Math.sqrt(headSize);
 
         for (int l = 0; l < c.nLayers(); l++) {
-            rmsnorm(xb, x, rmsAtt[l], dim, rmsEps);
+            rmsnorm(xb, x, w.rmsAtt()[l], dim, rmsEps);
 
             int loff = l * seqLen * kvDim;
-            wq[l].matmul(q, xb);
-            wk[l].matmul(k, xb);
-            wv[l].matmul(v, xb);
+            w.wq()[l].matmul(q, xb);
+            w.wk()[l].matmul(k, xb);
+            w.wv()[l].matmul(v, xb);
 
             for (int i = 0; i < dim; i += 2) {
                 float cr = fcr[i / 2];
@@ -368,26 +357,26 @@ public final class ReferenceTransformer {
                 }
             }
 
-            wo[l].matmul(xb2, xb);
+            w.wo()[l].matmul(xb2, xb);
             for (int i = 0; i < dim; i++) {
                 x[i] += xb2[i];
             }
 
-            rmsnorm(xb, x, rmsFfn[l], dim, rmsEps);
-            w1[l].matmul(hb, xb);
-            w3[l].matmul(hb2, xb);
+            rmsnorm(xb, x, w.rmsFfn()[l], dim, rmsEps);
+            w.w1()[l].matmul(hb, xb);
+            w.w3()[l].matmul(hb2, xb);
             for (int i = 0; i < hidden; i++) {
                 hb[i] = swiglu(hb[i], hb2[i]);
             }
-            w2[l].matmul(xb, hb);
+            w.w2()[l].matmul(xb, hb);
             for (int i = 0; i < dim; i++) {
                 x[i] += xb[i];
             }
         }
 
-        rmsnorm(x, x, rmsFinal, dim, rmsEps);
+        rmsnorm(x, x, w.rmsFinal(), dim, rmsEps);
         float[] logits = new float[c.vocabSize()];
-        wcls.matmul(logits, x);
+        w.wcls().matmul(logits, x);
         return logits;
     }
 

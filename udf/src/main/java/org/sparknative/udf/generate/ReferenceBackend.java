@@ -10,7 +10,7 @@ import org.sparknative.kernels.llama.Sampler;
 
 /**
  * The pure-Java reference behind the {@link DecodeBackend} seam: one {@link ReferenceTransformer} (and
- * KV cache) per slot, rows computed one at a time. The test oracle and the benchmark's Java baseline;
+ * KV cache) per slot, all sharing one copy of the weights, rows computed one at a time. The test oracle and the benchmark's Java baseline;
  * not meant for production throughput.
  *
  * <p>Rows are computed in step order; {@code logitRows} must be strictly ascending, as the
@@ -20,6 +20,7 @@ public final class ReferenceBackend implements DecodeBackend {
     private final LlamaConfig config;
     private final Supplier<ReferenceTransformer> newSlot;
     private final ReferenceTransformer[] perSlot;
+    private ReferenceTransformer firstSlot; // the weights every later slot shares (ReferenceTransformer#newSequence)
     private final int maxRows;
     private final float[][] logits;
 
@@ -76,7 +77,7 @@ public final class ReferenceBackend implements DecodeBackend {
                 throw new IllegalArgumentException("row " + i + ": slot " + s + " out of range [0, " + perSlot.length + ")");
             }
             if (perSlot[s] == null) {
-                perSlot[s] = newSlot.get();
+                perSlot[s] = firstSlot == null ? (firstSlot = newSlot.get()) : firstSlot.newSequence();
             }
             float[] out = perSlot[s].forward(tokens[i], positions[i]);
             if (k < nLogits && logitRows[k] == i) {
