@@ -497,9 +497,8 @@ class BenchCommand implements Callable<Integer> {
         try {
             // The header alone, checked against the file's length (a local path or a Hadoop filesystem URI), and the
             // tokenizer (a GGUF model's own where none is given).
-            org.apache.hadoop.conf.Configuration hadoop = new org.apache.hadoop.conf.Configuration();
-            ModelFile.Info info = ModelFiles.modelInfo(checkpoint, hadoop);
-            ModelFiles.tokenizer(tokenizer, info, hadoop);
+            ModelFile.Info info = ModelFiles.model(checkpoint, tokenizer, new org.apache.hadoop.conf.Configuration(), 0)
+                .info();
             return new GenerateBench.Model(name, checkpoint, tokenizer, info.gguf()
                 ? info.config() + " (" + info.format() + ", " + info.tensorTypes() + ")" : info.config().toString());
         } catch (RuntimeException e) {

@@ -416,9 +416,7 @@ final class GenerateJob implements Callable<Integer> {
      * named them ({@link ModelFiles}: a path, a file shipped with --files, a Hadoop URI).
      */
     private static ModelFile.Info validate(String[] paths, int context, org.apache.hadoop.conf.Configuration hadoop) {
-        ModelFile.Info info = ModelFiles.modelInfo(paths[0], hadoop, context);
-        ModelFiles.tokenizer(paths[1], info, hadoop);
-        return info;
+        return ModelFiles.model(paths[0], paths[1], hadoop, context).info();
     }
 
     /** Prints rows done and tokens/s every 10 s from the job's accumulators (as tasks report them). */

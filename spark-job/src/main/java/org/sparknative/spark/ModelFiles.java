@@ -28,7 +28,6 @@ import org.sparknative.kernels.gguf.GgufTokenizer;
 import org.sparknative.kernels.llama.Checkpoint;
 import org.sparknative.kernels.llama.CheckpointException;
 import org.sparknative.kernels.llama.GgufLlama;
-import org.sparknative.kernels.llama.LlamaConfig;
 import org.sparknative.kernels.llama.ModelFile;
 import org.sparknative.kernels.llama.Tokenizer;
 import org.sparknative.udf.generate.ModelRegistry;
@@ -125,27 +124,34 @@ public final class ModelFiles {
      * @throws CheckpointException naming the location: missing, unreadable, or invalid
      */
     public static ModelFile.Info modelInfo(String location, Configuration hadoop, int contextLength) {
-        if (!isUri(location)) {
-            return ModelFile.open(resolveLocal(location, "model"), contextLength).info();
+        return info(location, header(location, hadoop), contextLength);
+    }
+
+    /** A model and the tokenizer a run will use, as the driver validated them. */
+    public record Model(ModelFile.Info info, Tokenizer tokenizer) {
+    }
+
+    /**
+     * Driver side: {@link #modelInfo(String, Configuration, int)}, and the tokenizer the run will use: the llama2.c
+     * tokenizer file {@code tokenizer} if given, else the one a GGUF model carries (from the header region already
+     * read), validated against the model's vocabulary. The model file is read once.
+     *
+     * @param tokenizer the tokenizer file, or null for a GGUF model's own
+     * @throws CheckpointException naming the file: an invalid model, no tokenizer for a llama2.c checkpoint, an
+     *                             unsupported or invalid tokenizer, or another vocabulary
+     */
+    public static Model model(String location, String tokenizer, Configuration hadoop, int contextLength) {
+        Header h = header(location, hadoop);
+        ModelFile.Info info = info(location, h, contextLength);
+        int vocab = info.config().vocabSize();
+        if (tokenizer != null) {
+            return new Model(info, tokenizer(tokenizer, vocab, hadoop));
         }
-        org.apache.hadoop.fs.Path p = hadoopPath(location);
-        try {
-            FileSystem fs = fileSystem(p, hadoop, location, "model");
-            FileStatus st = status(fs, p, location, "model");
-            try (FSDataInputStream in = fs.open(p)) {
-                byte[] head = new byte[(int) Math.min(st.getLen(), Checkpoint.HEADER_READ_BYTES)];
-                in.readFully(0, head);
-                if (head.length >= 4 && ModelFile.isGgufMagic(ByteBuffer.wrap(head).order(ByteOrder.LITTLE_ENDIAN).getInt(0))) {
-                    GgufFile f = readGguf(location, st.getLen(), in);
-                    return ModelFile.info(GgufLlama.of(f, contextLength));
-                }
-                ModelFile.Info info = ModelFile.info(location,
-                    Checkpoint.parseHeader(location, ByteBuffer.wrap(head), st.getLen()));
-                return contextLength > 0 ? withContext(info, contextLength) : info;
-            }
-        } catch (IOException e) {
-            throw new CheckpointException(location, "cannot read the model's header: " + e.getMessage());
+        if (h.gguf() == null) {
+            throw new CheckpointException(location, "a llama2.c checkpoint carries no tokenizer: give its"
+                + " tokenizer.bin (--tokenizer)");
         }
+        return new Model(info, GgufTokenizer.java(h.gguf(), null, vocab));
     }
 
     /**
@@ -156,20 +162,36 @@ public final class ModelFiles {
      * @throws CheckpointException naming the location: missing, unreadable or invalid
      */
     public static GgufFile ggufHeader(String location, Configuration hadoop) {
+        return header(location, hadoop).gguf();
+    }
+
+    /** What the driver reads of a model: a GGUF file's header region, or else a llama2.c checkpoint's header. */
+    private record Header(GgufFile gguf, Checkpoint.Header llama2c) {
+    }
+
+    private static ModelFile.Info info(String location, Header h, int contextLength) {
+        return h.gguf() != null ? ModelFile.info(GgufLlama.of(h.gguf(), contextLength))
+            : ModelFile.info(location, h.llama2c(), contextLength);
+    }
+
+    /** Reads a model's header where the user named it, recognising GGUF by its magic; the tensors are not read. */
+    private static Header header(String location, Configuration hadoop) {
         if (!isUri(location)) {
             Path local = resolveLocal(location, "model");
-            return ModelFile.isGguf(local) ? GgufFile.open(local) : null;
+            return ModelFile.isGguf(local) ? new Header(GgufFile.open(local), null)
+                : new Header(null, Checkpoint.open(local).header());
         }
         org.apache.hadoop.fs.Path p = hadoopPath(location);
         try {
             FileSystem fs = fileSystem(p, hadoop, location, "model");
             FileStatus st = status(fs, p, location, "model");
             try (FSDataInputStream in = fs.open(p)) {
-                byte[] head = new byte[(int) Math.min(st.getLen(), 4)];
+                byte[] head = new byte[(int) Math.min(st.getLen(), Checkpoint.HEADER_READ_BYTES)];
                 in.readFully(0, head);
-                boolean gguf = head.length == 4
-                    && ModelFile.isGgufMagic(ByteBuffer.wrap(head).order(ByteOrder.LITTLE_ENDIAN).getInt(0));
-                return gguf ? readGguf(location, st.getLen(), in) : null;
+                if (head.length >= 4 && ModelFile.isGgufMagic(ByteBuffer.wrap(head).order(ByteOrder.LITTLE_ENDIAN).getInt(0))) {
+                    return new Header(readGguf(location, st.getLen(), in), null);
+                }
+                return new Header(null, Checkpoint.parseHeader(location, ByteBuffer.wrap(head), st.getLen()));
             }
         } catch (IOException e) {
             throw new CheckpointException(location, "cannot read the model's header: " + e.getMessage());
@@ -185,50 +207,6 @@ public final class ModelFiles {
             }
             return n;
         });
-    }
-
-    private static ModelFile.Info withContext(ModelFile.Info info, int contextLength) {
-        LlamaConfig c = info.config();
-        if (contextLength > c.seqLen()) {
-            throw new CheckpointException(info.location(), "context " + contextLength + ": expected 1 to the checkpoint's"
-                + " seq_len " + c.seqLen() + " (a llama2.c checkpoint runs with at most its header's context)");
-        }
-        return new ModelFile.Info(info.location(), info.format(), new LlamaConfig(c.dim(), c.hiddenDim(), c.nLayers(),
-            c.nHeads(), c.nKvHeads(), c.vocabSize(), contextLength, c.sharedClassifier()), info.fileBytes(),
-            info.tensorTypes(), info.gguf(), info.embeddedTokenizer(), info.trainedContextLength());
-    }
-
-    /**
-     * Driver side: the tokenizer a run will use: the llama2.c tokenizer file {@code location} if given, else
-     * the one a GGUF model carries (read again from its metadata), validated against the model's vocabulary.
-     *
-     * @param location the tokenizer file, or null for the model's own
-     * @param model    the model ({@link #modelInfo})
-     * @throws CheckpointException naming the file: no tokenizer for a llama2.c checkpoint, an unsupported or
-     *                             invalid one, or another vocabulary
-     */
-    public static Tokenizer tokenizer(String location, ModelFile.Info model, Configuration hadoop) {
-        if (location != null) {
-            return tokenizer(location, model.config().vocabSize(), hadoop);
-        }
-        if (!model.gguf()) {
-            throw new CheckpointException(model.location(), "a llama2.c checkpoint carries no tokenizer: give its"
-                + " tokenizer.bin (--tokenizer)");
-        }
-        if (!isUri(model.location())) {
-            return GgufTokenizer.java(GgufFile.open(resolveLocal(model.location(), "model")), null,
-                model.config().vocabSize());
-        }
-        org.apache.hadoop.fs.Path p = hadoopPath(model.location());
-        try {
-            FileSystem fs = fileSystem(p, hadoop, model.location(), "model");
-            try (FSDataInputStream in = fs.open(p)) {
-                GgufFile f = readGguf(model.location(), model.fileBytes(), in);
-                return GgufTokenizer.java(f, null, model.config().vocabSize());
-            }
-        } catch (IOException e) {
-            throw new CheckpointException(model.location(), "cannot read the model's tokenizer: " + e.getMessage());
-        }
     }
 
     /**

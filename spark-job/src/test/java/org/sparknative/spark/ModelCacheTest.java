@@ -203,7 +203,7 @@ class ModelCacheTest {
         assertEquals(local.tensorTypes(), remote.tensorTypes());
         assertTrue(remote.gguf() && remote.embeddedTokenizer(), remote.toString());
         // The driver reads the embedded tokenizer through the same URI; it equals the file it was made from.
-        Tokenizer t = ModelFiles.tokenizer(null, remote, hadoop());
+        Tokenizer t = ModelFiles.model(uri, null, hadoop(), 0).tokenizer();
         assertArrayEquals(Tokenizer.load(tok, 300).encode("héllo".getBytes(StandardCharsets.UTF_8), true, false),
             t.encode("héllo".getBytes(StandardCharsets.UTF_8), true, false));
         // --context: a GGUF model may run longer than trained; a llama2.c checkpoint at most its seq_len.
@@ -213,7 +213,7 @@ class ModelCacheTest {
             () -> ModelFiles.modelInfo(TestFs.uri(src), hadoop(), 33));
         assertTrue(longer.getMessage().contains("context 33: expected 1 to the checkpoint's seq_len 32"), longer.getMessage());
         CheckpointException none = assertThrows(CheckpointException.class,
-            () -> ModelFiles.tokenizer(null, ModelFiles.modelInfo(TestFs.uri(src), hadoop()), hadoop()));
+            () -> ModelFiles.model(TestFs.uri(src), null, hadoop(), 0));
         assertTrue(none.getMessage().contains("a llama2.c checkpoint carries no tokenizer"), none.getMessage());
 
         byte[] all = Files.readAllBytes(gguf);

@@ -237,13 +237,24 @@ public final class Checkpoint {
      * @throws CheckpointException naming the file if {@code contextLength} is outside {@code [1, seq_len]}
      */
     public Checkpoint withContext(int contextLength) {
+        return new Checkpoint(path, format, withContext(path.toString(), config, contextLength), fileBytes, offsets);
+    }
+
+    /**
+     * @param location      the checkpoint's name or URI, for the message
+     * @param config        its header's shape
+     * @param contextLength positions to run with, {@code [1, seq_len]}
+     * @return {@code config} with {@code seqLen} set to {@code contextLength}
+     * @throws CheckpointException naming {@code location} if {@code contextLength} is outside {@code [1, seq_len]}
+     */
+    public static LlamaConfig withContext(String location, LlamaConfig config, int contextLength) {
         if (contextLength < 1 || contextLength > config.seqLen()) {
-            throw new CheckpointException(path, "context " + contextLength + ": expected 1 to the checkpoint's seq_len "
-                + config.seqLen() + " (a llama2.c checkpoint runs with at most its header's context)");
+            throw new CheckpointException(location, "context " + contextLength + ": expected 1 to the checkpoint's"
+                + " seq_len " + config.seqLen() + " (a llama2.c checkpoint runs with at most its header's context)");
         }
         LlamaConfig c = config;
-        return new Checkpoint(path, format, new LlamaConfig(c.dim(), c.hiddenDim(), c.nLayers(), c.nHeads(),
-            c.nKvHeads(), c.vocabSize(), contextLength, c.sharedClassifier()), fileBytes, offsets);
+        return new LlamaConfig(c.dim(), c.hiddenDim(), c.nLayers(), c.nHeads(), c.nKvHeads(), c.vocabSize(),
+            contextLength, c.sharedClassifier());
     }
 
     /** @return the file this header was read from */

@@ -148,7 +148,18 @@ public final class ModelFile {
 
     /** @return the description of a llama2.c checkpoint from its header alone (a file the driver reads remotely) */
     public static Info info(String location, Checkpoint.Header h) {
-        return new Info(location, "llama2.c " + h.format().name().toLowerCase(Locale.ROOT), h.config(), h.fileBytes(),
+        return info(location, h, 0);
+    }
+
+    /**
+     * @param contextLength positions to run with, {@code <= 0} for the header's {@code seq_len}, which it may not
+     *                      exceed ({@link Checkpoint#withContext(String, LlamaConfig, int)})
+     * @return the description of a llama2.c checkpoint from its header alone, run with {@code contextLength}
+     * @throws CheckpointException naming {@code location} for a context over the checkpoint's {@code seq_len}
+     */
+    public static Info info(String location, Checkpoint.Header h, int contextLength) {
+        LlamaConfig run = contextLength > 0 ? Checkpoint.withContext(location, h.config(), contextLength) : h.config();
+        return new Info(location, "llama2.c " + h.format().name().toLowerCase(Locale.ROOT), run, h.fileBytes(),
             "F32", false, false, h.config().seqLen());
     }
 
